@@ -1,0 +1,184 @@
+/*
+ * labse.h — the public C API of liblabse: LaBSE (and any BERT-family sentence-transformers
+ * checkpoint) sentence embeddings, tokenised on the host, encoded on the CPU or the GPU.
+ *
+ * Plain C11. This header includes no CUDA or BLAS header and never will.
+ *
+ * Objects
+ *   labse_model    loaded weights, configuration and tokenizer. Immutable once loaded: share
+ *                  one model between any number of threads.
+ *   labse_session  per-thread working state (scratch buffers; on the GPU a stream and device
+ *                  buffers). A session is used by one thread at a time.
+ *
+ * Errors
+ *   Every fallible function returns a labse_status and, when `err` is not NULL, fills it with
+ *   the status and a human-readable message naming the file, tensor or option at fault.
+ *   `err` may always be NULL. The library never calls exit() and never prints.
+ */
+#ifndef LABSE_H
+#define LABSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LABSE_VERSION_MAJOR 0
+#define LABSE_VERSION_MINOR 1
+#define LABSE_VERSION_PATCH 0
+
+typedef enum labse_status {
+    LABSE_OK = 0,            /* success */
+    LABSE_E_IO = 1,          /* a file could not be opened, read, mapped or written */
+    LABSE_E_FORMAT = 2,      /* a model file is malformed or inconsistent with the others */
+    LABSE_E_NOMEM = 3,       /* a host allocation failed */
+    LABSE_E_CUDA = 4,        /* a CUDA / cuBLAS call failed (message names call, file, line) */
+    LABSE_E_INVALID = 5,     /* an argument is invalid (NULL where not allowed, bad option) */
+    LABSE_E_UNSUPPORTED = 6  /* valid but not supported (activation, pooling, dtype, device) */
+} labse_status;
+
+/* The message buffer of an error. 1 KiB holds a path and a full explanation. */
+#define LABSE_ERRMSG_MAX 1024
+
+typedef struct labse_error {
+    labse_status status;              /* same value the function returned */
+    char message[LABSE_ERRMSG_MAX];   /* NUL-terminated; "" on success */
+} labse_error;
+
+/* A one-line English name of a status ("format error", ...). Static storage; never NULL. */
+const char *labse_status_str(labse_status s);
+
+typedef enum labse_device {
+    LABSE_DEVICE_CPU = 0,   /* the fp32 OpenBLAS backend */
+    LABSE_DEVICE_CUDA = 1,  /* the fp16 GPU backend; LABSE_E_UNSUPPORTED when not built / no GPU */
+    LABSE_DEVICE_AUTO = 2   /* CUDA when built and a GPU is present, else CPU */
+} labse_device;
+
+/* Options for loading a model and for its sessions. Get defaults with
+ * labse_default_options() and change only what you need. */
+typedef struct labse_options {
+    labse_device device;   /* default LABSE_DEVICE_AUTO */
+    int cuda_device;       /* GPU ordinal for LABSE_DEVICE_CUDA; default 0 */
+    int threads;           /* CPU threads for the encoder; 0 = all cores (default) */
+    int batch_tokens;      /* token budget of one packed batch; default 16384 */
+    int max_length;        /* max tokens per sentence incl. [CLS]/[SEP]; 0 = the model's
+                              sentence_bert_config max_seq_length (default). Values above the
+                              model's max_position_embeddings are refused. */
+} labse_options;
+
+/* Default options, by value. Thread-safe. */
+labse_options labse_default_options(void);
+
+typedef struct labse_model labse_model;
+typedef struct labse_session labse_session;
+
+typedef enum labse_pooling {
+    LABSE_POOL_CLS = 0,    /* hidden state of the first token ([CLS]) */
+    LABSE_POOL_MEAN = 1    /* mean of the sequence's hidden states */
+} labse_pooling;
+
+/* What was loaded; see labse_model_get_info(). */
+typedef struct labse_model_info {
+    int layers;               /* num_hidden_layers */
+    int hidden;               /* hidden_size */
+    int heads;                /* num_attention_heads */
+    int intermediate;         /* intermediate_size */
+    int vocab_size;           /* rows of the word embedding = lines of vocab.txt */
+    int max_position;         /* max_position_embeddings */
+    int max_length;           /* effective max tokens per sentence (incl. [CLS]/[SEP]) */
+    int dim;                  /* output embedding dimension (after the Dense modules) */
+    labse_pooling pooling;
+    int n_dense;              /* number of Dense modules after pooling (LaBSE: 1) */
+    int normalize;            /* 1 when a Normalize module ends the pipeline */
+    int lowercase;            /* tokenizer lower-cases (and strips accents per config) */
+    int64_t parameters;       /* number of parameters of encoder + Dense modules */
+    labse_device device;      /* the device the model's sessions run on */
+} labse_model_info;
+
+/*
+ * Load a model folder in the sentence-transformers layout: config.json, model.safetensors,
+ * vocab.txt, tokenizer_config.json, sentence_bert_config.json, modules.json,
+ * 1_Pooling/config.json, optional N_Dense/ modules and Normalize.
+ * Every shape is read from the files and cross-checked; a malformed or hostile file is
+ * refused with LABSE_E_FORMAT and a message naming the file and the fault.
+ * Weights are memory-mapped (F32) or converted once to fp32 (F16, BF16).
+ *   dir  folder path (NUL-terminated, not retained).
+ *   opt  options (NULL = defaults; copied).
+ *   out  receives the model on success; caller owns it and frees it with labse_model_free()
+ *        after every session using it is freed. Untouched on failure.
+ * Thread-safety: may be called from any thread.
+ */
+labse_status labse_model_load(const char *dir, const labse_options *opt, labse_model **out,
+                              labse_error *err);
+
+/* Free a model (NULL is a no-op). All its sessions must have been freed first. */
+void labse_model_free(labse_model *m);
+
+/* Fill *info with what was loaded. Thread-safe. */
+void labse_model_get_info(const labse_model *m, labse_model_info *info);
+
+/* Output embedding dimension (== info.dim). Thread-safe. */
+int labse_model_dim(const labse_model *m);
+
+/* Effective max tokens per sentence incl. [CLS] and [SEP]. Thread-safe. */
+int labse_model_max_length(const labse_model *m);
+
+/* Per-text facts reported by tokenisation. */
+typedef struct labse_tok_info {
+    int repaired;    /* 1 if the text had invalid UTF-8 (replaced by U+FFFD, then dropped) */
+    int truncated;   /* 1 if pieces were cut to fit max_length */
+} labse_tok_info;
+
+/*
+ * Tokenise one text exactly like the HuggingFace fast BERT tokenizer with the model's
+ * vocabulary and settings: [CLS] pieces... [SEP], truncated to max_length.
+ *   text, len  the bytes (need not be NUL-terminated; may contain NUL and invalid UTF-8).
+ *   ids        output array of at least labse_model_max_length(m) entries.
+ *   info       optional (NULL) per-text facts.
+ * Returns the number of ids written (>= 2), or 0 with *err filled on failure (only
+ * LABSE_E_NOMEM or LABSE_E_INVALID can occur).
+ * Thread-safe: any number of threads may tokenise with one model concurrently.
+ */
+size_t labse_tokenize(const labse_model *m, const char *text, size_t len, int32_t *ids,
+                      labse_tok_info *info, labse_error *err);
+
+/* Create a session on the model's device. Caller owns *out; free with labse_session_free().
+ * Thread-safety: sessions are independent; create one per thread. */
+labse_status labse_session_new(const labse_model *m, labse_session **out, labse_error *err);
+
+/* Free a session (NULL is a no-op). */
+void labse_session_free(labse_session *s);
+
+/* The last error message of this session ("" if none). Valid until the next call on it. */
+const char *labse_session_errmsg(const labse_session *s);
+
+/*
+ * Encode n texts into out[n * dim] (row-major float32; row i is texts[i]).
+ *   texts  n pointers to UTF-8 bytes (invalid bytes are repaired, see labse_tokenize).
+ *   lens   n byte lengths, or NULL for NUL-terminated texts.
+ *   out    caller-owned, n * labse_model_dim() floats.
+ * Texts are stripped of surrounding whitespace (as sentence-transformers does), tokenised,
+ * packed padding-free into batches of at most opt.batch_tokens tokens, and encoded.
+ * An empty text gets the embedding of "[CLS] [SEP]".
+ * Thread-safety: one thread per session at a time.
+ */
+labse_status labse_encode(labse_session *s, const char *const *texts, const size_t *lens,
+                          size_t n, float *out, labse_error *err);
+
+/*
+ * Encode n already-tokenised sequences, packed back to back.
+ *   ids         total = cu_seqlens[n] token ids, each sequence [CLS] ... [SEP].
+ *   cu_seqlens  n + 1 offsets, cu_seqlens[0] = 0, increasing; each length in 1..max_length.
+ *   out         caller-owned, n * dim floats.
+ * The sequences are encoded as one batch (the caller chose the packing).
+ * Thread-safety: one thread per session at a time.
+ */
+labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_t *cu_seqlens,
+                              size_t n, float *out, labse_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LABSE_H */
