@@ -159,13 +159,26 @@ const char *labse_session_errmsg(const labse_session *s);
  *   texts  n pointers to UTF-8 bytes (invalid bytes are repaired, see labse_tokenize).
  *   lens   n byte lengths, or NULL for NUL-terminated texts.
  *   out    caller-owned, n * labse_model_dim() floats.
- * Texts are stripped of surrounding whitespace (as sentence-transformers does), tokenised,
- * packed padding-free into batches of at most opt.batch_tokens tokens, and encoded.
- * An empty text gets the embedding of "[CLS] [SEP]".
+ * Texts are tokenised (surrounding whitespace yields no token, so the result equals
+ * sentence-transformers' str.strip() then tokenise), packed padding-free in input order into
+ * batches of at most opt.batch_tokens tokens (a longer single text is a batch of its own),
+ * and encoded. An empty text gets the embedding of "[CLS] [SEP]".
  * Thread-safety: one thread per session at a time.
  */
 labse_status labse_encode(labse_session *s, const char *const *texts, const size_t *lens,
                           size_t n, float *out, labse_error *err);
+
+/* Cumulative counters of a session (since labse_session_new). */
+typedef struct labse_stats {
+    uint64_t texts;      /* texts encoded */
+    uint64_t tokens;     /* tokens encoded, [CLS]/[SEP] included */
+    uint64_t truncated;  /* texts cut to max_length */
+    uint64_t repaired;   /* texts with invalid UTF-8 repaired */
+    uint64_t batches;    /* forward passes run */
+} labse_stats;
+
+/* Copy the session's counters into *st. Same thread rules as labse_encode. */
+void labse_session_stats(const labse_session *s, labse_stats *st);
 
 /*
  * Encode n already-tokenised sequences, packed back to back.

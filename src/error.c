@@ -30,7 +30,14 @@ void lb_err_prefix(labse_error *err, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s: %s", pre, old);
+    size_t n = strlen(pre);
+    if (n > sizeof err->message - 3) n = sizeof err->message - 3;
+    memcpy(err->message, pre, n);
+    memcpy(err->message + n, ": ", 2);
+    size_t room = sizeof err->message - n - 3, k = strlen(old);
+    if (k > room) k = room;
+    memcpy(err->message + n + 2, old, k);
+    err->message[n + 2 + k] = '\0';
 }
 
 const char *labse_status_str(labse_status s) {

@@ -27,6 +27,7 @@ typedef struct lb_config {
     labse_pooling pooling;
     int normalize;       /* a sentence_transformers.models.Normalize module is present */
     int dim;             /* output dimension */
+    int lowercase;       /* the tokenizer lower-cases (tokenizer_config do_lower_case) */
 } lb_config;
 
 /* A linear layer y = x W^T + b, PyTorch layout: w is [out, in] row-major, b is [out]. */

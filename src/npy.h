@@ -1,0 +1,130 @@
+/* npy.h — NumPy .npy files, format version 1.0, 2-D, C order, little-endian float32 ('<f4')
+ * or float16 ('<f2'): the header exactly as numpy.lib.format writes it, an atomic writer
+ * (temporary name, fsync, rename) and a validating reader (tests, mining).
+ *
+ * Layout of a version 1.0 file:
+ *   "\x93NUMPY" 0x01 0x00  <u16 little-endian HEADER_LEN>
+ *   "{'descr': '<f4', 'fortran_order': False, 'shape': (ROWS, COLS), }" + spaces + "\n"
+ *   ROWS * COLS elements, row-major.
+ * The header text is padded with spaces so that 10 + HEADER_LEN is a multiple of 64, after
+ * numpy's own 21 - digits(ROWS) spare spaces (so the row count can be rewritten in place).
+ *
+ * Not part of the public API. Internal names start with lb_.
+ */
+#ifndef LB_NPY_H
+#define LB_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labse.h"
+
+typedef enum lb_npy_dtype {
+    LB_NPY_F32 = 0,   /* '<f4' */
+    LB_NPY_F16 = 1    /* '<f2' (IEEE half, stored as uint16_t) */
+} lb_npy_dtype;
+
+/* Bytes of one element of dtype (4 or 2). */
+size_t lb_npy_dtype_size(lb_npy_dtype dtype);
+
+/* The largest header lb_npy_header() can produce (a 2-D shape always fits in 128 bytes; this
+ * leaves room). */
+#define LB_NPY_HEADER_MAX 256
+
+/*
+ * Write the complete version 1.0 header (magic through the final '\n') for a C-order 2-D
+ * array of shape (rows, cols) into buf, which holds at least LB_NPY_HEADER_MAX bytes.
+ * Returns the header length (a multiple of 64; 128 for any realistic shape), or 0 when
+ * dtype is unknown. The bytes are identical to numpy.lib.format.write_array_header_1_0.
+ * Pure function; thread-safe.
+ */
+size_t lb_npy_header(char *buf, lb_npy_dtype dtype, uint64_t rows, uint64_t cols);
+
+/* ------------------------------------------------------------------------------------------
+ * Atomic writer
+ * ------------------------------------------------------------------------------------------ */
+
+/* An .npy file being written. Opaque; one thread at a time. */
+typedef struct lb_npy_writer lb_npy_writer;
+
+/*
+ * Create "<path>.tmp.<pid>" (O_EXCL, mode 0666 & ~umask), write the header for shape
+ * (rows, cols) and return a writer for exactly rows * cols elements. `path` itself is not
+ * touched until lb_npy_writer_commit().
+ *   path  final name (copied).
+ *   out   receives the writer (caller owns it: it must end with lb_npy_writer_commit() or
+ *         lb_npy_writer_abort(), which free it). Untouched on failure.
+ * Errors: LABSE_E_IO naming the temporary path and strerror (directory missing, not
+ * writable, disk full...), LABSE_E_INVALID (NULL args, bad dtype), LABSE_E_NOMEM.
+ * On failure nothing is left on disk. Thread-safety: reentrant.
+ */
+labse_status lb_npy_writer_open(const char *path, lb_npy_dtype dtype, uint64_t rows,
+                                uint64_t cols, lb_npy_writer **out, labse_error *err);
+
+/*
+ * Append n_rows rows of float32 (n_rows * cols floats, row-major) to a LB_NPY_F32 writer.
+ * Every write is checked (short writes retried, EINTR retried). Refuses more rows than
+ * declared at open (LABSE_E_INVALID). On LABSE_E_IO the writer stays valid only for
+ * lb_npy_writer_abort(). Not thread-safe (one writer, one thread).
+ */
+labse_status lb_npy_writer_append_f32(lb_npy_writer *w, const float *data, size_t n_rows,
+                                      labse_error *err);
+
+/* Same for a LB_NPY_F16 writer: n_rows * cols half floats as uint16_t bit patterns. */
+labse_status lb_npy_writer_append_f16(lb_npy_writer *w, const uint16_t *data, size_t n_rows,
+                                      labse_error *err);
+
+/* Rows appended so far. */
+uint64_t lb_npy_writer_rows_written(const lb_npy_writer *w);
+
+/* The temporary path being written ("<path>.tmp.<pid>"); owned by w. */
+const char *lb_npy_writer_tmp_path(const lb_npy_writer *w);
+
+/*
+ * Finish: check that exactly `rows` rows were appended, fsync, close, rename the temporary
+ * file onto path (replacing an existing file atomically), then fsync the directory.
+ * Frees w in every case. On any failure the temporary file is removed and path is left as
+ * it was before (absent, or the old file). Returns LABSE_E_IO / LABSE_E_INVALID with a
+ * message naming the path.
+ */
+labse_status lb_npy_writer_commit(lb_npy_writer *w, labse_error *err);
+
+/* Give up: close and remove the temporary file, free w. NULL is a no-op. Never fails. */
+void lb_npy_writer_abort(lb_npy_writer *w);
+
+/* ------------------------------------------------------------------------------------------
+ * Reader (validating)
+ * ------------------------------------------------------------------------------------------ */
+
+/* What a header says. */
+typedef struct lb_npy_info {
+    lb_npy_dtype dtype;
+    uint64_t rows, cols;       /* a 1-D array (n,) reads as rows = n, cols = 1 */
+    int ndim;                  /* 1 or 2 */
+    size_t data_offset;        /* byte offset of the first element */
+} lb_npy_info;
+
+/*
+ * Parse and validate a header from the first len bytes of a file: magic, version 1.0 (2.0
+ * and 3.0 are accepted too: 4-byte length), the dict with exactly the keys descr,
+ * fortran_order, shape; descr '<f4' or '<f2' ('|' or '=' byte order is refused, '>' too);
+ * fortran_order False; a 1-D or 2-D shape whose byte size does not overflow.
+ * Errors: LABSE_E_FORMAT with what is wrong ("name" is used in the message),
+ * LABSE_E_INVALID for NULL args. Pure function; thread-safe.
+ */
+labse_status lb_npy_parse_header(const void *buf, size_t len, const char *name,
+                                 lb_npy_info *info, labse_error *err);
+
+/*
+ * Read a whole float32 .npy file into memory.
+ *   data  receives malloc'ed rows*cols floats (caller frees with free(); NULL when empty).
+ *   info  optional; receives the header facts.
+ * Checks that the file size is exactly data_offset + rows*cols*4 (LABSE_E_FORMAT when the
+ * file is truncated or has trailing bytes) and that the dtype is '<f4' (LABSE_E_UNSUPPORTED
+ * otherwise). Errors: LABSE_E_IO (open/read), LABSE_E_FORMAT, LABSE_E_NOMEM.
+ * Thread-safety: reentrant.
+ */
+labse_status lb_npy_read_f32(const char *path, float **data, lb_npy_info *info,
+                             labse_error *err);
+
+#endif

