@@ -58,6 +58,7 @@ HANDCRAFTED = [
     "Tiếng Việt có dấu rất đẹp, phải không?",
     "e\u0301cole vs école: decomposed and precomposed accents.",
     "Привет, мир! Съешь же ещё этих мягких французских булок, да выпей чаю.",
+    "I have a cat and a dog, i think; na na, на море, Ես է.",
     "Ξεσκεπάζω την ψυχοφθόρα βδελυγμία.",
     "مرحبا بالعالم، كيف حالك اليوم؟",
     "שלום עולם! מה שלומך?",
@@ -167,12 +168,20 @@ def golden_for(name, path, sentences, versions):
     stripped_differs = [i for i, s in enumerate(sentences) if ids_of(s.strip()) != ids[i]]
 
     # cross-checks with the tokenizers library alone (what CI has, see tests/tok_parity.py):
-    # (a) BertWordPieceTokenizer over the folder's vocab.txt with its tokenizer_config.json
-    #     settings, (b) the folder's tokenizer.json if it ships one; truncation set to
+    # (a) BertWordPieceTokenizer over the folder's vocab.txt read line by line exactly (see
+    #     tools/make_random_model.py on why not WordPiece.from_file) with its
+    #     tokenizer_config.json settings, (b) the folder's tokenizer.json if it ships one; truncation set to
     #     max_seq_length, no padding. Both must give the SentenceTransformer's ids.
     with open(os.path.join(path, "tokenizer_config.json"), encoding="utf-8") as f:
         tcfg = json.load(f)
-    vt = BertWordPieceTokenizer(os.path.join(path, "vocab.txt"), clean_text=True,
+    with open(os.path.join(path, "vocab.txt"), encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    exact = {}
+    for i, t in enumerate(lines):
+        exact[t[:-1] if t.endswith("\r") else t] = i
+    vt = BertWordPieceTokenizer(exact, clean_text=True,
                                 handle_chinese_chars=tcfg.get("tokenize_chinese_chars", True),
                                 strip_accents=tcfg.get("strip_accents"),
                                 lowercase=tcfg.get("do_lower_case", True), wordpieces_prefix="##")

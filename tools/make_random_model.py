@@ -30,10 +30,13 @@ Usage
   tools/make_random_model.py --preset tiny      --out tests/data/tiny-bert
   tools/make_random_model.py --preset tiny-mean --out tests/data/tiny-bert-mean
 
-No tokenizer.json is written: the reference tokenizer is what HF builds from vocab.txt +
-tokenizer_config.json (tokenizers' WordPiece.read_file: each line trim_end()'d, a later line
-wins a collision). LaBSE's vocabulary has 40 lines that collide that way ("a\u00a0" at 332924
-takes "a" from 170); a hand-made tokenizer.json would have to take a side.
+A tokenizer.json is written too (with the `tokenizers` library, as the published LaBSE
+checkpoint ships one), so that transformers / sentence-transformers tokenise these folders the
+way they tokenise the real one. Its WordPiece vocabulary maps each vocab.txt line, exactly as
+written (only the line end removed), to its line number: the reading of transformers' Python
+load_vocab, of TF's lookup table that LaBSE was trained with, and of a tokenizer.json made by
+transformers 4.x. (tokenizers' WordPiece.from_file instead trims trailing Unicode spaces, so
+LaBSE's line 332924 "a\u00a0" would take "a" from id 170; we do not follow that.)
 
 The safetensors files are written by hand: 8-byte little-endian header length, a JSON
 header padded with spaces to a multiple of 8, then F32 little-endian data, tensors in
@@ -295,6 +298,27 @@ def write_json(path, obj, indent=2):
         f.write("\n")
 
 
+def write_tokenizer_json(path, vocab_lines):
+    """The HF fast tokenizer of a cased BERT folder, vocabulary = exact vocab.txt lines."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors, decoders
+    from tokenizers.models import WordPiece
+
+    vocab = {}
+    for i, t in enumerate(vocab_lines):
+        vocab[t] = i  # a later duplicate wins, as in transformers' load_vocab
+    tk = Tokenizer(WordPiece(vocab=vocab, unk_token=SPECIAL["unk_token"],
+                             max_input_chars_per_word=100, continuing_subword_prefix="##"))
+    tk.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                               strip_accents=None, lowercase=False)
+    tk.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    cls, sep = SPECIAL["cls_token"], SPECIAL["sep_token"]
+    tk.post_processor = processors.BertProcessing((sep, vocab[sep]), (cls, vocab[cls]))
+    tk.decoder = decoders.WordPiece(prefix="##")
+    tk.add_special_tokens([SPECIAL[k] for k in ("pad_token", "unk_token", "cls_token",
+                                                "sep_token", "mask_token")])
+    tk.save(path)
+
+
 def write_folder(out, cfg, vocab_lines, vocab_src, pooling, dense, normalize, max_seq_length,
                  model_max_length, seed, name):
     """Lay out a sentence-transformers folder. Returns {relative path: bytes written}."""
@@ -312,6 +336,7 @@ def write_folder(out, cfg, vocab_lines, vocab_src, pooling, dense, normalize, ma
                "do_basic_tokenize": True, "never_split": None,
                "tokenizer_class": "BertTokenizer", "clean_up_tokenization_spaces": True}
     write_json(os.path.join(out, "tokenizer_config.json"), tok_cfg)
+    write_tokenizer_json(os.path.join(out, "tokenizer.json"), vocab_lines)
     write_json(os.path.join(out, "special_tokens_map.json"), SPECIAL)
     write_json(os.path.join(out, "sentence_bert_config.json"),
                {"max_seq_length": max_seq_length, "do_lower_case": False})
