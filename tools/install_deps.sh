@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages labse builds against (idempotent; skips what is installed).
 #   build: cmake, a C compiler, pkg-config
-#   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS (sgemm), cJSON (JSON),
+#   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS built with OpenMP (sgemm;
+#          shares our OpenMP thread pool), cJSON (JSON),
 #          cmocka (unit tests)
 #   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
 # The CUDA toolkit is optional and not installed here: when nvcc is on PATH the GPU backend
 # is built too (LABSE_CUDA=AUTO).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-dev libcjson-dev libcmocka-dev)
+pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
