@@ -13,7 +13,8 @@
 typedef enum lb_act { LB_ACT_IDENTITY = 0, LB_ACT_TANH, LB_ACT_GELU, LB_ACT_RELU } lb_act;
 
 typedef struct lb_config {
-    int vocab_size;      /* config.json vocab_size (== word embedding rows == vocab.txt lines) */
+    int vocab_size;      /* config.json vocab_size (== word embedding rows == pieces of the
+                            vocabulary: tokenizer.json model.vocab, else vocab.txt lines) */
     int hidden;          /* hidden_size */
     int layers;          /* num_hidden_layers */
     int heads;           /* num_attention_heads (divides hidden) */
@@ -54,6 +55,8 @@ typedef struct lb_dense {
 typedef struct lb_model {
     lb_config cfg;
     lb_tokenizer *tok;
+    char vocab_source[32];   /* the file the WordPiece vocabulary was read from:
+                                "tokenizer.json" (preferred when present) or "vocab.txt" */
     const float *word_emb;   /* [vocab_size, hidden] */
     const float *pos_emb;    /* [max_position, hidden] */
     const float *type_emb;   /* [type_vocab, hidden] */

@@ -344,20 +344,88 @@ static int32_t find_line(const lb_tokenizer *t, const char *name) {
     return vt_find(t, 0, hash_bytes((const uint8_t *)name, n, 0), (const uint8_t *)name, n);
 }
 
-labse_status lb_tokenizer_new(const char *vocab_path, const lb_tok_config *cfg,
-                              lb_tokenizer **out, labse_error *err) {
-    if (!vocab_path || !out) return lb_err(err, LABSE_E_INVALID, "lb_tokenizer_new: NULL argument");
+/* A fresh tokenizer with cfg copied and the special-token names resolved into names[5]
+ * (unk, cls, sep, pad, mask; the caller's strings, or the defaults). NULL when out of memory. */
+static lb_tokenizer *tok_alloc(const lb_tok_config *cfg, const char *names[5]) {
     pthread_once(&g_cls_once, cls_build);
     lb_tokenizer *t = calloc(1, sizeof *t);
-    if (!t) return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the tokenizer", vocab_path);
+    if (!t) return NULL;
     t->cfg = cfg ? *cfg : lb_tok_default_config();
     t->lowercase = t->cfg.lowercase != 0;
     t->strip = t->cfg.strip_accents < 0 ? t->lowercase : t->cfg.strip_accents != 0;
-    const char *names[4] = {t->cfg.unk_token ? t->cfg.unk_token : "[UNK]",
-                            t->cfg.cls_token ? t->cfg.cls_token : "[CLS]",
-                            t->cfg.sep_token ? t->cfg.sep_token : "[SEP]",
-                            t->cfg.pad_token ? t->cfg.pad_token : "[PAD]"};
+    names[0] = t->cfg.unk_token ? t->cfg.unk_token : "[UNK]";
+    names[1] = t->cfg.cls_token ? t->cfg.cls_token : "[CLS]";
+    names[2] = t->cfg.sep_token ? t->cfg.sep_token : "[SEP]";
+    names[3] = t->cfg.pad_token ? t->cfg.pad_token : "[PAD]";
+    names[4] = t->cfg.mask_token ? t->cfg.mask_token : "[MASK]";
+    /* the names are only used while building; what is kept points into the arena */
     t->cfg.unk_token = t->cfg.cls_token = t->cfg.sep_token = t->cfg.pad_token = NULL;
+    t->cfg.mask_token = NULL;
+    return t;
+}
+
+/* The common builder. On entry t->arena holds every piece NUL-terminated, t->off/t->len/t->n
+ * index them (id -> piece, valid UTF-8, checked by the caller). Builds the two hash tables
+ * (a later id with the same piece replaces the earlier one), finds the special tokens by name
+ * (names[5] as from tok_alloc) and sets up the added-token matcher. On failure t is freed;
+ * messages name `source`. On success *out = t. */
+static labse_status tok_build(lb_tokenizer *t, const char *const names[5], const char *source,
+                              lb_tokenizer **out, labse_error *err) {
+    size_t ncont = 0;
+    for (int32_t id = 0; id < t->n; id++) {
+        const char *l = t->arena + t->off[id];
+        ncont += t->len[id] >= 2 && l[0] == '#' && l[1] == '#';
+    }
+    if (vt_init(&t->start, (size_t)t->n - ncont) || vt_init(&t->cont, ncont)) {
+        lb_tokenizer_free(t);
+        return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the hash tables", source);
+    }
+    for (int32_t id = 0; id < t->n; id++) {
+        const char *l = t->arena + t->off[id];
+        int cont = t->len[id] >= 2 && l[0] == '#' && l[1] == '#';
+        vt_insert(t, cont, id);
+    }
+    int32_t *dst[4] = {&t->unk, &t->cls, &t->sep, &t->pad};
+    for (int i = 0; i < 4; i++) {
+        *dst[i] = find_line(t, names[i]);
+        if (*dst[i] < 0) {
+            labse_status s = lb_err(err, LABSE_E_FORMAT,
+                                    "%s: vocabulary lacks the special token %.64s", source,
+                                    names[i]);
+            lb_tokenizer_free(t);
+            return s;
+        }
+    }
+    /* Added special tokens (matched in the raw text before normalisation, as the reference's
+     * AddedVocabulary does): unk, sep, cls, pad and the mask token when present. */
+    const char *sp[LB_MAX_SPECIAL] = {names[0], names[2], names[1], names[3], names[4]};
+    t->special_one_first = -2;
+    for (int i = 0; i < LB_MAX_SPECIAL; i++) {
+        int32_t id = find_line(t, sp[i]);
+        if (id < 0 || t->len[id] == 0) continue;
+        int dup = 0;
+        for (int j = 0; j < t->nspecial; j++) dup |= t->special[j].id == id;
+        if (dup) continue;
+        const char *s = t->arena + t->off[id];
+        t->special[t->nspecial].s = s;
+        t->special[t->nspecial].len = t->len[id];
+        t->special[t->nspecial].id = id;
+        t->nspecial++;
+        uint8_t f = (uint8_t)s[0];
+        t->special_first[f] = 1;
+        t->special_one_first = t->special_one_first == -2 ? f : (t->special_one_first == f ? f : -1);
+    }
+    *out = t;
+    lb_err_clear(err);
+    return LABSE_OK;
+}
+
+labse_status lb_tokenizer_new(const char *vocab_path, const lb_tok_config *cfg,
+                              lb_tokenizer **out, labse_error *err) {
+    if (!vocab_path || !out) return lb_err(err, LABSE_E_INVALID, "lb_tokenizer_new: NULL argument");
+    const char *names[5];
+    lb_tokenizer *t = tok_alloc(cfg, names);
+    if (!t) return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the tokenizer", vocab_path);
 
     size_t size = 0;
     labse_status s = read_file(vocab_path, &t->arena, &size, err);
@@ -386,7 +454,6 @@ labse_status lb_tokenizer_new(const char *vocab_path, const lb_tok_config *cfg,
         lb_tokenizer_free(t);
         return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the line index", vocab_path);
     }
-    size_t ncont = 0;
     char *p = t->arena, *e = t->arena + size;
     for (size_t i = 0; i < lines; i++) {
         char *nl = memchr(p, '\n', (size_t)(e - p));
@@ -405,49 +472,54 @@ labse_status lb_tokenizer_new(const char *vocab_path, const lb_tok_config *cfg,
         p[n] = '\0'; /* overwrites '\r', '\n', or the spare byte */
         t->off[i] = (uint32_t)(p - t->arena);
         t->len[i] = (uint32_t)n;
-        if (n >= 2 && p[0] == '#' && p[1] == '#') ncont++;
         p = nl ? nl + 1 : e;
     }
-    if (vt_init(&t->start, lines - ncont) || vt_init(&t->cont, ncont)) {
+    return tok_build(t, names, vocab_path, out, err);
+}
+
+labse_status lb_tokenizer_new_from_pieces(const char *const *pieces, const size_t *lens, int n,
+                                          const lb_tok_config *cfg, const char *source_name,
+                                          lb_tokenizer **out, labse_error *err) {
+    const char *src = source_name ? source_name : "vocabulary";
+    if (!pieces || !lens || !out)
+        return lb_err(err, LABSE_E_INVALID, "lb_tokenizer_new_from_pieces: NULL argument");
+    if (n <= 0) return lb_err(err, LABSE_E_FORMAT, "%s: empty vocabulary", src);
+    if (n > INT32_MAX / 2) return lb_err(err, LABSE_E_FORMAT, "%s: too many pieces", src);
+    /* arena size: every piece + its NUL; offsets are 32-bit */
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (!pieces[i])
+            return lb_err(err, LABSE_E_INVALID, "%s: no piece for id %d", src, i);
+        if (lens[i] > UINT32_MAX - 1 - total)
+            return lb_err(err, LABSE_E_FORMAT, "%s: vocabulary larger than 4 GiB", src);
+        total += lens[i] + 1;
+    }
+    const char *names[5];
+    lb_tokenizer *t = tok_alloc(cfg, names);
+    if (!t) return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the tokenizer", src);
+    t->n = (int32_t)n;
+    t->arena = malloc(total);
+    t->off = malloc((size_t)n * sizeof *t->off);
+    t->len = malloc((size_t)n * sizeof *t->len);
+    if (!t->arena || !t->off || !t->len) {
         lb_tokenizer_free(t);
-        return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate the hash tables", vocab_path);
+        return lb_err(err, LABSE_E_NOMEM, "%s: cannot allocate %zu bytes for the vocabulary",
+                      src, total);
     }
-    for (int32_t id = 0; id < t->n; id++) {
-        const char *l = t->arena + t->off[id];
-        int cont = t->len[id] >= 2 && l[0] == '#' && l[1] == '#';
-        vt_insert(t, cont, id);
-    }
-    int32_t *dst[4] = {&t->unk, &t->cls, &t->sep, &t->pad};
-    for (int i = 0; i < 4; i++) {
-        *dst[i] = find_line(t, names[i]);
-        if (*dst[i] < 0) {
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        if (lb_utf8_count_invalid((const uint8_t *)pieces[i], lens[i]) != 0) {
             lb_tokenizer_free(t);
-            return lb_err(err, LABSE_E_FORMAT, "%s: vocabulary lacks the special token %s",
-                          vocab_path, names[i]);
+            return lb_err(err, LABSE_E_FORMAT, "%s: the piece of id %d is not valid UTF-8",
+                          src, i);
         }
+        if (lens[i]) memcpy(t->arena + at, pieces[i], lens[i]);
+        t->arena[at + lens[i]] = '\0';
+        t->off[i] = (uint32_t)at;
+        t->len[i] = (uint32_t)lens[i];
+        at += lens[i] + 1;
     }
-    /* Added special tokens (matched in the raw text before normalisation, as the reference's
-     * AddedVocabulary does): unk, sep, cls, pad and "[MASK]" when present. */
-    const char *sp[LB_MAX_SPECIAL] = {names[0], names[2], names[1], names[3], "[MASK]"};
-    t->special_one_first = -2;
-    for (int i = 0; i < LB_MAX_SPECIAL; i++) {
-        int32_t id = find_line(t, sp[i]);
-        if (id < 0 || t->len[id] == 0) continue;
-        int dup = 0;
-        for (int j = 0; j < t->nspecial; j++) dup |= t->special[j].id == id;
-        if (dup) continue;
-        const char *s = t->arena + t->off[id];
-        t->special[t->nspecial].s = s;
-        t->special[t->nspecial].len = t->len[id];
-        t->special[t->nspecial].id = id;
-        t->nspecial++;
-        uint8_t f = (uint8_t)s[0];
-        t->special_first[f] = 1;
-        t->special_one_first = t->special_one_first == -2 ? f : (t->special_one_first == f ? f : -1);
-    }
-    *out = t;
-    lb_err_clear(err);
-    return LABSE_OK;
+    return tok_build(t, names, src, out, err);
 }
 
 int lb_tokenizer_vocab_size(const lb_tokenizer *t) { return t->n; }

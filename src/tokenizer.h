@@ -19,17 +19,29 @@ typedef struct lb_tok_config {
     int chinese_chars;  /* tokenize_chinese_chars (default 1) */
     int clean_text;     /* BertNormalizer clean_text (always 1 for BERT checkpoints) */
     const char *unk_token, *cls_token, *sep_token, *pad_token; /* NULL = "[UNK]" etc. */
+    const char *mask_token; /* NULL = "[MASK]"; matched in the text only when in the vocab */
 } lb_tok_config;
 
 /* Defaults of BertTokenizerFast: lowercase 1, strip_accents -1, chinese 1, clean 1. */
 lb_tok_config lb_tok_default_config(void);
 
-/* Load vocab.txt (one piece a line, id = line number; '\n' or '\r\n' ends) and build the
- * hash table. Refuses a missing/empty vocab or one lacking the special tokens
- * (LABSE_E_FORMAT, message names the file). *out owned by caller; free with
- * lb_tokenizer_free. Immutable afterwards: thread-safe to share. */
+/* Load vocab.txt (one piece a line, id = line number; '\n' or '\r\n' ends, nothing else is
+ * trimmed; a later duplicate line takes the piece) and build the hash table. Refuses a
+ * missing/empty vocab, invalid UTF-8 or one lacking the special tokens (LABSE_E_FORMAT,
+ * message names the file). The token-name strings of cfg are only read during the call.
+ * *out owned by caller; free with lb_tokenizer_free. Immutable afterwards: thread-safe to
+ * share. */
 labse_status lb_tokenizer_new(const char *vocab_path, const lb_tok_config *cfg,
                               lb_tokenizer **out, labse_error *err);
+
+/* The same from an in-memory vocabulary (e.g. tokenizer.json's model.vocab): pieces[id] is
+ * the piece of id, lens[id] its length in bytes (id 0..n-1, every id present, n >= 1; a
+ * piece need not be NUL-terminated). The bytes are copied: pieces may be freed after the
+ * call. Same rules and refusals as lb_tokenizer_new (a later id with the same piece takes
+ * it); messages name source_name (NULL = "vocabulary"). */
+labse_status lb_tokenizer_new_from_pieces(const char *const *pieces, const size_t *lens, int n,
+                                          const lb_tok_config *cfg, const char *source_name,
+                                          lb_tokenizer **out, labse_error *err);
 void lb_tokenizer_free(lb_tokenizer *t);
 
 int lb_tokenizer_vocab_size(const lb_tokenizer *t);

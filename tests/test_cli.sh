@@ -278,8 +278,9 @@ check "bench: 4 sentences from 2 tsv lines" grep -q "sentences: 4$" "$T/out"
 check "bench: reports tokenize tokens_per_s" grep -q "tokens_per_s" "$T/out"
 check "bench: reports encode sentences_per_s" grep -q "sentences_per_s" "$T/out"
 check "bench: reports cores" grep -q "cores: [0-9]" "$T/out"
-run 0 "bench --limit 3 --repeat 2 --no-encode" bench --model "$MODEL" --input "$T/mixed.txt" --limit 3 --repeat 2 --no-encode
-check "bench --limit 3: 3 sentences" grep -q "sentences: 3$" "$T/out"
+run 0 "bench --limit 3 --repeat 2" bench "${MODEL_OPT[@]}" --input "$T/mixed.txt" --limit 3 --repeat 2 --threads 1
+check "bench --limit 3: the encode runs on 3 sentences" grep -q "^  sentences: 3$" "$T/out"
+check "bench --limit 3: the tokenizer runs on all 10 lines of mixed.txt" grep -q "^  sentences: 10$" "$T/out"
 mkdir -p "$T/bitext"
 cp "$T/b.tsv" "$T/bitext/de.tsv"
 cp "$T/b.tsv" "$T/bitext/fr.tsv"
