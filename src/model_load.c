@@ -3,7 +3,11 @@
  * Folder layout (every value read from the files, nothing hard-coded):
  *   config.json                 BERT shape: vocab_size, hidden_size, num_hidden_layers, ...
  *   model.safetensors           encoder weights (F32 / F16 / BF16; optional "bert." prefix)
- *   vocab.txt                   one WordPiece a line; line count == vocab_size
+ *   tokenizer.json              optional; when present its WordPiece vocabulary (model.vocab,
+ *                               piece -> id, ids 0..vocab_size-1) is the one used, as the HF
+ *                               fast tokenizer does
+ *   vocab.txt                   one WordPiece a line, read exactly; line count == vocab_size
+ *                               (used only when there is no tokenizer.json)
  *   tokenizer_config.json       do_lower_case, strip_accents, tokenize_chinese_chars, tokens
  *   sentence_bert_config.json   max_seq_length, do_lower_case
  *   modules.json                [Transformer "", Pooling, Dense*, Normalize?] in order
@@ -27,6 +31,8 @@
 
 /* Config files larger than this are refused (a real one is a few KiB). */
 #define LB_JSON_MAX_BYTES (16u << 20)
+/* tokenizer.json larger than this is refused (LaBSE's is about 14 MB). */
+#define LB_TOKJSON_MAX_BYTES (512u << 20)
 /* Upper bound for every size field of config.json (all products are done in int64). */
 #define LB_DIM_MAX (1 << 30)
 
@@ -68,6 +74,10 @@ static labse_status read_small_file(const char *path, size_t max, char **buf, si
     FILE *f = fopen(path, "rb");
     if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
+    struct stat sb; /* size the buffer once for a regular file (one read, no regrowth) */
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (uint64_t)sb.st_size < max)
+        cap = (size_t)sb.st_size + 1;
     char *b = malloc(cap);
     if (!b) {
         fclose(f);
@@ -104,14 +114,16 @@ static labse_status read_small_file(const char *path, size_t max, char **buf, si
     return LABSE_OK;
 }
 
-/* Parse path as JSON into *out (caller cJSON_Deletes). A missing file is LABSE_E_IO (or, when
- * optional, LABSE_OK with *out = NULL); anything unparsable is LABSE_E_FORMAT. */
-static labse_status read_json(const char *path, int optional, cJSON **out, labse_error *err) {
+/* Parse path (at most max bytes) as JSON into *out (caller cJSON_Deletes). A missing file is
+ * LABSE_E_IO (or, when optional, LABSE_OK with *out = NULL); anything unparsable is
+ * LABSE_E_FORMAT. The file's bytes are freed before returning. */
+static labse_status read_json_max(const char *path, int optional, size_t max, cJSON **out,
+                                  labse_error *err) {
     *out = NULL;
     if (optional && !file_exists(path)) return LABSE_OK;
     char *buf;
     size_t len;
-    labse_status s = read_small_file(path, LB_JSON_MAX_BYTES, &buf, &len, err);
+    labse_status s = read_small_file(path, max, &buf, &len, err);
     if (s) return s;
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -126,6 +138,11 @@ static labse_status read_json(const char *path, int optional, cJSON **out, labse
     if (!j) return lb_err(err, LABSE_E_FORMAT, "%s: not valid JSON", path);
     *out = j;
     return LABSE_OK;
+}
+
+/* A configuration file (a few KiB) as JSON; see read_json_max. */
+static labse_status read_json(const char *path, int optional, cJSON **out, labse_error *err) {
+    return read_json_max(path, optional, LB_JSON_MAX_BYTES, out, err);
 }
 
 /* obj[key] as an int in [lo, hi]. Absent: *out = def when has_def, else an error. */
@@ -328,7 +345,8 @@ static labse_status load_tok_config(lb_model *m, const char *path, lb_tok_config
     if ((s = tok_token(m, path, j, "unk_token", &tc->unk_token, err)) ||
         (s = tok_token(m, path, j, "cls_token", &tc->cls_token, err)) ||
         (s = tok_token(m, path, j, "sep_token", &tc->sep_token, err)) ||
-        (s = tok_token(m, path, j, "pad_token", &tc->pad_token, err)))
+        (s = tok_token(m, path, j, "pad_token", &tc->pad_token, err)) ||
+        (s = tok_token(m, path, j, "mask_token", &tc->mask_token, err)))
         goto done;
     const cJSON *mm = cJSON_GetObjectItemCaseSensitive(j, "model_max_length");
     if (mm && cJSON_IsNumber(mm) && mm->valuedouble > 0) *model_max = mm->valuedouble;
@@ -355,6 +373,113 @@ static labse_status load_sbert_config(const char *path, int *max_seq, labse_erro
                    "supported",
                    path);
     }
+    cJSON_Delete(j);
+    return s;
+}
+
+/* tokenizer.json -> m->tok. Only the WordPiece vocabulary is taken from it (model.vocab: an
+ * object piece -> id, ids exactly 0..vocab_size-1, each once); the normaliser settings and
+ * token names stay those of tokenizer_config.json (tc), as transformers' BertTokenizerFast
+ * overrides the file's normalizer with its init kwargs. model.type must be "WordPiece" and
+ * continuing_subword_prefix / max_input_chars_per_word, when given, "##" / 100 (what the
+ * tokenizer implements). Cost for LaBSE (501,153 pieces, ~14 MB): one cJSON tree, freed
+ * before returning; the tokenizer copies the pieces into its own arena. */
+static labse_status load_tokenizer_json(lb_model *m, const char *path, const lb_tok_config *tc,
+                                        int vocab_size, labse_error *err) {
+    cJSON *j;
+    labse_status s = read_json_max(path, 0, LB_TOKJSON_MAX_BYTES, &j, err);
+    if (s) return s;
+    const char **pieces = NULL; /* [vocab_size] borrowed from j: pieces[id] */
+    size_t *lens = NULL;        /* [vocab_size] */
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (!cJSON_IsObject(j) || !cJSON_IsObject(model)) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: no \"model\" object", path);
+        goto done;
+    }
+    const char *type, *prefix, *unk;
+    if ((s = json_str(path, model, "type", &type, err)) ||
+        (s = json_str(path, model, "continuing_subword_prefix", &prefix, err)) ||
+        (s = json_str(path, model, "unk_token", &unk, err)))
+        goto done;
+    if (!type || strcmp(type, "WordPiece") != 0) {
+        s = lb_err(err, LABSE_E_UNSUPPORTED,
+                   "%s: model.type \"%.64s\" is not supported (only \"WordPiece\")", path,
+                   type ? type : "(missing)");
+        goto done;
+    }
+    if (prefix && strcmp(prefix, "##") != 0) {
+        s = lb_err(err, LABSE_E_UNSUPPORTED,
+                   "%s: model.continuing_subword_prefix \"%.64s\" is not supported (only "
+                   "\"##\")",
+                   path, prefix);
+        goto done;
+    }
+    const cJSON *mic = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    if (mic && !cJSON_IsNull(mic) && !(cJSON_IsNumber(mic) && mic->valuedouble == 100)) {
+        s = lb_err(err, LABSE_E_UNSUPPORTED,
+                   "%s: model.max_input_chars_per_word other than 100 is not supported", path);
+        goto done;
+    }
+    const char *want_unk = tc->unk_token ? tc->unk_token : "[UNK]";
+    if (unk && strcmp(unk, want_unk) != 0) {
+        s = lb_err(err, LABSE_E_UNSUPPORTED,
+                   "%s: model.unk_token \"%.64s\" differs from the unk_token \"%.64s\" of "
+                   "tokenizer_config.json",
+                   path, unk, want_unk);
+        goto done;
+    }
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsObject(vocab)) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: model.vocab is not an object (piece -> id)", path);
+        goto done;
+    }
+    pieces = calloc((size_t)vocab_size, sizeof *pieces);
+    lens = malloc((size_t)vocab_size * sizeof *lens);
+    if (!pieces || !lens) {
+        s = lb_err(err, LABSE_E_NOMEM, "%s: out of memory for %d pieces", path, vocab_size);
+        goto done;
+    }
+    /* every id an integer in 0..vocab_size-1, none twice; then none missing */
+    int count = 0;
+    for (const cJSON *e = vocab->child; e; e = e->next, count++) {
+        const char *piece = e->string ? e->string : "";
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble)) {
+            s = lb_err(err, LABSE_E_FORMAT,
+                       "%s: model.vocab: the id of piece \"%.64s\" is not an integer", path,
+                       piece);
+            goto done;
+        }
+        double d = e->valuedouble;
+        if (d < 0 || d >= vocab_size) {
+            s = lb_err(err, LABSE_E_FORMAT,
+                       "%s: model.vocab: piece \"%.64s\" has id %.17g, outside 0..%d "
+                       "(config.json vocab_size %d)",
+                       path, piece, d, vocab_size - 1, vocab_size);
+            goto done;
+        }
+        int id = (int)d;
+        if (pieces[id]) {
+            s = lb_err(err, LABSE_E_FORMAT,
+                       "%s: model.vocab: pieces \"%.64s\" and \"%.64s\" both have id %d", path,
+                       pieces[id], piece, id);
+            goto done;
+        }
+        pieces[id] = piece;
+        lens[id] = strlen(piece);
+    }
+    if (count != vocab_size) { /* fewer: some id has no piece */
+        int gap = 0;
+        while (gap < vocab_size && pieces[gap]) gap++;
+        s = lb_err(err, LABSE_E_FORMAT,
+                   "%s: model.vocab has %d pieces, but config.json has vocab_size %d (no piece "
+                   "has id %d)",
+                   path, count, vocab_size, gap);
+        goto done;
+    }
+    s = lb_tokenizer_new_from_pieces(pieces, lens, vocab_size, tc, path, &m->tok, err);
+done:
+    free(pieces);
+    free(lens);
     cJSON_Delete(j);
     return s;
 }
@@ -861,16 +986,24 @@ labse_status lb_model_load(const char *dir, int max_length_override, lb_model **
     }
     c->max_seq_length = max_seq;
 
-    /* 4. vocab.txt: line count == vocab_size, then the tokenizer. */
-    PATH(dir, "vocab.txt", NULL);
-    long lines;
-    if ((s = count_vocab_lines(p, &lines, err))) goto fail;
-    if (lines != c->vocab_size) {
-        s = lb_err(err, LABSE_E_FORMAT,
-                   "%s: %ld lines, but config.json has vocab_size %d", p, lines, c->vocab_size);
-        goto fail;
+    /* 4. the vocabulary: tokenizer.json's when there is one (what the HF fast tokenizer
+     *    uses), else vocab.txt (line count == vocab_size); then the tokenizer. */
+    PATH(dir, "tokenizer.json", NULL);
+    if (file_exists(p)) {
+        if ((s = load_tokenizer_json(m, p, &tc, c->vocab_size, err))) goto fail;
+        snprintf(m->vocab_source, sizeof m->vocab_source, "tokenizer.json");
+    } else {
+        PATH(dir, "vocab.txt", NULL);
+        long lines;
+        if ((s = count_vocab_lines(p, &lines, err))) goto fail;
+        if (lines != c->vocab_size) {
+            s = lb_err(err, LABSE_E_FORMAT, "%s: %ld lines, but config.json has vocab_size %d",
+                       p, lines, c->vocab_size);
+            goto fail;
+        }
+        if ((s = lb_tokenizer_new(p, &tc, &m->tok, err))) goto fail;
+        snprintf(m->vocab_source, sizeof m->vocab_source, "vocab.txt");
     }
-    if ((s = lb_tokenizer_new(p, &tc, &m->tok, err))) goto fail;
     if (lb_tokenizer_vocab_size(m->tok) != c->vocab_size) {
         s = lb_err(err, LABSE_E_FORMAT, "%s: the tokenizer read %d pieces, vocab_size is %d", p,
                    lb_tokenizer_vocab_size(m->tok), c->vocab_size);

@@ -1,0 +1,135 @@
+/* common.c — helpers shared by the subcommands (see cli.h). */
+#include "cli.h"
+
+/* ==========================================================================================
+ * Small helpers
+ * ========================================================================================== */
+
+double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void errorf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("labse: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* Strict integer parsing: the whole string is a decimal integer within [lo, hi]. */
+int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    if (!s || !*s || !(isdigit((unsigned char)s[0]) ||
+                       (s[0] == '-' && isdigit((unsigned char)s[1])))) {
+        errorf("%s: '%s' is not an integer", opt, s ? s : "");
+        return 0;
+    }
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != '\0') {
+        errorf("%s: '%s' is not an integer in [%" PRId64 ", %" PRId64 "]", opt, s, lo, hi);
+        return 0;
+    }
+    if ((int64_t)v < lo || (int64_t)v > hi) {
+        errorf("%s: %s is out of range [%" PRId64 ", %" PRId64 "]", opt, s, lo, hi);
+        return 0;
+    }
+    *out = (int64_t)v;
+    return 1;
+}
+
+int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
+    int64_t v;
+    if (!parse_i64(opt, s, lo, hi, &v)) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int parse_device(const char *s, labse_device *d) {
+    if (strcmp(s, "cpu") == 0)
+        *d = LABSE_DEVICE_CPU;
+    else if (strcmp(s, "cuda") == 0 || strcmp(s, "gpu") == 0)
+        *d = LABSE_DEVICE_CUDA;
+    else if (strcmp(s, "auto") == 0)
+        *d = LABSE_DEVICE_AUTO;
+    else {
+        errorf("--device: '%s' is not one of cpu, cuda, auto", s);
+        return 0;
+    }
+    return 1;
+}
+
+const char *device_name(labse_device d) {
+    switch (d) {
+    case LABSE_DEVICE_CPU: return "cpu";
+    case LABSE_DEVICE_CUDA: return "cuda";
+    case LABSE_DEVICE_AUTO: return "auto";
+    }
+    return "?";
+}
+
+/* The name getopt_long was looking at when it failed (for messages). */
+const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf,
+                                size_t cap) {
+    if (optopt_now > 0 && optopt_now < 256) {
+        snprintf(buf, cap, "-%c", optopt_now);
+        return buf;
+    }
+    const char *a = (optind_now > 0) ? argv[optind_now - 1] : "?";
+    return a ? a : "?";
+}
+
+/* Report a library failure; returns the exit status to use. A refused option value
+ * (LABSE_E_INVALID while loading) is a usage error. */
+int report(const char *what, labse_status s, const labse_error *err, int invalid_is_usage) {
+    const char *msg = (err && err->message[0]) ? err->message : labse_status_str(s);
+    errorf("%s: %s", what, msg);
+    return (invalid_is_usage && s == LABSE_E_INVALID) ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+/* Options every model-loading command shares. */
+int load_model(const model_args *ma, labse_model **m) {
+    labse_error err = {0};
+    labse_status s = labse_model_load(ma->model, &ma->opt, m, &err);
+    if (s != LABSE_OK) return report(ma->model, s, &err, 1);
+    return 0;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "labse%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "\nTry 'labse %s --help'.\n", cmd);
+    else
+        fputs("\nTry 'labse --help'.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Common getopt failure handling. */
+int getopt_failure(const char *cmd, int c, char **argv) {
+    char b[8];
+    const char *name = bad_opt_name(argv, optind, optopt, b, sizeof b);
+    if (c == ':') return usage_error(cmd, "option '%s' needs a value", name);
+    return usage_error(cmd, "unknown option '%s'", name);
+}
+
+/* Handle an option every model command shares. Returns 1 handled, 0 not ours, -1 bad value. */
+int model_option(int c, const char *arg, model_args *ma) {
+    switch (c) {
+    case 'm': ma->model = arg; return 1;
+    case OPT_DEVICE: return parse_device(arg, &ma->opt.device) ? 1 : -1;
+    case 't': return parse_int("--threads", arg, 0, 4096, &ma->opt.threads) ? 1 : -1;
+    case OPT_BATCH_TOKENS:
+        return parse_int("--batch-tokens", arg, 1, 1 << 30, &ma->opt.batch_tokens) ? 1 : -1;
+    case OPT_MAX_LENGTH:
+        return parse_int("--max-length", arg, 2, 1 << 20, &ma->opt.max_length) ? 1 : -1;
+    default: return 0;
+    }
+}

@@ -1,0 +1,72 @@
+/* main.c — the `labse` command line tool over liblabse (include/labse.h).
+ *
+ *   labse encode    lines in, float32 .npy out (row i = line i)
+ *   labse tokenize  lines in, WordPiece ids out (one line per input line)
+ *   labse info      what a model folder holds
+ *   labse bench     tokenizer and encoder throughput on a corpus
+ *
+ * Exit status: 0 success, 1 runtime failure (I/O, model, encoder), 2 usage error (unknown
+ * command or option, bad number, missing argument, an option value the model refuses).
+ * Every message goes to stderr; only `tokenize`, `info`, `bench` and --help write stdout.
+ */
+#include "cli.h"
+
+static const char USAGE_MAIN[] =
+    "usage: labse COMMAND [options]\n"
+    "\n"
+    "Sentence embeddings with LaBSE or any BERT-family sentence-transformers checkpoint.\n"
+    "\n"
+    "commands:\n"
+    "  encode     embed each input line; write a float32 .npy of shape (lines, dim)\n"
+    "  tokenize   print the WordPiece ids of each input line\n"
+    "  info       describe a model folder\n"
+    "  bench      measure tokenizer and encoder throughput on a corpus\n"
+    "\n"
+    "Run 'labse COMMAND --help' for the options of a command.\n"
+    "Exit status: 0 success, 1 runtime failure, 2 usage error.\n";
+
+/* ==========================================================================================
+ * main
+ * ========================================================================================== */
+
+int main(int argc, char **argv) {
+    /* A file size limit must give a write error we can report and clean up after, not a
+     * signal that kills us with the temporary file left behind. */
+    signal(SIGXFSZ, SIG_IGN);
+    opterr = 0;
+    if (argc < 2) {
+        fputs(USAGE_MAIN, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) {
+            /* `labse help encode` == `labse encode --help` */
+            static char help_flag[] = "--help";
+            static char *hargv[3];
+            hargv[0] = argv[2];
+            hargv[1] = help_flag;
+            hargv[2] = NULL;
+            cmd = argv[2];
+            argv = hargv;
+            argc = 2;
+            goto dispatch_sub;
+        }
+        fputs(USAGE_MAIN, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("labse %d.%d.%d\n", LABSE_VERSION_MAJOR, LABSE_VERSION_MINOR, LABSE_VERSION_PATCH);
+        return 0;
+    }
+    argc--;
+    argv++;
+dispatch_sub:
+    optind = 0; /* glibc: full re-initialisation of getopt */
+    if (strcmp(cmd, "encode") == 0) return cmd_encode(argc, argv);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc, argv);
+    if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    fprintf(stderr, "labse: unknown command '%s'\n\n%s", cmd, USAGE_MAIN);
+    return EXIT_USAGE;
+}
