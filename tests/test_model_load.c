@@ -163,6 +163,8 @@ typedef struct spec {
     int odd_align;         /* header padded so F32 data is unaligned */
     int max_seq;           /* sentence_bert_config max_seq_length (0 = omitted) */
     int tok_objects;       /* special tokens as {"content": ...} */
+    const char *tok_json;  /* text of tokenizer.json (NULL: none written) */
+    const char *mask;      /* tokenizer_config.json mask_token (NULL: "[MASK]") */
 } spec;
 
 static spec good_spec(void) {
@@ -237,6 +239,7 @@ static const char *make_model(const char *name, const spec *s) {
         for (int i = 0; i < s->vocab_lines; i++) fprintf(f, "%s\n", i < V ? k_vocab[i] : "zz");
         fclose(f);
     }
+    if (s->tok_json) write_text(dir, "tokenizer.json", "%s", s->tok_json);
     if (s->tok_objects)
         write_text(dir, "tokenizer_config.json",
                    "{\"do_lower_case\": false, \"strip_accents\": null, "
@@ -248,8 +251,9 @@ static const char *make_model(const char *name, const spec *s) {
         write_text(dir, "tokenizer_config.json",
                    "{\"do_lower_case\": true, \"unk_token\": \"[UNK]\", \"sep_token\": \"[SEP]\", "
                    "\"pad_token\": \"[PAD]\", \"cls_token\": \"[CLS]\", \"mask_token\": "
-                   "\"[MASK]\", \"tokenize_chinese_chars\": true, \"strip_accents\": null, "
-                   "\"model_max_length\": 512}");
+                   "\"%s\", \"tokenize_chinese_chars\": true, \"strip_accents\": null, "
+                   "\"model_max_length\": 512}",
+                   s->mask ? s->mask : "[MASK]");
     if (!s->no_sbert) {
         if (s->max_seq)
             write_text(dir, "sentence_bert_config.json",
@@ -632,6 +636,158 @@ static void test_vocab_count(void **state) {
     REFUSED("vocab_long", &s, LABSE_E_FORMAT, "vocab.txt", "32 lines");
 }
 
+/* ------------------------------------------------------------------------------------------
+ * tokenizer.json: its WordPiece vocabulary is preferred to vocab.txt
+ * ---------------------------------------------------------------------------------------- */
+
+/* The "piece": id entries of k_vocab (id = index) as JSON object members, except: ids swap_a
+ * and swap_b exchanged (-1: none), entry `drop` left out (-1: none), entry `set` given the id
+ * text set_to (-1: none); then `extra` appended. Static buffer. */
+static const char *vocab_entries(int swap_a, int swap_b, int drop, int set, const char *set_to,
+                                 const char *extra) {
+    static char buf[4096];
+    size_t k = 0;
+    for (int i = 0; i < V; i++) {
+        if (i == drop) continue;
+        char id[32];
+        int v = i == swap_a ? swap_b : i == swap_b ? swap_a : i;
+        snprintf(id, sizeof id, "%d", v);
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"%s\": %s", k ? ", " : "", k_vocab[i],
+                              i == set ? set_to : id);
+    }
+    snprintf(buf + k, sizeof buf - k, "%s", extra ? extra : "");
+    return buf;
+}
+
+/* A tokenizer.json as the tokenizers library writes it (trimmed), model fields as given.
+ * Static buffer. */
+static const char *tok_json_text(const char *type, const char *prefix, int max_chars,
+                                 const char *entries) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf,
+             "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, "
+             "\"added_tokens\": [], \"normalizer\": {\"type\": \"BertNormalizer\", "
+             "\"clean_text\": true, \"handle_chinese_chars\": true, \"strip_accents\": null, "
+             "\"lowercase\": false}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, "
+             "\"model\": {\"type\": \"%s\", \"unk_token\": \"[UNK]\", "
+             "\"continuing_subword_prefix\": \"%s\", \"max_input_chars_per_word\": %d, "
+             "\"vocab\": {%s}}}\n",
+             type, prefix, max_chars, entries);
+    return buf;
+}
+
+/* Load dir (must succeed) and tokenise text: the ids between [CLS] and [SEP] must be want
+ * (terminated by -1) and the vocabulary must come from `source`. */
+static void expect_ids(const char *dir, const char *source, const char *text,
+                       const int32_t *want) {
+    lb_model *m = NULL;
+    labse_error err;
+    labse_status st = lb_model_load(dir, 0, &m, &err);
+    if (st) print_error("%s\n", err.message);
+    assert_int_equal(st, LABSE_OK);
+    assert_string_equal(m->vocab_source, source);
+    assert_int_equal(lb_tokenizer_vocab_size(m->tok), V);
+    int32_t ids[32];
+    size_t n = lb_tokenize_text(m->tok, text, strlen(text), ids, 32, NULL);
+    size_t nw = 0;
+    while (want[nw] >= 0) nw++;
+    assert_int_equal(n, nw + 2);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[n - 1], 3);
+    for (size_t i = 0; i < nw; i++) assert_int_equal(ids[i + 1], want[i]);
+    lb_model_free(m);
+}
+
+static void test_tokenizer_json_preferred(void **state) {
+    (void)state;
+    spec s = good_spec();
+    /* without tokenizer.json: vocab.txt, cat = 7, dog = 8 */
+    expect_ids(make_model("tj_none", &s), "vocab.txt", "cat dog [MASK]",
+               (const int32_t[]){7, 8, 4, -1});
+    /* tokenizer.json swaps cat and dog (and [MASK] with "the"): its ids win over vocab.txt */
+    const char *e = vocab_entries(7, 8, -1, -1, NULL, NULL);
+    char ent[4096];
+    snprintf(ent, sizeof ent, "%s", e);
+    /* [MASK] (4) <-> the (5) as well: the added-token match takes the tokenizer.json id */
+    char *pm = strstr(ent, "\"[MASK]\": 4"), *pt = strstr(ent, "\"the\": 5");
+    assert_non_null(pm);
+    assert_non_null(pt);
+    pm[strlen("\"[MASK]\": ")] = '5';
+    pt[strlen("\"the\": ")] = '4';
+    s.tok_json = tok_json_text("WordPiece", "##", 100, ent);
+    expect_ids(make_model("tj_swap", &s), "tokenizer.json", "cat dog [MASK] the",
+               (const int32_t[]){8, 7, 5, 4, -1});
+    /* vocab.txt is not needed, and its line count is not checked, when tokenizer.json is
+     * used */
+    s.no_vocab = 1;
+    expect_ids(make_model("tj_novocab", &s), "tokenizer.json", "dog", (const int32_t[]){7, -1});
+    s.no_vocab = 0;
+    s.vocab_lines = V + 3;
+    expect_ids(make_model("tj_longvocab", &s), "tokenizer.json", "cats",
+               (const int32_t[]){8, 18, -1});
+    /* tokenizer_config.json's mask_token is the special token matched in the text: "dog"
+     * (id 7 here) inside "dogs" is cut out, "s" alone is unknown; "[MASK]" is then plain */
+    s.mask = "dog";
+    expect_ids(make_model("tj_mask", &s), "tokenizer.json", "dogs [MASK]",
+               (const int32_t[]){7, 1, 1, 1, 1, -1});
+    s.tok_json = NULL;
+    s.vocab_lines = V;
+    expect_ids(make_model("txt_mask", &s), "vocab.txt", "dogs", (const int32_t[]){8, 1, -1});
+}
+
+static void test_tokenizer_json_faults(void **state) {
+    (void)state;
+    spec s = good_spec();
+    char ok[4096]; /* the good entries (vocab_entries' buffer is reused below) */
+    snprintf(ok, sizeof ok, "%s", vocab_entries(-1, -1, -1, -1, NULL, NULL));
+
+    s.tok_json = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[PAD]\": 0,";
+    REFUSED("tj_notjson", &s, LABSE_E_FORMAT, "tokenizer.json", "not valid JSON");
+    s.tok_json = "[1, 2]";
+    REFUSED("tj_array", &s, LABSE_E_FORMAT, "tokenizer.json", "no \"model\" object");
+    s.tok_json = tok_json_text("BPE", "##", 100, ok);
+    REFUSED("tj_bpe", &s, LABSE_E_UNSUPPORTED, "tokenizer.json", "model.type \"BPE\"",
+            "only \"WordPiece\"");
+    s.tok_json = tok_json_text("WordPiece", "@@", 100, ok);
+    REFUSED("tj_prefix", &s, LABSE_E_UNSUPPORTED, "tokenizer.json",
+            "continuing_subword_prefix \"@@\"");
+    s.tok_json = tok_json_text("WordPiece", "##", 200, ok);
+    REFUSED("tj_maxchars", &s, LABSE_E_UNSUPPORTED, "tokenizer.json",
+            "max_input_chars_per_word");
+    /* "sat" (9) takes the id of "dog" (8) */
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, -1, 9, "8", NULL));
+    REFUSED("tj_dup", &s, LABSE_E_FORMAT, "tokenizer.json", "\"dog\" and \"sat\" both have id 8");
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, -1, 9, "30", NULL));
+    REFUSED("tj_range", &s, LABSE_E_FORMAT, "tokenizer.json", "\"sat\" has id 30",
+            "outside 0..29");
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, -1, 9, "-1", NULL));
+    REFUSED("tj_negative", &s, LABSE_E_FORMAT, "tokenizer.json", "\"sat\" has id -1");
+    /* 31 pieces, ids 0..30 */
+    s.tok_json = tok_json_text("WordPiece", "##", 100,
+                               vocab_entries(-1, -1, -1, -1, NULL, ", \"zz\": 30"));
+    REFUSED("tj_more", &s, LABSE_E_FORMAT, "tokenizer.json", "\"zz\" has id 30",
+            "vocab_size 30");
+    /* a gap: "three" (28) left out, ids 0..27, 29 */
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, 28, -1, NULL, NULL));
+    REFUSED("tj_gap", &s, LABSE_E_FORMAT, "tokenizer.json", "no piece has id 28");
+    /* fewer pieces than vocab_size: ids 0..28 */
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, 29, -1, NULL, NULL));
+    REFUSED("tj_fewer", &s, LABSE_E_FORMAT, "tokenizer.json", "model.vocab has 29 pieces",
+            "vocab_size 30", "no piece has id 29");
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, -1, 9, "8.5", NULL));
+    REFUSED("tj_fraction", &s, LABSE_E_FORMAT, "tokenizer.json",
+            "the id of piece \"sat\" is not an integer");
+    s.tok_json = tok_json_text("WordPiece", "##", 100, vocab_entries(-1, -1, -1, 9, "\"9\"", NULL));
+    REFUSED("tj_string_id", &s, LABSE_E_FORMAT, "tokenizer.json",
+            "the id of piece \"sat\" is not an integer");
+    /* a vocabulary without [CLS] (renamed): refused by the tokenizer, naming the file */
+    char *cls = strstr(ok, "[CLS]");
+    assert_non_null(cls);
+    cls[1] = 'X';
+    s.tok_json = tok_json_text("WordPiece", "##", 100, ok);
+    REFUSED("tj_nocls", &s, LABSE_E_FORMAT, "tokenizer.json", "lacks the special token [CLS]");
+}
+
 static void test_missing_vocab(void **state) {
     (void)state;
     spec s = good_spec();
@@ -866,6 +1022,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_wrong_shape),
         cmocka_unit_test(test_vocab_count),
         cmocka_unit_test(test_missing_vocab),
+        cmocka_unit_test(test_tokenizer_json_preferred),
+        cmocka_unit_test(test_tokenizer_json_faults),
         cmocka_unit_test(test_unsupported_act),
         cmocka_unit_test(test_two_pooling_modes),
         cmocka_unit_test(test_dense_in_mismatch),

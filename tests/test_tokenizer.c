@@ -322,6 +322,131 @@ static void test_load_errors(void **state) {
     unlink(path);
 }
 
+/* Tokenise s with a and b (room for 64 ids) and require identical results. */
+static void same_ids(const lb_tokenizer *a, const lb_tokenizer *b, const char *s) {
+    int32_t x[64], y[64];
+    labse_tok_info ix = {-1, -1}, iy = {-1, -1};
+    size_t n = lb_tokenize_text(a, s, strlen(s), x, 64, &ix);
+    size_t m = lb_tokenize_text(b, s, strlen(s), y, 64, &iy);
+    if (n != m || memcmp(x, y, n * sizeof *x) != 0) print_error("text \"%s\" differs\n", s);
+    assert_int_equal(n, m);
+    assert_memory_equal(x, y, n * sizeof *x);
+    assert_int_equal(ix.truncated, iy.truncated);
+    assert_int_equal(ix.repaired, iy.repaired);
+}
+
+/* The in-memory constructor (what tokenizer.json's model.vocab feeds) must build the same
+ * tokenizer as the file one on the same vocabulary. The pieces are packed back to back with
+ * no NUL between them, so only lens delimits them. */
+static void test_from_pieces_matches_file(void **state) {
+    fixture *fx = *state;
+    char packed[512];
+    const char *pieces[NV];
+    size_t lens[NV], k = 0;
+    for (size_t i = 0; i < NV; i++) {
+        size_t n = strlen(k_vocab[i]);
+        assert_true(k + n <= sizeof packed);
+        memcpy(packed + k, k_vocab[i], n);
+        pieces[i] = packed + k;
+        lens[i] = n;
+        k += n;
+    }
+    static const char *texts[] = {
+        "unaffable unable unaffa", "hellos worlds, abc xxx!", "\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82",
+        "a[MASK]b [CLS][SEP] [mask]", "Caf\xc3\xa9 HELLO \xc4\xb0stanbul", "zzz \xff a",
+        "a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c "
+        "a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c",
+        "",
+    };
+    for (int cased = 0; cased < 2; cased++) {
+        lb_tok_config c = lb_tok_default_config();
+        c.lowercase = !cased;
+        lb_tokenizer *t = NULL;
+        labse_error err;
+        assert_int_equal(lb_tokenizer_new_from_pieces(pieces, lens, (int)NV, &c, "mem", &t, &err),
+                         LABSE_OK);
+        const lb_tokenizer *f = cased ? fx->cased : fx->uncased;
+        assert_int_equal(lb_tokenizer_vocab_size(t), (int)NV);
+        assert_int_equal(lb_tokenizer_unk_id(t), lb_tokenizer_unk_id(f));
+        assert_int_equal(lb_tokenizer_cls_id(t), lb_tokenizer_cls_id(f));
+        assert_int_equal(lb_tokenizer_sep_id(t), lb_tokenizer_sep_id(f));
+        assert_int_equal(lb_tokenizer_pad_id(t), lb_tokenizer_pad_id(f));
+        for (int32_t id = 0; id < (int32_t)NV; id++)
+            assert_string_equal(lb_tokenizer_piece(t, id), lb_tokenizer_piece(f, id));
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) same_ids(t, f, texts[i]);
+        CHECK(t, "unaffable hellos", 8, 7, 21, 23);
+        lb_tokenizer_free(t);
+    }
+}
+
+static void test_from_pieces_rules(void **state) {
+    (void)state;
+    lb_tokenizer *t = NULL;
+    labse_error err;
+    /* a later id with the same piece takes it, as a later vocab.txt line does */
+    const char *dup[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "a"};
+    size_t dlen[] = {5, 5, 5, 5, 1, 1, 1};
+    assert_int_equal(lb_tokenizer_new_from_pieces(dup, dlen, 7, NULL, "dup.json", &t, &err),
+                     LABSE_OK);
+    CHECK(t, "a b", 6, 5);
+    lb_tokenizer_free(t);
+    /* refusals name the source */
+    t = (lb_tokenizer *)(uintptr_t)1;
+    const char *bad[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a\xff"};
+    size_t blen[] = {5, 5, 5, 5, 2};
+    assert_int_equal(lb_tokenizer_new_from_pieces(bad, blen, 5, NULL, "bad.json", &t, &err),
+                     LABSE_E_FORMAT);
+    assert_non_null(strstr(err.message, "bad.json"));
+    assert_non_null(strstr(err.message, "id 4 is not valid UTF-8"));
+    assert_int_equal(lb_tokenizer_new_from_pieces(bad, blen, 4, NULL, "nopad.json", &t, &err),
+                     LABSE_OK); /* ids 0..3 only: valid */
+    lb_tokenizer_free(t);
+    assert_int_equal(lb_tokenizer_new_from_pieces(bad, blen, 3, NULL, "nosep.json", &t, &err),
+                     LABSE_E_FORMAT);
+    assert_non_null(strstr(err.message, "nosep.json"));
+    assert_non_null(strstr(err.message, "[SEP]"));
+    assert_int_equal(lb_tokenizer_new_from_pieces(bad, blen, 0, NULL, "none.json", &t, &err),
+                     LABSE_E_FORMAT);
+    assert_non_null(strstr(err.message, "none.json"));
+    const char *hole[] = {"[PAD]", NULL, "[CLS]"};
+    assert_int_equal(lb_tokenizer_new_from_pieces(hole, blen, 3, NULL, "hole.json", &t, &err),
+                     LABSE_E_INVALID);
+    assert_non_null(strstr(err.message, "id 1"));
+    assert_int_equal(lb_tokenizer_new_from_pieces(NULL, blen, 3, NULL, "x", &t, &err),
+                     LABSE_E_INVALID);
+}
+
+/* mask_token names the mask token matched in the text (NULL = "[MASK]"). */
+static void test_custom_mask_token(void **state) {
+    (void)state;
+    const char *v[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<mask>", "a", "b"};
+    size_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = strlen(v[i]);
+    lb_tok_config c = lb_tok_default_config();
+    c.lowercase = 0;
+    lb_tokenizer *t = NULL;
+    assert_int_equal(lb_tokenizer_new_from_pieces(v, len, 8, &c, "m", &t, NULL), LABSE_OK);
+    CHECK(t, "a[MASK]b", 6, 4, 7);     /* default: "[MASK]" */
+    CHECK(t, "a<mask>b", 6, 1, 1, 1, 7); /* "<", "mask", ">": not special, all unknown */
+    lb_tokenizer_free(t);
+    c.mask_token = "<mask>";
+    assert_int_equal(lb_tokenizer_new_from_pieces(v, len, 8, &c, "m", &t, NULL), LABSE_OK);
+    CHECK(t, "a<mask>b", 6, 5, 7);
+    CHECK(t, "a[MASK]b", 6, 1, 1, 1, 7); /* no longer special: "[", "MASK", "]" */
+    lb_tokenizer_free(t);
+    /* the file constructor honours it too */
+    char path[64];
+    strcpy(path, "/tmp/test_tokenizer_mask_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(write_vocab(path, v, 8, "\n"), 0);
+    assert_int_equal(lb_tokenizer_new(path, &c, &t, NULL), LABSE_OK);
+    CHECK(t, "b <mask>", 7, 5);
+    lb_tokenizer_free(t);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_special_ids),
@@ -336,6 +461,9 @@ int main(void) {
         cmocka_unit_test(test_special_tokens_in_text),
         cmocka_unit_test(test_lowercase_strip_accents),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_from_pieces_matches_file),
+        cmocka_unit_test(test_from_pieces_rules),
+        cmocka_unit_test(test_custom_mask_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
