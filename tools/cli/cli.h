@@ -63,5 +63,18 @@ int cmd_encode(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_merge(int argc, char **argv);  /* merge.c (pipeline shards) */
+int cmd_mine(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Shared by mine.c and eval.c (defined in mine.c): open embeddings, encode lines, run the
+ * validated, k-clamped k-NN. Each returns 0 or an exit status after printing the error. */
+struct lb_emb;
+struct lb_topk;
+int mine_open_emb(const char *path, struct lb_emb **out);
+int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines, size_t n,
+                const char *name, struct lb_emb **out);
+int mine_knn(const struct lb_emb *src, const struct lb_emb *tgt, int k, size_t block_rows,
+             int threads, int quiet, struct lb_topk *fwd, struct lb_topk *bwd);
 
 #endif

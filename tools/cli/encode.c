@@ -1,28 +1,104 @@
-/* encode.c — `labse encode`: lines in, float32 .npy out (row i = line i). */
+/* encode.c — `labse encode`: lines in, embeddings out (row i = line i), through the streaming
+ * pipeline (src/pipeline.h): one .npy, or a folder of parts + manifest.json that a rerun
+ * resumes; shards for Slurm arrays and MPI launchers. */
+#include <stdatomic.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "pipeline.h"
 
 static const char USAGE_ENCODE[] =
-    "usage: labse encode --model DIR --input FILE|- --output OUT.npy [options]\n"
+    "usage: labse encode --model DIR --input FILE|- --output OUT.npy|DIR/ [options]\n"
     "\n"
-    "Embed every line of the input; row i of OUT.npy (float32, shape (lines, dim)) is line i.\n"
-    "Lines end at '\\n'; a '\\r' before it is dropped; a last line without '\\n' counts; an\n"
-    "empty line gets its row; invalid UTF-8 is repaired (and counted). The output is written\n"
-    "to OUT.npy.tmp.PID, synced and renamed: on failure no OUT.npy is left (an older one is\n"
-    "kept untouched).\n"
+    "Embed every line of the input; row i of the output is line i. Lines end at '\\n'; a '\\r'\n"
+    "before it is dropped; a last line without '\\n' counts; an empty line gets its row;\n"
+    "invalid UTF-8 is repaired (and counted); a line over 1 MiB is cut at a space before\n"
+    "1 MiB (counted as capped; exact unless that megabyte yields fewer than max-length pieces).\n"
+    "\n"
+    "Output\n"
+    "  OUT.npy    one array (lines, dim), written to OUT.npy.tmp.PID, synced and renamed: on\n"
+    "             failure or interruption no OUT.npy is left (an older one is kept untouched).\n"
+    "  DIR/       (a trailing '/', or an existing folder whose name does not end in .npy):\n"
+    "             part-00000.npy, part-00001.npy ... of --part-rows rows and manifest.json,\n"
+    "             updated atomically after each part. Rerunning the same command on an\n"
+    "             incomplete folder resumes after its last complete part (the input is checked:\n"
+    "             size + fingerprint, and model, dim, dtype, part rows, shard); the result is\n"
+    "             byte-identical to an uninterrupted run. SIGINT/SIGTERM stop cleanly.\n"
     "\n"
     "  -m, --model DIR         sentence-transformers model folder (required)\n"
     "  -i, --input FILE|-      input text, one sentence per line; '-' = stdin (required)\n"
-    "  -o, --output OUT.npy    output file (required)\n"
+    "  -o, --output OUT        OUT.npy or a folder (required)\n"
     "      --device D          cpu | cuda | auto (default auto)\n"
     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)\n"
+    "      --tok-threads N     tokenizer threads, 0 = cores - 1, at least 1 (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
     "      --max-length N      max tokens per line incl. [CLS]/[SEP] (default: the model's)\n"
-    "  -q, --quiet             no summary on stderr\n"
-    "  -h, --help              this help\n";
+    "      --window N          lines sorted by length together (default 32768)\n"
+    "      --part-rows N       rows per part file in folder mode (default 1000000)\n"
+    "      --format F          f32 | f16 (float16, round to nearest even; default f32)\n"
+    "      --shard K/N|auto    encode shard K (0-based) of N byte ranges cut at line starts,\n"
+    "                          into OUT/shard-KKKKK-of-NNNNN/ (folder output only); 'auto' or\n"
+    "                          nothing under mpirun: K/N from OMPI_COMM_WORLD_RANK/SIZE or\n"
+    "                          PMI_RANK/PMI_SIZE. Join with 'labse merge'.\n"
+    "  -q, --quiet             no progress line, no summary on stderr\n"
+    "  -h, --help              this help\n"
+    "\n"
+    "Exit status: 0 done (or already complete), 1 failure, 2 usage error, 130/143 stopped by\n"
+    "SIGINT/SIGTERM (a folder output is left consistent and resumable).\n";
 
-/* ==========================================================================================
- * encode
- * ========================================================================================== */
+enum { OPT_TOK_THREADS = 512, OPT_WINDOW, OPT_PART_ROWS, OPT_FORMAT, OPT_SHARD };
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig) { g_stop = sig; }
+
+/* The rank/size of an MPI launcher, from its environment. 1 when found. */
+static int mpi_env(int *rank, int *size) {
+    static const char *const names[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                                           {"PMI_RANK", "PMI_SIZE"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *r = getenv(names[i][0]), *s = getenv(names[i][1]);
+        if (!r || !s) continue;
+        char *e1, *e2;
+        long rv = strtol(r, &e1, 10), sv = strtol(s, &e2, 10);
+        if (*r && *s && !*e1 && !*e2 && sv >= 1 && sv <= 1000000 && rv >= 0 && rv < sv) {
+            *rank = (int)rv;
+            *size = (int)sv;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* The progress line (terminal only). */
+static void progress_cb(const lb_pipe_progress *p, void *user) {
+    (void)user;
+    double rate_s = p->seconds > 0 ? (double)p->run_lines / p->seconds : 0;
+    double rate_t = p->seconds > 0 ? (double)p->tokens / p->seconds : 0;
+    char eta[32] = "?";
+    if (p->bytes_total && p->bytes_done && p->bytes_done <= p->bytes_total) {
+        double left = p->seconds * (double)(p->bytes_total - p->bytes_done) / (double)p->bytes_done;
+        long s = (long)left;
+        snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    }
+    if (p->lines_total)
+        fprintf(stderr, "\rlabse: %" PRIu64 "/%" PRIu64 " lines  %.0f tokens/s  %.1f sentences/s  ETA %s   ",
+                p->lines_done, p->lines_total, rate_t, rate_s, eta);
+    else
+        fprintf(stderr, "\rlabse: %" PRIu64 " lines  %.0f tokens/s  %.1f sentences/s   ",
+                p->lines_done, rate_t, rate_s);
+    fflush(stderr);
+}
 
 int cmd_encode(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -33,13 +109,20 @@ int cmd_encode(int argc, char **argv) {
         {"threads", required_argument, NULL, 't'},
         {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
         {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
+        {"tok-threads", required_argument, NULL, OPT_TOK_THREADS},
+        {"window", required_argument, NULL, OPT_WINDOW},
+        {"part-rows", required_argument, NULL, OPT_PART_ROWS},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"shard", required_argument, NULL, OPT_SHARD},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     model_args ma = {NULL, labse_default_options()};
-    const char *input = NULL, *output = NULL;
+    lb_pipe_options po = lb_pipe_default_options();
+    const char *input = NULL, *output = NULL, *shard = NULL;
     int quiet = 0, c;
+    int64_t v;
     while ((c = getopt_long(argc, argv, ":m:i:o:t:qh", longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) return EXIT_USAGE;
@@ -48,6 +131,26 @@ int cmd_encode(int argc, char **argv) {
         case 'i': input = optarg; break;
         case 'o': output = optarg; break;
         case 'q': quiet = 1; break;
+        case OPT_TOK_THREADS:
+            if (!parse_int("--tok-threads", optarg, 0, 4096, &po.tok_threads)) return EXIT_USAGE;
+            break;
+        case OPT_WINDOW:
+            if (!parse_i64("--window", optarg, 1, 1 << 24, &v)) return EXIT_USAGE;
+            po.window = (size_t)v;
+            break;
+        case OPT_PART_ROWS:
+            if (!parse_i64("--part-rows", optarg, 1, INT64_C(1) << 40, &v)) return EXIT_USAGE;
+            po.part_rows = (uint64_t)v;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "f32") == 0 || strcmp(optarg, "float32") == 0)
+                po.dtype = LB_NPY_F32;
+            else if (strcmp(optarg, "f16") == 0 || strcmp(optarg, "float16") == 0)
+                po.dtype = LB_NPY_F16;
+            else
+                return usage_error("encode", "--format: '%s' is not f32 or f16", optarg);
+            break;
+        case OPT_SHARD: shard = optarg; break;
         case 'h': fputs(USAGE_ENCODE, stdout); return 0;
         default: return getopt_failure("encode", c, argv);
         }
@@ -57,125 +160,124 @@ int cmd_encode(int argc, char **argv) {
     if (!input) return usage_error("encode", "--input is required");
     if (!output) return usage_error("encode", "--output is required");
     if (!*output || strcmp(output, "-") == 0)
-        return usage_error("encode", "--output must name a file");
+        return usage_error("encode", "--output must name a file or a folder");
+    po.batch_tokens = ma.opt.batch_tokens;
 
-    double t0 = now_s();
-    int rc = EXIT_RUNTIME;
-    labse_error err = {0};
-    lb_input in = {0};
-    labse_model *m = NULL;
-    labse_session *sess = NULL;
-    lb_npy_writer *w = NULL;
-    const char **ptrs = NULL;
-    size_t *lens = NULL;
-    float *rows = NULL;
-
-    labse_status s = lb_input_read(input, &in, &err);
-    if (s != LABSE_OK) {
-        report("input", s, &err, 0);
-        goto done;
+    /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
+    size_t olen = strlen(output);
+    int dir = output[olen - 1] == '/' || (is_dir(output) && !ends_with(output, ".npy"));
+    /* Shard: explicit, auto, or implied by an MPI launcher with several ranks. */
+    int k = 0, n = 1, rank, size;
+    if (shard && strcmp(shard, "auto") == 0) {
+        if (mpi_env(&rank, &size)) {
+            k = rank;
+            n = size;
+        }
+    } else if (shard) {
+        char *e1, *e2;
+        long kk = strtol(shard, &e1, 10), nn = (*e1 == '/') ? strtol(e1 + 1, &e2, 10) : 0;
+        if (e1 == shard || *e1 != '/' || e2 == e1 + 1 || *e2 || nn < 1 || nn > 1000000 ||
+            kk < 0 || kk >= nn)
+            return usage_error("encode", "--shard: '%s' is not K/N with 0 <= K < N", shard);
+        k = (int)kk;
+        n = (int)nn;
+    } else if (mpi_env(&rank, &size) && size > 1) {
+        if (!dir)
+            return usage_error("encode",
+                               "%d MPI ranks would all write %s: give a folder output (each "
+                               "rank writes its shard) or --shard 0/1",
+                               size, output);
+        k = rank;
+        n = size;
     }
-    size_t n_lines = lb_lines_count(in.data, in.len);
+    if (n > 1 && !dir)
+        return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
 
-    if ((rc = load_model(&ma, &m)) != 0) goto done;
+    char outbuf[4096];
+    if (n > 1) {
+        if (mkdir(output, 0777) != 0 && errno != EEXIST) {
+            errorf("%s: cannot create the folder: %s", output, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+        snprintf(outbuf, sizeof outbuf, "%s%sshard-%05d-of-%05d", output,
+                 output[olen - 1] == '/' ? "" : "/", k, n);
+    } else {
+        snprintf(outbuf, sizeof outbuf, "%s", output);
+        /* no trailing '/' in the folder name itself (manifest paths read better) */
+        size_t l = strlen(outbuf);
+        while (dir && l > 1 && outbuf[l - 1] == '/') outbuf[--l] = '\0';
+    }
+    po.input = input;
+    po.output = outbuf;
+    po.output_dir = dir;
+    po.shard_index = k;
+    po.shard_count = n;
+
+    labse_model *m = NULL;
+    int rc;
+    if ((rc = load_model(&ma, &m)) != 0) return rc;
     rc = EXIT_RUNTIME;
-    double t_loaded = now_s();
-    s = labse_session_new(m, &sess, &err);
+    char model_real[PATH_MAX];
+    po.model_id = realpath(ma.model, model_real) ? model_real : ma.model;
+
+    lb_pipe_backend be;
+    labse_error err = {0};
+    labse_status s = lb_pipe_backend_cpu(m, &be, &err);
     if (s != LABSE_OK) {
         report("session", s, &err, 0);
-        goto done;
+        labse_model_free(m);
+        return EXIT_RUNTIME;
     }
-    size_t dim = (size_t)labse_model_dim(m);
-    if (dim == 0) {
-        errorf("%s: model reports dimension 0", ma.model);
-        goto done;
-    }
-    ptrs = malloc(ENCODE_CHUNK * sizeof *ptrs);
-    lens = malloc(ENCODE_CHUNK * sizeof *lens);
-    rows = malloc((size_t)ENCODE_CHUNK * dim * sizeof *rows);
-    if (!ptrs || !lens || !rows) {
-        errorf("out of memory");
-        goto done;
-    }
-    s = lb_npy_writer_open(output, LB_NPY_F32, n_lines, dim, &w, &err);
-    if (s != LABSE_OK) {
-        report("output", s, &err, 0);
-        goto done;
-    }
-
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    po.stop = &g_stop;
     int progress = !quiet && isatty(STDERR_FILENO);
-    lb_line_iter it;
-    lb_line_iter_init(&it, in.data, in.len);
-    size_t done_lines = 0;
-    while (done_lines < n_lines) {
-        size_t k = 0;
-        lb_line line;
-        while (k < ENCODE_CHUNK && lb_line_next(&it, &line)) {
-            ptrs[k] = line.ptr;
-            lens[k] = line.len;
-            k++;
-        }
-        if (k == 0) break; /* cannot happen: n_lines counted the same lines */
-        s = labse_encode(sess, ptrs, lens, k, rows, &err);
-        if (s != LABSE_OK) {
-            errorf("encode: lines %zu..%zu: %s", done_lines + 1, done_lines + k,
-                   err.message[0] ? err.message : labse_status_str(s));
-            goto done;
-        }
-        /* Never write a silently wrong row. */
-        for (size_t i = 0; i < k * dim; i++) {
-            if (!isfinite(rows[i])) {
-                errorf("encode: line %zu: the encoder produced a non-finite value",
-                       done_lines + i / dim + 1);
-                goto done;
-            }
-        }
-        s = lb_npy_writer_append_f32(w, rows, k, &err);
-        if (s != LABSE_OK) {
-            report("output", s, &err, 0);
-            goto done;
-        }
-        done_lines += k;
-        if (progress)
-            fprintf(stderr, "\rlabse: %zu / %zu lines (%.0f lines/s)", done_lines, n_lines,
-                    (double)done_lines / (now_s() - t0 + 1e-9));
-    }
-    if (progress) fputc('\n', stderr);
-    if (done_lines != n_lines) {
-        errorf("internal error: %zu lines encoded, %zu counted", done_lines, n_lines);
-        goto done;
-    }
-    s = lb_npy_writer_commit(w, &err);
-    w = NULL; /* freed by commit in every case */
+    if (progress) po.progress = progress_cb;
+
+    lb_pipe_stats st;
+    s = lb_pipe_run(m, &be, &po, &st, &err);
+    if (progress && (st.lines || st.stopped)) fputc('\n', stderr);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (s != LABSE_OK) {
-        report("output", s, &err, 0);
-        goto done;
+        rc = report(dir ? po.output : "output", s, &err, 0);
+        if (s == LABSE_E_INVALID) rc = EXIT_RUNTIME;
+    } else if (st.stopped) {
+        errorf("stopped by %s after %" PRIu64 " lines; %s", g_stop == SIGTERM ? "SIGTERM" : "SIGINT",
+               st.lines_resumed + st.lines,
+               dir ? "the folder holds only complete parts: rerun the same command to resume"
+                   : "no output file was written");
+        rc = 128 + (g_stop ? (int)g_stop : SIGINT);
+    } else {
+        rc = 0;
+        if (!quiet && st.already_complete) {
+            errorf("%s is already complete (%" PRIu64 " lines); nothing to do", po.output,
+                   st.lines_resumed);
+        } else if (!quiet) {
+            if (st.repaired) errorf("%" PRIu64 " lines had invalid UTF-8 (replaced)", st.repaired);
+            if (st.truncated)
+                errorf("%" PRIu64 " lines were truncated to %d tokens", st.truncated,
+                       labse_model_max_length(m));
+            if (st.capped)
+                errorf("%" PRIu64 " lines were longer than %zu bytes and cut before tokenising",
+                       st.capped, (size_t)LB_PIPE_LINE_CAP);
+            double secs = st.seconds;
+            errorf("encoded %" PRIu64 " lines, %" PRIu64 " tokens, %" PRIu64 " truncated, %" PRIu64
+                   " repaired, %" PRIu64 " capped in %.3f s: %.1f sentences/s, %.0f tokens/s"
+                   " (%d tokenizer threads: %.2f s tokenising; encoder %.2f s; waited %.2f s)"
+                   "%s%" PRIu64 " resumed -> %s (%s)",
+                   st.lines, st.tokens, st.truncated, st.repaired, st.capped, secs,
+                   secs > 0 ? (double)st.lines / secs : 0.0,
+                   secs > 0 ? (double)st.tokens / secs : 0.0, st.tok_threads, st.tok_cpu_seconds,
+                   st.encode_seconds, st.wait_seconds, st.lines_resumed ? ", " : ", ",
+                   st.lines_resumed, po.output, po.dtype == LB_NPY_F16 ? "float16" : "float32");
+        }
     }
-    rc = 0;
-    if (!quiet) {
-        double secs = now_s() - t0;
-        labse_stats st;
-        memset(&st, 0, sizeof st);
-        labse_session_stats(sess, &st);
-        if (st.repaired)
-            errorf("%" PRIu64 " lines had invalid UTF-8 (replaced)", st.repaired);
-        if (st.truncated)
-            errorf("%" PRIu64 " lines were truncated to %d tokens", st.truncated,
-                   labse_model_max_length(m));
-        errorf("encoded %zu lines, %" PRIu64 " tokens, %" PRIu64 " truncated, %" PRIu64
-               " repaired in %.3f s (model load %.3f s): %.1f sentences/s, %.0f tokens/s"
-               " -> %s (%zu x %zu float32)",
-               n_lines, st.tokens, st.truncated, st.repaired, secs, t_loaded - t0,
-               secs > 0 ? (double)n_lines / secs : 0.0, secs > 0 ? (double)st.tokens / secs : 0.0,
-               output, n_lines, dim);
-    }
-done:
-    lb_npy_writer_abort(w);
-    free(rows);
-    free(lens);
-    free(ptrs);
-    labse_session_free(sess);
+    be.destroy(be.ctx);
     labse_model_free(m);
-    lb_input_free(&in);
     return rc;
 }

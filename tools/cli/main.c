@@ -4,6 +4,8 @@
  *   labse tokenize  lines in, WordPiece ids out (one line per input line)
  *   labse info      what a model folder holds
  *   labse bench     tokenizer and encoder throughput on a corpus
+ *   labse mine      bitext mining (k-NN margin scoring), tools/cli/mine.c
+ *   labse eval      retrieval accuracy on aligned translations, tools/cli/eval.c
  *
  * Exit status: 0 success, 1 runtime failure (I/O, model, encoder), 2 usage error (unknown
  * command or option, bad number, missing argument, an option value the model refuses).
@@ -21,6 +23,9 @@ static const char USAGE_MAIN[] =
     "  tokenize   print the WordPiece ids of each input line\n"
     "  info       describe a model folder\n"
     "  bench      measure tokenizer and encoder throughput on a corpus\n"
+    "  merge      join the shard folders of `encode --shard` into one folder or .npy\n"
+    "  mine       bitext mining: k-NN margin scoring between two corpora\n"
+    "  eval       retrieval accuracy on aligned translations (cosine and margin)\n"
     "\n"
     "Run 'labse COMMAND --help' for the options of a command.\n"
     "Exit status: 0 success, 1 runtime failure, 2 usage error.\n";
@@ -67,6 +72,9 @@ dispatch_sub:
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argc, argv);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc, argv);
+    if (strcmp(cmd, "merge") == 0) return cmd_merge(argc, argv);
+    if (strcmp(cmd, "mine") == 0) return cmd_mine(argc, argv);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     fprintf(stderr, "labse: unknown command '%s'\n\n%s", cmd, USAGE_MAIN);
     return EXIT_USAGE;
 }

@@ -1,0 +1,111 @@
+"""ctypes declarations of liblabse's public C API (include/labse.h).
+
+Internal module. The shared library is looked up, in order:
+
+1. the file named by the environment variable ``LABSE_LIBRARY`` (a build tree's
+   ``liblabse.so``, for development);
+2. ``liblabse.so*`` next to this file (where ``pip install`` puts it).
+
+ctypes releases the GIL for the duration of every foreign call, so long ``labse_encode``
+calls from several Python threads run in parallel.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64, c_size_t,
+                    c_uint64, c_void_p)
+
+# labse_status (include/labse.h)
+OK = 0
+E_IO = 1
+E_FORMAT = 2
+E_NOMEM = 3
+E_CUDA = 4
+E_INVALID = 5
+E_UNSUPPORTED = 6
+
+DEVICE_CPU = 0
+DEVICE_CUDA = 1
+DEVICE_AUTO = 2
+
+POOL_CLS = 0
+POOL_MEAN = 1
+
+ERRMSG_MAX = 1024
+
+
+class Options(Structure):
+    _fields_ = [("device", c_int), ("cuda_device", c_int), ("threads", c_int),
+                ("batch_tokens", c_int), ("max_length", c_int)]
+
+
+class Error(Structure):
+    _fields_ = [("status", c_int), ("message", c_char * ERRMSG_MAX)]
+
+
+class ModelInfo(Structure):
+    _fields_ = [("layers", c_int), ("hidden", c_int), ("heads", c_int), ("intermediate", c_int),
+                ("vocab_size", c_int), ("max_position", c_int), ("max_length", c_int),
+                ("dim", c_int), ("pooling", c_int), ("n_dense", c_int), ("normalize", c_int),
+                ("lowercase", c_int), ("parameters", c_int64), ("device", c_int)]
+
+
+class TokInfo(Structure):
+    _fields_ = [("repaired", c_int), ("truncated", c_int)]
+
+
+class Stats(Structure):
+    _fields_ = [("texts", c_uint64), ("tokens", c_uint64), ("truncated", c_uint64),
+                ("repaired", c_uint64), ("batches", c_uint64)]
+
+
+def _find_library() -> str:
+    env = os.environ.get("LABSE_LIBRARY")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = sorted(glob.glob(os.path.join(here, "liblabse.so*")), key=len)
+    if not found:
+        raise ImportError(
+            f"labse: liblabse.so not found in {here} (was the package installed with pip? "
+            "for a build tree, set LABSE_LIBRARY=/path/to/liblabse.so)")
+    return found[0]
+
+
+def _load() -> ctypes.CDLL:
+    lib = ctypes.CDLL(_find_library())
+    P = POINTER
+
+    def fn(name, restype, *argtypes):
+        f = getattr(lib, name)
+        f.restype = restype
+        f.argtypes = list(argtypes)
+
+    fn("labse_status_str", c_char_p, c_int)
+    fn("labse_default_options", Options)
+    fn("labse_model_load", c_int, c_char_p, P(Options), P(c_void_p), P(Error))
+    fn("labse_model_free", None, c_void_p)
+    fn("labse_model_get_info", None, c_void_p, P(ModelInfo))
+    fn("labse_model_dim", c_int, c_void_p)
+    fn("labse_model_max_length", c_int, c_void_p)
+    fn("labse_tokenize", c_size_t, c_void_p, c_char_p, c_size_t, c_void_p, P(TokInfo), P(Error))
+    fn("labse_session_new", c_int, c_void_p, P(c_void_p), P(Error))
+    fn("labse_session_free", None, c_void_p)
+    fn("labse_session_errmsg", c_char_p, c_void_p)
+    # texts: an array of char pointers into the caller's bytes objects (no copy)
+    fn("labse_encode", c_int, c_void_p, P(c_char_p), P(c_size_t), c_size_t, c_void_p, P(Error))
+    fn("labse_session_stats", None, c_void_p, P(Stats))
+    fn("labse_encode_ids", c_int, c_void_p, P(c_int32), P(c_int32), c_size_t, c_void_p, P(Error))
+    return lib
+
+
+lib = _load()
+path = lib._name
+
+
+def status_str(status: int) -> str:
+    """The library's one-line name of a status code."""
+    s = lib.labse_status_str(status)
+    return s.decode("utf-8", "replace") if s else f"status {status}"

@@ -1,0 +1,312 @@
+"""labse.Model: a loaded model and its encode / tokenize methods (over liblabse via ctypes)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence, Union
+
+import numpy as np
+
+from . import _lib
+from ._lib import lib
+
+Text = Union[str, bytes, bytearray, memoryview]
+
+#: Texts handed to one labse_encode call when ``batch_size`` is not given. The ``labse encode``
+#: CLI reads its input in chunks of the same size (tools/cli/cli.h ENCODE_CHUNK), so the two
+#: pack the same batches and give bitwise-equal rows on the CPU.
+DEFAULT_CHUNK = 4096
+
+_DEVICES = {"auto": _lib.DEVICE_AUTO, "cpu": _lib.DEVICE_CPU, "cuda": _lib.DEVICE_CUDA}
+_DEVICE_NAMES = {v: k for k, v in _DEVICES.items()}
+_POOLING_NAMES = {_lib.POOL_CLS: "cls", _lib.POOL_MEAN: "mean"}
+
+
+class LabseError(RuntimeError):
+    """An error reported by liblabse.
+
+    Attributes:
+        status: the library's ``labse_status`` code (``labse.E_IO``, ``labse.E_FORMAT``, ...).
+        status_name: its one-line name ("I/O error", "format error", ...).
+        message: the library's message (names the file, tensor or option at fault).
+    """
+
+    def __init__(self, status: int, message: str):
+        self.status = int(status)
+        self.status_name = _lib.status_str(self.status)
+        self.message = message or self.status_name
+        super().__init__(self.message)
+
+    @classmethod
+    def _from(cls, status: int, err: _lib.Error) -> "LabseError":
+        return cls(status, err.message.decode("utf-8", "replace"))
+
+
+def _as_bytes(t: Text, i: int) -> bytes:
+    if isinstance(t, str):
+        # Lone surrogates (e.g. from os.fsdecode of undecodable bytes) pass through as their
+        # 3-byte forms, which are invalid UTF-8: the library repairs them exactly as it
+        # repairs any invalid byte (U+FFFD, which the tokenizer then drops) and counts them.
+        return t.encode("utf-8", "surrogatepass")
+    if isinstance(t, bytes):
+        return t
+    if isinstance(t, (bytearray, memoryview)):
+        return bytes(t)
+    raise TypeError(f"labse: text {i} is {type(t).__name__}, expected str or bytes")
+
+
+class Model:
+    """A sentence-transformers BERT model loaded by liblabse (LaBSE, all-MiniLM-L6-v2, ...).
+
+    Args:
+        path: model folder in the sentence-transformers layout (str or os.PathLike).
+        device: ``"auto"`` (the GPU when the library has a GPU backend and a GPU is present,
+            else the CPU), ``"cpu"`` or ``"cuda"``.
+        batch_tokens: token budget of one packed batch (memory bound of one forward pass).
+        threads: CPU threads per encode call; 0 = all cores. Use 1 when several Python
+            threads encode at once (each call then runs on its own core).
+        max_length: max tokens per text incl. [CLS] and [SEP]; None = the model's
+            ``max_seq_length``. Longer texts are truncated (the first max_length - 2 pieces
+            are kept, then [SEP]).
+
+    Raises:
+        LabseError: the folder is missing, a file is malformed or inconsistent, the device
+            is not available, an option is out of range.
+
+    Thread safety: a Model may be shared by any number of threads. The weights are loaded
+    once; each concurrent ``encode`` call borrows its own native session (working buffers)
+    from a pool, and the GIL is released while the library runs.
+
+    Lifetime: ``close()`` (or leaving a ``with`` block) frees the native model; calls made
+    after it raise LabseError. Calls still running in other threads finish first: the memory
+    is freed when the last one returns.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], device: str = "auto",
+                 batch_tokens: int = 16384, threads: int = 0, max_length: int | None = None):
+        self._m = None  # so that __del__ works on a failed __init__
+        self._lock = threading.Lock()
+        self._idle: List[ctypes.c_void_p] = []
+        self._active = 0
+        self._closed = False
+        if device not in _DEVICES:
+            raise ValueError(f"labse: device must be one of {sorted(_DEVICES)}, got {device!r}")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"labse: max_length must be a positive int or None, got {max_length!r}")
+        opt = lib.labse_default_options()
+        opt.device = _DEVICES[device]
+        opt.threads = int(threads)
+        opt.batch_tokens = int(batch_tokens)
+        opt.max_length = 0 if max_length is None else int(max_length)
+        self.path = os.fspath(path)
+        err = _lib.Error()
+        m = ctypes.c_void_p()
+        st = lib.labse_model_load(os.fsencode(self.path), ctypes.byref(opt), ctypes.byref(m),
+                                  ctypes.byref(err))
+        if st != _lib.OK:
+            raise LabseError._from(st, err)
+        self._m = m
+        info = _lib.ModelInfo()
+        lib.labse_model_get_info(m, ctypes.byref(info))
+        self._info = {name: getattr(info, name) for name, _ in _lib.ModelInfo._fields_}
+        self._info["pooling"] = _POOLING_NAMES.get(info.pooling, str(info.pooling))
+        self._info["device"] = _DEVICE_NAMES.get(info.device, str(info.device))
+        for k in ("normalize", "lowercase"):
+            self._info[k] = bool(self._info[k])
+        self._info["path"] = self.path
+        self._info["library"] = _lib.path
+        self.threads = opt.threads
+        self.batch_tokens = opt.batch_tokens
+
+    # ---- properties ---------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        """Output embedding dimension (LaBSE: 768)."""
+        return self._info["dim"]
+
+    @property
+    def max_length(self) -> int:
+        """Effective max tokens per text, [CLS] and [SEP] included."""
+        return self._info["max_length"]
+
+    def info(self) -> dict:
+        """What was loaded: layers, hidden, heads, intermediate, vocab_size, max_position,
+        max_length, dim, pooling ("cls"/"mean"), n_dense, normalize (a Normalize module ends
+        the pipeline), lowercase, parameters, device ("cpu"/"cuda"), path, library (the
+        liblabse file in use). A new dict each call."""
+        return dict(self._info)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else self._info["device"]
+        return f"labse.Model({self.path!r}, dim={self.dim}, {state})"
+
+    # ---- lifetime -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the native model and its sessions. Idempotent. Encode calls running in
+        other threads complete; the memory is freed when the last of them returns."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            idle, self._idle = self._idle, []
+            free_model = self._active == 0
+        for s in idle:
+            lib.labse_session_free(s)
+        if free_model:
+            self._free_model()
+
+    def _free_model(self) -> None:
+        m, self._m = self._m, None
+        if m:
+            lib.labse_model_free(m)
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_m", None) is not None:
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    @contextmanager
+    def _use(self, session: bool) -> Iterator[ctypes.c_void_p | None]:
+        """Keep the model alive for the block; with session=True lend a native session."""
+        with self._lock:
+            if self._closed:
+                raise LabseError(_lib.E_INVALID, "labse: the model is closed")
+            self._active += 1
+            s = self._idle.pop() if (session and self._idle) else None
+        try:
+            if session and s is None:
+                s = ctypes.c_void_p()
+                err = _lib.Error()
+                st = lib.labse_session_new(self._m, ctypes.byref(s), ctypes.byref(err))
+                if st != _lib.OK:
+                    s = None
+                    raise LabseError._from(st, err)
+            yield s
+        finally:
+            with self._lock:
+                self._active -= 1
+                keep = s is not None and not self._closed
+                if keep:
+                    self._idle.append(s)
+                last = self._closed and self._active == 0
+            if s is not None and not keep:
+                lib.labse_session_free(s)
+            if last:
+                self._free_model()
+
+    # ---- tokenize -----------------------------------------------------------------------
+
+    def tokenize(self, texts: Union[Text, Sequence[Text]]) -> Union[List[int], List[List[int]]]:
+        """Token ids, [CLS] and [SEP] included, truncated to max_length: exactly the ids of
+        the HuggingFace fast tokenizer (after sentence-transformers' ``str.strip()``).
+
+        ``texts``: one str/bytes (returns list[int]) or a sequence of them (list[list[int]]).
+        Thread-safe; the GIL is released during each text's tokenisation.
+        """
+        single = isinstance(texts, (str, bytes, bytearray, memoryview))
+        items = [texts] if single else list(texts)
+        out: List[List[int]] = []
+        with self._use(session=False):
+            ids = np.empty(self.max_length, dtype=np.int32)
+            err = _lib.Error()
+            for i, t in enumerate(items):
+                b = _as_bytes(t, i)
+                n = lib.labse_tokenize(self._m, b, len(b), ids.ctypes.data, None, ctypes.byref(err))
+                if n == 0:
+                    raise LabseError._from(err.status or _lib.E_NOMEM, err)
+                out.append(ids[:n].tolist())
+        return out[0] if single else out
+
+    # ---- encode -------------------------------------------------------------------------
+
+    def encode(self, texts: Union[Text, Sequence[Text]], normalize: bool = True,
+               dtype=np.float32, show_progress: bool = False,
+               batch_size: int | None = None) -> np.ndarray:
+        """Sentence embeddings.
+
+        Args:
+            texts: one text (str or bytes) → an array of shape (dim,); a sequence of texts
+                → shape (n, dim), row i = texts[i]; an empty sequence → shape (0, dim).
+                str is encoded as UTF-8 (lone surrogates become invalid bytes, which the
+                library replaces by U+FFFD and the tokenizer drops); bytes are passed as they
+                are (invalid UTF-8 is repaired the same way). Surrounding whitespace yields
+                no token, as with sentence-transformers' ``str.strip()``.
+            normalize: L2-normalise the rows. For models whose pipeline ends with a Normalize
+                module (LaBSE, all-MiniLM-L6-v2) the library's rows already have norm 1 and
+                are returned unchanged, bit for bit; ``normalize=False`` returns the model's
+                own output, so it does NOT undo such a Normalize module. For models without
+                one, ``normalize=True`` divides each row by max(norm, 1e-12).
+            dtype: numpy.float32 (the library's output, written in place into the result)
+                or numpy.float16 (converted from float32 per chunk).
+            show_progress: print "labse: i / n texts" on stderr after each chunk.
+            batch_size: texts per native call (default 4096, the CLI's chunk). Batches of
+                at most ``batch_tokens`` tokens are packed inside each call, so the value
+                matters only for progress granularity and for bitwise equality with the CLI
+                (the same chunking packs the same batches).
+
+        Returns:
+            numpy.ndarray of ``dtype``; C-contiguous.
+
+        Raises:
+            LabseError: the library failed (out of memory, device error, closed model).
+            TypeError / ValueError: a text is not str/bytes; a bad dtype or batch_size.
+
+        Thread-safe: concurrent calls from several threads each use their own native session
+        and run in parallel (the GIL is released while the library encodes).
+        """
+        single = isinstance(texts, (str, bytes, bytearray, memoryview))
+        items = [texts] if single else texts
+        if not isinstance(items, Sequence):
+            items = list(items)
+        dt = np.dtype(dtype)
+        if dt not in (np.dtype(np.float32), np.dtype(np.float16)):
+            raise ValueError(f"labse: dtype must be float32 or float16, got {dt}")
+        chunk = DEFAULT_CHUNK if batch_size is None else int(batch_size)
+        if chunk < 1:
+            raise ValueError(f"labse: batch_size must be >= 1, got {batch_size!r}")
+        n, dim = len(items), self.dim
+        out = np.empty((n, dim), dtype=dt)
+        renorm = normalize and not self._info["normalize"]
+        f32 = dt == np.dtype(np.float32)
+        t0 = time.perf_counter()
+        if n:
+            with self._use(session=True) as s:
+                buf = None if f32 else np.empty((min(chunk, n), dim), dtype=np.float32)
+                err = _lib.Error()
+                for start in range(0, n, chunk):
+                    part = items[start:start + chunk]
+                    k = len(part)
+                    data = [_as_bytes(t, start + j) for j, t in enumerate(part)]
+                    ptrs = (ctypes.c_char_p * k)(*data)
+                    lens = (ctypes.c_size_t * k)(*map(len, data))
+                    rows = out[start:start + k] if f32 else buf[:k]
+                    st = lib.labse_encode(s, ptrs, lens, k, rows.ctypes.data, ctypes.byref(err))
+                    if st != _lib.OK:
+                        raise LabseError._from(st, err)
+                    if renorm:
+                        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+                        rows /= np.maximum(norms, 1e-12).astype(np.float32)[:, None]
+                    if not f32:
+                        out[start:start + k] = rows
+                    if show_progress:
+                        done = start + k
+                        rate = done / max(time.perf_counter() - t0, 1e-9)
+                        print(f"\rlabse: {done} / {n} texts ({rate:.0f}/s)", end="",
+                              file=sys.stderr, flush=True)
+                if show_progress:
+                    print(file=sys.stderr)
+        return out[0] if single else out

@@ -1,0 +1,117 @@
+/* knn.h — exact k-nearest-neighbour search by cosine between two embedding matrices, both
+ * directions at once, in memory bounded by the block size; the streaming top-k it rests on.
+ *
+ * The problem: src (ns x d) and tgt (nt x d), rows L2-normalised on the fly
+ * (lb_emb_fetch_normalized). For every source row x, its k most similar target rows
+ * NN_k(x) (the "forward" table) and for every target row y its k most similar source rows
+ * NN_k(y) (the "backward" table), with their cosines.
+ *
+ * Order and ties. A table row is sorted by cosine descending; equal cosines by index
+ * ascending: "(s1, i1) is better than (s2, i2)" iff s1 > s2 or (s1 == s2 and i1 < i2). So of
+ * two equally similar neighbours the lower index wins, both for membership in the top k and
+ * for the order inside it. The result does not depend on the block sizes or the number of
+ * threads (every cosine is one GEMM dot product of the same two normalised rows; the top-k
+ * is a function of the (cosine, index) pairs only). Cosines are float32 from sgemm over
+ * float32-normalised rows: within ~1e-6 of the exact float64 value for d = 768.
+ *
+ * Backends. The work is behind lb_knn_backend (the GPU seam): a backend gets the two
+ * matrices and the parameters and fills both tables. Only the CPU backend exists:
+ *   tiles of block_rows source rows x bt target rows (bt = block_rows, or smaller so every
+ *   thread has a tile); source blocks run one after another, the target tiles of a block in
+ *   parallel (OpenMP, dynamic). Each tile: fetch+normalise the target rows, one
+ *   single-threaded cblas_sgemm (OpenBLAS runs single-threaded inside a parallel region),
+ *   then one pass over the tile updating the thread's partial forward top-k of the block's
+ *   rows and the backward top-k of the tile's target rows (which only this tile's thread
+ *   touches during this block). Partial forward lists are merged after the block.
+ *   Resident memory: block_rows x d (source block) + per thread [bt x d (target tile) +
+ *   block_rows x bt (similarities) + block_rows x k (partial top-k)] floats, whatever the
+ *   corpus; plus the output tables (ns + nt) x k x 8 bytes, which the margin needs.
+ *   For block_rows = 2048, d = 768, 2 threads: ~56 MB + 8 bytes x k x (ns + nt).
+ *
+ * Thread-safety: every function is reentrant; lb_knn_run uses OpenMP threads internally.
+ * Not part of the public API. Internal names start with lb_.
+ */
+#ifndef LB_KNN_H
+#define LB_KNN_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labse.h"
+#include "mine_emb.h"
+
+#define LB_KNN_EMPTY UINT32_MAX  /* index of an unfilled top-k slot (cosine -inf) */
+
+/* ------------------------------------------------------------------------------------------
+ * Streaming top-k: a sorted array of k (cosine, index) slots.
+ * ------------------------------------------------------------------------------------------ */
+
+/* 1 iff (s1, i1) ranks before (s2, i2): higher cosine, then lower index. */
+static inline int lb_topk_better(float s1, uint32_t i1, float s2, uint32_t i2) {
+    return s1 > s2 || (s1 == s2 && i1 < i2);
+}
+
+/* Make k empty slots (-inf, LB_KNN_EMPTY). */
+void lb_topk_clear(float *sim, uint32_t *idx, int k);
+
+/* Offer (s, i): kept iff it ranks before the last slot; inserted in order (insertion into a
+ * sorted k-array: O(k) worst case, O(1) for the common reject). s must not be NaN. */
+static inline void lb_topk_push(float *sim, uint32_t *idx, int k, float s, uint32_t i) {
+    if (!lb_topk_better(s, i, sim[k - 1], idx[k - 1])) return;
+    int p = k - 1;
+    while (p > 0 && lb_topk_better(s, i, sim[p - 1], idx[p - 1])) {
+        sim[p] = sim[p - 1];
+        idx[p] = idx[p - 1];
+        p--;
+    }
+    sim[p] = s;
+    idx[p] = i;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Tables and the search
+ * ------------------------------------------------------------------------------------------ */
+
+/* rows x k neighbours, row-major: row r's slots are sim[r*k .. r*k+k), idx[...] likewise,
+ * sorted as above. Owned by whoever filled it; free with lb_topk_free. */
+typedef struct lb_topk {
+    uint64_t rows;
+    int k;
+    float *sim;      /* cosine of each neighbour */
+    uint32_t *idx;   /* row index of each neighbour in the other matrix */
+} lb_topk;
+
+/* Allocate rows x k empty slots. LABSE_E_NOMEM on failure (t zeroed). */
+labse_status lb_topk_alloc(lb_topk *t, uint64_t rows, int k, labse_error *err);
+void lb_topk_free(lb_topk *t);  /* frees the arrays and zeroes *t; zeroed t is a no-op */
+
+typedef struct lb_knn_params {
+    int k;              /* neighbours per row, 1 <= k <= min(ns, nt) (the caller clamps) */
+    size_t block_rows;  /* source rows per block (and max target rows per tile), >= 1 */
+    int threads;        /* OpenMP threads; 0 = omp_get_max_threads() */
+} lb_knn_params;
+
+/* The GPU seam: one implementation of "similarity tiles + top-k" for both directions.
+ * run() receives validated matrices of equal dim and tables allocated with rows x p->k empty
+ * slots; it fills them. It may fail only for resources (NOMEM, CUDA). ctx: backend state. */
+typedef struct lb_knn_backend {
+    const char *name;   /* "cpu", later "cuda" */
+    labse_status (*run)(const struct lb_knn_backend *be, const lb_emb *src, const lb_emb *tgt,
+                        const lb_knn_params *p, lb_topk *fwd, lb_topk *bwd, labse_error *err);
+    void *ctx;
+} lb_knn_backend;
+
+/* The OpenBLAS + OpenMP backend (static storage). */
+const lb_knn_backend *lb_knn_backend_cpu(void);
+
+/*
+ * Check the arguments (equal dim, non-empty, 1 <= k <= min(ns, nt), block_rows >= 1),
+ * allocate fwd (ns x k) and bwd (nt x k), run the backend (NULL = CPU).
+ * The matrices must already have passed lb_emb_validate (no NaN, no zero rows).
+ * On failure fwd and bwd are zeroed. Errors: LABSE_E_INVALID with the reason, NOMEM, backend.
+ */
+labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_emb *tgt,
+                        const lb_knn_params *p, lb_topk *fwd, lb_topk *bwd, labse_error *err);
+
+#endif

@@ -1,0 +1,16 @@
+# Pipeline concern (issue 4): unit tests of the pieces, and end-to-end runs of
+# `labse encode` (folders, resume after kill -9 and SIGINT, shards + merge, f16, bad input).
+labse_add_test(test_pipeline SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.c LABELS unit)
+set_tests_properties(test_pipeline PROPERTIES TIMEOUT 300)
+
+# test_pipeline.sh LABSE NPY_TOOL MODEL_DIR PYTHON: skips (77) when MODEL_DIR is absent.
+add_test(NAME pipeline_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.sh
+          $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
+          ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
+set_tests_properties(pipeline_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
+add_test(NAME pipeline_minilm
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.sh
+          $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
+          ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${LABSE_PYTHON})
+set_tests_properties(pipeline_minilm PROPERTIES LABELS model SKIP_RETURN_CODE 77 TIMEOUT 900)

@@ -1,0 +1,411 @@
+/* test_pipeline.c — unit tests of the pipeline pieces (no model needed except where noted):
+ * sha256 against FIPS vectors, float16 against the compiler's _Float16 (round to nearest
+ * even) over a dense sweep of bit patterns plus known values, the line reader's rules
+ * (same lines as lines.h, the over-long line cap), bucketing and batch cutting, the shard
+ * rule (shards partition the lines, aligned to parts), manifest round trip, and the
+ * tokenizer pool on tests/data/tiny-bert (ids equal labse_tokenize, in order). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lines.h"
+#include "pipe_internal.h"
+#include "sha256.h"
+
+static char g_tmp[256];
+
+static int setup(void **st) {
+    (void)st;
+    snprintf(g_tmp, sizeof g_tmp, "%s/labse_tp.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    return mkdtemp(g_tmp) ? 0 : -1;
+}
+
+static int teardown(void **st) {
+    (void)st;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void sha_hex_of(const void *d, size_t n, char hex[65]) {
+    lb_sha256 c;
+    uint8_t dg[32];
+    lb_sha256_init(&c);
+    lb_sha256_update(&c, d, n);
+    lb_sha256_final(&c, dg);
+    lb_sha256_hex(dg, hex);
+}
+
+static void test_sha256_vectors(void **st) {
+    (void)st;
+    char h[65];
+    sha_hex_of("", 0, h);
+    assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha_hex_of("abc", 3, h);
+    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha_hex_of(m, strlen(m), h);
+    assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    /* one million 'a', fed in odd-sized pieces */
+    lb_sha256 c;
+    lb_sha256_init(&c);
+    char a[1000];
+    memset(a, 'a', sizeof a);
+    size_t left = 1000000, k = 1;
+    while (left) {
+        size_t n = k % 997 + 1;
+        if (n > left) n = left;
+        lb_sha256_update(&c, a, n);
+        left -= n;
+        k += 31;
+    }
+    uint8_t dg[32];
+    lb_sha256_final(&c, dg);
+    lb_sha256_hex(dg, h);
+    assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static uint16_t ref_f16(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, 4);
+    _Float16 h = (_Float16)f;
+    uint16_t u;
+    memcpy(&u, &h, 2);
+    return u;
+}
+
+static uint16_t f16_of(float f) { return lb_f32_to_f16(f); }
+
+static void test_f16(void **st) {
+    (void)st;
+    /* Known values (IEEE binary16, as numpy's astype(float16) gives them). */
+    assert_int_equal(f16_of(0.0f), 0x0000);
+    assert_int_equal(f16_of(-0.0f), 0x8000);
+    assert_int_equal(f16_of(1.0f), 0x3C00);
+    assert_int_equal(f16_of(-2.0f), 0xC000);
+    assert_int_equal(f16_of(65504.0f), 0x7BFF);      /* max half */
+    assert_int_equal(f16_of(65519.99f), 0x7BFF);     /* rounds down */
+    assert_int_equal(f16_of(65520.0f), 0x7C00);      /* tie → even → inf */
+    assert_int_equal(f16_of(1e10f), 0x7C00);
+    assert_int_equal(f16_of(-1e10f), 0xFC00);
+    assert_int_equal(f16_of(0x1p-14f), 0x0400);      /* min normal */
+    assert_int_equal(f16_of(0x1p-24f), 0x0001);      /* min subnormal */
+    assert_int_equal(f16_of(0x1p-25f), 0x0000);      /* tie → even → 0 */
+    assert_int_equal(f16_of(0x1.8p-25f), 0x0001);    /* above the tie */
+    assert_int_equal(f16_of(0x1.8p-24f), 0x0002);    /* 1.5 units: tie → even 2 */
+    assert_int_equal(f16_of(0x1.4p-24f), 0x0001);
+    assert_int_equal(f16_of(0x1.ffcp-15f), 0x0400);  /* subnormal rounding up into normal */
+    assert_int_equal(f16_of(1.0f + 0x1p-11f), 0x3C00); /* tie → even */
+    assert_int_equal(f16_of(1.0f + 0x1.8p-11f), 0x3C01);
+    assert_int_equal(f16_of(__builtin_inff()), 0x7C00);
+    uint16_t nan = f16_of(__builtin_nanf(""));
+    assert_true((nan & 0x7C00) == 0x7C00 && (nan & 0x3FF) != 0);
+    /* Dense sweep against the compiler's conversion: every 257th bit pattern plus every
+     * pattern whose exponent is near the half range's edges (subnormals, overflow). */
+    uint64_t bad = 0;
+    for (uint64_t b = 0; b <= 0xFFFFFFFFu; b += 257) {
+        uint32_t x = (uint32_t)b;
+        float f;
+        memcpy(&f, &x, 4);
+        if (((x >> 23) & 0xFF) == 0xFF && (x & 0x7FFFFF)) continue; /* NaN payloads */
+        bad += lb_f32_to_f16(f) != ref_f16(x);
+    }
+    for (uint32_t e = 98; e <= 114; e++)
+        for (uint32_t m = 0; m < (1u << 23); m += 13)
+            for (uint32_t sgn = 0; sgn < 2; sgn++) {
+                uint32_t x = sgn << 31 | e << 23 | m;
+                float f;
+                memcpy(&f, &x, 4);
+                bad += lb_f32_to_f16(f) != ref_f16(x);
+            }
+    for (uint32_t e = 140; e <= 144; e++)
+        for (uint32_t m = 0; m < (1u << 23); m += 5) {
+            uint32_t x = e << 23 | m;
+            float f;
+            memcpy(&f, &x, 4);
+            bad += lb_f32_to_f16(f) != ref_f16(x);
+        }
+    assert_int_equal(bad, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* Read all lines of path through lb_reader; compare with lines.h's splitter. */
+static void check_reader_equals_lines(const char *data, size_t len) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/r.txt", g_tmp);
+    write_file(path, data, len);
+    lb_reader *r;
+    labse_error e;
+    assert_int_equal(lb_reader_open(path, 0, UINT64_MAX, &r, &e), LABSE_OK);
+    lb_line_iter it;
+    lb_line_iter_init(&it, data, len);
+    lb_line want;
+    const char *p;
+    size_t n;
+    int capped;
+    while (lb_line_next(&it, &want)) {
+        assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+        assert_int_equal(capped, 0);
+        assert_int_equal(n, want.len);
+        assert_memory_equal(p, want.ptr, n);
+    }
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 0);
+    assert_int_equal(lb_reader_offset(r), len);
+    lb_reader_free(r);
+}
+
+static void test_reader_rules(void **st) {
+    (void)st;
+    static const char *cases[] = {"", "\n", "a", "a\n", "a\n\nb", "a\r\n", "a\r", "a\rb\r\n\r\n",
+                                  "x\0y\n\377\376\n", "\n\n\n", "last\r"};
+    static const size_t lens[] = {0, 1, 1, 2, 4, 3, 2, 7, 7, 3, 5};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) check_reader_equals_lines(cases[i], lens[i]);
+    /* Lines crossing the 8 MiB read boundary. */
+    size_t big = ((size_t)9 << 20);
+    char *d = malloc(big);
+    for (size_t i = 0; i < big; i++) d[i] = (i % 1000 == 999) ? '\n' : (char)('a' + i % 26);
+    check_reader_equals_lines(d, big);
+    free(d);
+}
+
+static void test_reader_cap(void **st) {
+    (void)st;
+    /* line 0: 3 MiB of "word " (cut at a space), line 1: "ok", line 2: 2 MiB without space. */
+    size_t n0 = (size_t)3 << 20, n2 = (size_t)2 << 20;
+    size_t len = n0 + 1 + 3 + n2;
+    char *d = malloc(len);
+    for (size_t i = 0; i < n0; i++) d[i] = "word "[i % 5];
+    d[n0] = '\n';
+    memcpy(d + n0 + 1, "ok\n", 3);
+    memset(d + n0 + 4, 'x', n2);
+    char path[300];
+    snprintf(path, sizeof path, "%s/cap.txt", g_tmp);
+    write_file(path, d, len);
+    lb_reader *r;
+    labse_error e;
+    const char *p;
+    size_t n;
+    int capped;
+    assert_int_equal(lb_reader_open(path, 0, UINT64_MAX, &r, &e), LABSE_OK);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(capped, 1);
+    assert_true(n <= LB_PIPE_LINE_CAP && n > LB_PIPE_LINE_CAP - 6);
+    assert_memory_equal(p, d, n);
+    assert_true(p[n - 1] != ' ' || n % 5 == 0); /* cut just before a space */
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(capped, 0);
+    assert_int_equal(n, 2);
+    assert_memory_equal(p, "ok", 2);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(capped, 1);
+    assert_int_equal(n, LB_PIPE_LINE_CAP);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 0);
+    assert_int_equal(lb_reader_offset(r), len);
+    lb_reader_free(r);
+    free(d);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_bucket_and_cut(void **st) {
+    (void)st;
+    int32_t ntok[] = {5, 2, 9, 2, 5, 128, 3};
+    uint32_t order[7];
+    assert_int_equal(lb_bucket_order(ntok, 7, 128, order), 0);
+    uint32_t want[] = {1, 3, 6, 0, 4, 2, 5}; /* by length, ties in input order */
+    assert_memory_equal(order, want, sizeof want);
+    /* token budget 10: {2,2,3} (7; +5 = 12 > 10), {5,5}, {9}, {128 alone} */
+    size_t at = 0, cuts[8], nc = 0;
+    while (at < 7) {
+        size_t k = lb_batch_cut(ntok, order, at, 7, 10, UINT64_MAX);
+        cuts[nc++] = k;
+        at += k;
+    }
+    assert_int_equal(nc, 4);
+    assert_int_equal(cuts[0], 3);
+    assert_int_equal(cuts[1], 2);
+    assert_int_equal(cuts[2], 1);
+    assert_int_equal(cuts[3], 1);
+    /* attention budget 30: 2²+2²+3² = 17, +5² = 42 > 30 */
+    assert_int_equal(lb_batch_cut(ntok, order, 0, 7, 1000, 30), 3);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_shards_partition(void **st) {
+    (void)st;
+    /* Lines of varied lengths, some empty, last without '\n'. */
+    char *d = malloc(200000);
+    size_t len = 0;
+    unsigned seed = 7;
+    for (int i = 0; i < 3000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int l = (int)((seed >> 16) % 120);
+        for (int j = 0; j < l; j++) d[len++] = (char)('a' + j % 26);
+        if (i < 2999) d[len++] = '\n';
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/sh.txt", g_tmp);
+    write_file(path, d, len);
+    size_t total = lb_lines_count(d, len);
+    static const int Ns[] = {1, 2, 3, 7, 64, 5000};
+    static const uint64_t aligns[] = {1, 100, 1000};
+    for (size_t a = 0; a < 3; a++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++) {
+            int N = Ns[ni];
+            uint64_t pos = 0, line = 0;
+            for (int k = 0; k < N; k++) {
+                lb_input_range r;
+                labse_error e;
+                assert_int_equal(lb_input_range_open(path, k, N, aligns[a], &r, &e), LABSE_OK);
+                assert_int_equal(r.start, pos);
+                assert_int_equal(r.line_start, line);
+                if (N > 1) assert_int_equal(r.line_start % aligns[a], 0);
+                assert_int_equal(r.lines, lb_lines_count(d + r.start, r.end - r.start));
+                pos = r.end;
+                line += r.lines;
+            }
+            assert_int_equal(pos, len);
+            assert_int_equal(line, total);
+        }
+    free(d);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_manifest_roundtrip(void **st) {
+    (void)st;
+    lb_manifest m;
+    memset(&m, 0, sizeof m);
+    m.format = 1;
+    m.model = strdup("/models/x \"quoted\"");
+    m.input_path = strdup("in\\put.txt");
+    m.dim = 768;
+    m.max_length = 256;
+    m.dtype = LB_NPY_F16;
+    m.part_rows = 1000;
+    m.input_size = 123456789;
+    memset(m.fingerprint, 'a', 64);
+    m.shard_index = 2;
+    m.shard_count = 5;
+    m.byte_start = 10;
+    m.byte_end = 20;
+    m.line_start = 3000;
+    m.lines = 1500;
+    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, ""};
+    memset(p.sha256, 'b', 64);
+    assert_int_equal(lb_manifest_add_part(&m, &p), 0);
+    m.complete = 1;
+    labse_error e;
+    assert_int_equal(lb_manifest_write(g_tmp, &m, &e), LABSE_OK);
+    lb_manifest r;
+    int absent;
+    assert_int_equal(lb_manifest_read(g_tmp, &r, &absent, &e), LABSE_OK);
+    assert_string_equal(r.model, m.model);
+    assert_string_equal(r.input_path, m.input_path);
+    assert_int_equal(r.dim, 768);
+    assert_int_equal(r.dtype, LB_NPY_F16);
+    assert_int_equal(r.input_size, 123456789);
+    assert_string_equal(r.fingerprint, m.fingerprint);
+    assert_int_equal(r.shard_index, 2);
+    assert_int_equal(r.lines, 1500);
+    assert_int_equal(r.n_parts, 1);
+    assert_string_equal(r.parts[0].sha256, p.sha256);
+    assert_int_equal(r.parts[0].first_line, 3000);
+    assert_int_equal(r.complete, 1);
+    lb_manifest_free(&r);
+    lb_manifest_free(&m);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/manifest.json", g_tmp);
+    write_file(bad, "{\"format\": 1}", 13);
+    assert_int_equal(lb_manifest_read(g_tmp, &r, &absent, &e), LABSE_E_FORMAT);
+    unlink(bad);
+    assert_int_equal(lb_manifest_read(g_tmp, &r, &absent, &e), LABSE_E_IO);
+    assert_int_equal(absent, 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_tokpool_order(void **st) {
+    (void)st;
+    labse_model *m;
+    labse_error e;
+    labse_options o = labse_default_options();
+    o.device = LABSE_DEVICE_CPU;
+    if (labse_model_load(LABSE_SRC_DIR "/tests/data/tiny-bert", &o, &m, &e) != LABSE_OK) skip();
+    /* 5000 lines of varied text; windows of 300 lines, grid of 1000, 3 threads. */
+    char path[300];
+    snprintf(path, sizeof path, "%s/tp.txt", g_tmp);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 5000; i++) fprintf(f, "line %d %.*s\n", i, i % 50, "the quick brown fox jumps over the lazy dog again and again");
+    fclose(f);
+    lb_reader *r;
+    assert_int_equal(lb_reader_open(path, 0, UINT64_MAX, &r, &e), LABSE_OK);
+    lb_tokpool_config c = {.model = m, .threads = 3, .window = 300, .window_bytes = (size_t)4 << 20,
+                           .first_line = 0, .grid = 1000};
+    lb_tokpool *p;
+    assert_int_equal(lb_tokpool_start(&c, r, &p, &e), LABSE_OK);
+    int maxl = labse_model_max_length(m);
+    int32_t *ids = malloc((size_t)maxl * sizeof *ids);
+    uint64_t line = 0, lastbyte = 0;
+    lb_window *w;
+    int saw_last = 0;
+    while ((w = lb_tokpool_next(p)) != NULL) {
+        assert_int_equal(w->first_line, line);
+        assert_int_equal(w->byte_start, lastbyte);
+        /* never crosses a grid line */
+        assert_true(w->n == 0 || (w->first_line / 300 == (w->first_line + w->n - 1) / 300 &&
+                                  w->first_line / 1000 == (w->first_line + w->n - 1) / 1000));
+        for (size_t i = 0; i < w->n; i++) {
+            char text[200];
+            int tl = snprintf(text, sizeof text, "line %d %.*s", (int)(line + i), (int)((line + i) % 50),
+                              "the quick brown fox jumps over the lazy dog again and again");
+            size_t k = labse_tokenize(m, text, (size_t)tl, ids, NULL, &e);
+            assert_int_equal(k, (size_t)w->ntok[i]);
+            assert_memory_equal(ids, w->ids[i], k * sizeof *ids);
+        }
+        line += w->n;
+        lastbyte = w->byte_end;
+        saw_last = w->last;
+        lb_tokpool_release(p, w);
+    }
+    assert_true(saw_last);
+    assert_int_equal(line, 5000);
+    double ts;
+    assert_int_equal(lb_tokpool_finish(p, &ts, &e), LABSE_OK);
+    free(ids);
+    labse_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_f16),
+        cmocka_unit_test(test_reader_rules),
+        cmocka_unit_test(test_reader_cap),
+        cmocka_unit_test(test_bucket_and_cut),
+        cmocka_unit_test(test_shards_partition),
+        cmocka_unit_test(test_manifest_roundtrip),
+        cmocka_unit_test(test_tokpool_order),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

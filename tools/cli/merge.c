@@ -1,0 +1,58 @@
+/* merge.c — `labse merge`: join the shard folders of `labse encode --shard` into one folder
+ * (hard links + one manifest) and/or one .npy. */
+#include "cli.h"
+#include "pipeline.h"
+
+static const char USAGE_MERGE[] =
+    "usage: labse merge OUT_DIR SHARD_DIR...\n"
+    "       labse merge --npy OUT.npy [--out OUT_DIR] SHARD_DIR...\n"
+    "\n"
+    "Join the complete shard folders of one `labse encode --shard K/N` run (all N of them, in\n"
+    "any order) into OUT_DIR: part files hard-linked (copied across file systems) and\n"
+    "renumbered, one manifest.json covering the whole input. Refused unless every shard is\n"
+    "complete and they share the input (size + fingerprint), model, dim, dtype and shard\n"
+    "count, with contiguous byte and line ranges. --npy also (or only) concatenates every\n"
+    "row into one .npy (atomic; each part's sha256 is verified on the way).\n"
+    "\n"
+    "      --npy OUT.npy   concatenate every row into one .npy (then every argument is a\n"
+    "                      SHARD_DIR; give the folder with --out)\n"
+    "      --out OUT_DIR   the merged folder (the first argument when --npy is absent)\n"
+    "  -q, --quiet         no summary\n"
+    "  -h, --help          this help\n";
+
+int cmd_merge(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"npy", required_argument, NULL, 'n'},
+        {"out", required_argument, NULL, 'O'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *npy = NULL, *out_dir = NULL;
+    int quiet = 0, c;
+    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': npy = optarg; break;
+        case 'O': out_dir = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(USAGE_MERGE, stdout); return 0;
+        default: return getopt_failure("merge", c, argv);
+        }
+    }
+    if (!npy && !out_dir) {
+        if (argc - optind < 2) return usage_error("merge", "need OUT_DIR and at least one SHARD_DIR");
+        out_dir = argv[optind++];
+    }
+    if (argc - optind < 1) return usage_error("merge", "need at least one SHARD_DIR");
+    labse_error err = {0};
+    uint64_t rows = 0;
+    double t0 = now_s();
+    labse_status s = lb_pipe_merge(out_dir, (const char *const *)argv + optind, argc - optind,
+                                   npy, &rows, &err);
+    if (s != LABSE_OK) return report("merge", s, &err, 0);
+    if (!quiet)
+        errorf("merged %d shards, %" PRIu64 " rows in %.3f s%s%s%s%s", argc - optind, rows,
+               now_s() - t0, out_dir ? " -> " : "", out_dir ? out_dir : "", npy ? " -> " : "",
+               npy ? npy : "");
+    return 0;
+}
