@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+from collections import abc
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Union
 
@@ -270,7 +271,7 @@ class Model:
         """
         single = isinstance(texts, (str, bytes, bytearray, memoryview))
         items = [texts] if single else texts
-        if not isinstance(items, Sequence):
+        if not isinstance(items, abc.Sequence):
             items = list(items)
         dt = np.dtype(dtype)
         if dt not in (np.dtype(np.float32), np.dtype(np.float16)):
