@@ -34,8 +34,10 @@ NL=$(awk 'END { print NR }' "$T/in.txt")
 OPTS=(--part-rows 700 --window 300)
 
 echo "# uninterrupted reference runs"
+t0=$(date +%s%N)
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/ref/" "${OPTS[@]}"
 check "folder run: rc 0" test $? -eq 0
+REF_MS=$(( ($(date +%s%N) - t0) / 1000000 ))   # kill points are fractions of this
 check "folder: manifest complete" grep -q '"complete": true' "$T/ref/manifest.json"
 check "folder: $(( (NL + 699) / 700 )) parts" test "$(ls "$T/ref" | grep -c '^part-.*\.npy$')" -eq $(( (NL + 699) / 700 ))
 check "folder: no temporaries" test -z "$(ls "$T/ref" | grep '\.tmp\.')"
@@ -54,23 +56,29 @@ check "folder concatenated == single .npy (byte-identical)" cmp -s "$T/ref_cat.n
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/ref/" "${OPTS[@]}"; rc=$?
 check "rerun on a complete folder: rc 0, nothing changes" test $rc -eq 0
 
-echo "# kill -9 at 5 random points, then resume"
+echo "# kill -9 at random points, then resume"
+# 5 rounds, each on a fresh folder: kill at a random point (5%..90% of an uninterrupted run),
+# resume and kill again at a random point of the resumed run, then resume to the end.
 RANDOM=4242
 killed=0
-for i in 1 2 3 4 5 6; do
-    ms=$((150 + RANDOM % 1500))
-    "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/k9/" "${OPTS[@]}" &
+killrun() { # killrun DIR: start a run, kill -9 it after a random delay; counts real kills
+    local ms=$((REF_MS * (5 + RANDOM % 86) / 100)) pid
+    "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$1/" "${OPTS[@]}" &
     pid=$!
     sleep "$(awk -v m=$ms 'BEGIN { printf "%.3f", m / 1000 }')"
     if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
     wait "$pid" 2>/dev/null
-    if [ -f "$T/k9/manifest.json" ] && ! grep -q '"parts": \[\]' "$T/k9/manifest.json"; then :; fi
+}
+for round in 1 2 3 4 5; do
+    rm -rf "$T/k9"
+    killrun "$T/k9"
+    killrun "$T/k9"
+    "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/k9/" "${OPTS[@]}"
+    check "round $round: resume after kill -9: rc 0" test $? -eq 0
+    check "round $round: resumed folder == uninterrupted folder (byte-identical, same files)" diff -r "$T/k9" "$T/ref"
 done
 echo "    killed $killed times"
 check "killed at least 5 times" test "$killed" -ge 5
-"$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/k9/" "${OPTS[@]}"
-check "resume after kill -9: rc 0" test $? -eq 0
-check "resumed folder == uninterrupted folder (byte-identical, same files)" diff -r "$T/k9" "$T/ref"
 
 echo "# SIGINT leaves a resumable folder"
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/int/" "${OPTS[@]}" 2>"$T/err" &
