@@ -66,6 +66,8 @@ typedef struct labse_options {
     int max_length;        /* max tokens per sentence incl. [CLS]/[SEP]; 0 = the model's
                               sentence_bert_config max_seq_length (default). Values above the
                               model's max_position_embeddings are refused. */
+    int window;            /* labse_encode sorts up to this many texts by length before cutting
+                              batches; default 32768, as `labse encode --window` */
 } labse_options;
 
 /* Default options, by value. Thread-safe. */
@@ -160,9 +162,15 @@ const char *labse_session_errmsg(const labse_session *s);
  *   lens   n byte lengths, or NULL for NUL-terminated texts.
  *   out    caller-owned, n * labse_model_dim() floats.
  * Texts are tokenised (surrounding whitespace yields no token, so the result equals
- * sentence-transformers' str.strip() then tokenise), packed padding-free in input order into
- * batches of at most opt.batch_tokens tokens (a longer single text is a batch of its own),
- * and encoded. An empty text gets the embedding of "[CLS] [SEP]".
+ * sentence-transformers' str.strip() then tokenise), taken in windows of opt.window texts,
+ * sorted by token count inside each window, packed padding-free into batches of at most
+ * opt.batch_tokens tokens and batch_tokens * max_length / 2 squared lengths (a longer single
+ * text is a batch of its own), encoded, and written back in input order. An empty text gets
+ * the embedding of "[CLS] [SEP]". The windows and batches are those `labse encode` makes
+ * for the same lines and options (windows from the first text of the call; the CLI also cuts
+ * at every 1,000,000th line and, like this function, after 64 MiB of text), so for inputs of
+ * up to a million lines the rows are bitwise equal to the CLI's on the same thread count;
+ * the CPU GEMMs are not batch-invariant to the last bit (<= 1e-5 otherwise).
  * Thread-safety: one thread per session at a time.
  */
 labse_status labse_encode(labse_session *s, const char *const *texts, const size_t *lens,

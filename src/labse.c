@@ -8,6 +8,8 @@
 #include "common.h"
 #include "encoder.h"
 #include "model.h"
+#include "pipe_internal.h"
+#include "pipeline.h"
 #include "tokenizer.h"
 
 struct labse_model {
@@ -20,9 +22,17 @@ struct labse_model {
 struct labse_session {
     const labse_model *model;
     lb_cpu_ws *ws;
-    int32_t *ids;         /* [cap_ids] packed ids of the batch being built */
+    /* one window of labse_encode: */
+    int32_t *wids;        /* [cap_wids] ids of the window's texts, back to back */
+    size_t *woff;         /* [cap_win] offset of text j's ids in wids */
+    int32_t *ntok;        /* [cap_win] ids per text */
+    uint32_t *order;      /* [cap_win] texts sorted by length */
+    size_t cap_wids, cap_win;
+    /* one batch: */
+    int32_t *ids;         /* [cap_ids] packed ids */
     int32_t *cu;          /* [cap_cu] offsets */
-    size_t cap_ids, cap_cu;
+    float *rows;          /* [cap_rows] rows of the batch, in batch order */
+    size_t cap_ids, cap_cu, cap_rows;
     labse_stats stats;
     labse_error err;      /* last error */
 };
@@ -35,6 +45,7 @@ labse_options labse_default_options(void) {
     o.threads = 0;
     o.batch_tokens = 16384;
     o.max_length = 0;
+    o.window = 32768;
     return o;
 }
 
@@ -48,6 +59,8 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
         return lb_err(err, LABSE_E_INVALID, "batch_tokens must be >= 1 (got %d)", o.batch_tokens);
     if (o.max_length < 0)
         return lb_err(err, LABSE_E_INVALID, "max_length must be >= 0 (got %d)", o.max_length);
+    if (o.window < 1)
+        return lb_err(err, LABSE_E_INVALID, "window must be >= 1 (got %d)", o.window);
     labse_device dev;
     switch (o.device) {
     case LABSE_DEVICE_CPU: dev = LABSE_DEVICE_CPU; break;
@@ -132,8 +145,13 @@ labse_status labse_session_new(const labse_model *lm, labse_session **out, labse
 void labse_session_free(labse_session *s) {
     if (!s) return;
     lb_cpu_ws_free(s->ws);
+    free(s->wids);
+    free(s->woff);
+    free(s->ntok);
+    free(s->order);
     free(s->ids);
     free(s->cu);
+    free(s->rows);
     free(s);
 }
 
@@ -150,35 +168,79 @@ static labse_status fail(labse_session *s, labse_error *err, const labse_error *
     return e->status;
 }
 
-/* Ensure room for n more ids and one more offset. */
-static int reserve(labse_session *s, size_t nids, size_t ncu) {
-    if (nids > s->cap_ids) {
-        size_t c = s->cap_ids ? s->cap_ids : 4096;
-        while (c < nids) c *= 2;
-        int32_t *p = realloc(s->ids, c * sizeof *p);
-        if (!p) return -1;
-        s->ids = p;
-        s->cap_ids = c;
-    }
-    if (ncu > s->cap_cu) {
-        size_t c = s->cap_cu ? s->cap_cu : 256;
-        while (c < ncu) c *= 2;
-        int32_t *p = realloc(s->cu, c * sizeof *p);
-        if (!p) return -1;
-        s->cu = p;
-        s->cap_cu = c;
-    }
+/* Grow *p (elements of size es) to at least n elements; 0 or -1. Contents are kept. */
+static int grow(void **p, size_t *cap, size_t n, size_t es) {
+    if (n <= *cap) return 0;
+    size_t c = *cap ? *cap : 1024;
+    while (c < n) c *= 2;
+    void *q = realloc(*p, c * es);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
     return 0;
 }
+#define GROW(p, cap, n) grow((void **)&(p), &(cap), (n), sizeof *(p))
 
-static labse_status run_batch(labse_session *s, int n, float *out, labse_error *e) {
-    lb_batch b = {.n = n, .ids = s->ids, .cu_seqlens = s->cu};
-    labse_status st = lb_cpu_forward(s->model->m, s->ws, &b, s->model->opt.threads, out, NULL, e);
-    if (st == LABSE_OK) {
-        s->stats.batches++;
-        s->stats.tokens += (uint64_t)s->cu[n];
+/* Encode one window texts[0..n) into out[n * dim]: tokenise, sort by length, cut batches
+ * exactly as the streaming pipeline does (lb_bucket_order, lb_batch_cut; see pipeline.h), so
+ * that `labse encode` and labse_encode give the same batches — hence the same bytes. */
+static labse_status encode_window(labse_session *s, const char *const *texts, const size_t *lens,
+                                  size_t n, float *out, labse_error *e) {
+    const labse_model *lm = s->model;
+    const size_t maxlen = (size_t)lm->max_length, dim = (size_t)lm->m->cfg.dim;
+    if (n > s->cap_win) { /* woff, ntok and order share cap_win */
+        size_t *wo = realloc(s->woff, n * sizeof *wo);
+        if (wo) s->woff = wo;
+        int32_t *nt = wo ? realloc(s->ntok, n * sizeof *nt) : NULL;
+        if (nt) s->ntok = nt;
+        uint32_t *od = nt ? realloc(s->order, n * sizeof *od) : NULL;
+        if (!od) return lb_err(e, LABSE_E_NOMEM, "labse_encode: out of memory");
+        s->order = od;
+        s->cap_win = n;
     }
-    return st;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (GROW(s->wids, s->cap_wids, used + maxlen))
+            return lb_err(e, LABSE_E_NOMEM, "labse_encode: out of memory for token ids");
+        labse_tok_info info;
+        const char *t = texts[i] ? texts[i] : "";
+        size_t len = lens ? lens[i] : strlen(t);
+        size_t k = lb_tokenize_text(lm->m->tok, t, len, s->wids + used, maxlen, &info);
+        if (k == 0) return lb_err(e, LABSE_E_NOMEM, "labse_encode: out of memory (tokenizer)");
+        s->woff[i] = used;
+        s->ntok[i] = (int32_t)k;
+        used += k;
+        s->stats.truncated += info.truncated != 0;
+        s->stats.repaired += info.repaired != 0;
+    }
+    if (lb_bucket_order(s->ntok, n, lm->max_length, s->order) != 0)
+        return lb_err(e, LABSE_E_NOMEM, "labse_encode: out of memory");
+    const uint64_t bt = (uint64_t)lm->opt.batch_tokens;
+    const uint64_t attn = bt * (uint64_t)lm->max_length / 2;
+    for (size_t at = 0; at < n;) {
+        size_t nb = lb_batch_cut(s->ntok, s->order, at, n, bt, attn);
+        size_t tok = 0;
+        for (size_t q = 0; q < nb; q++) tok += (size_t)s->ntok[s->order[at + q]];
+        if (GROW(s->ids, s->cap_ids, tok) || GROW(s->cu, s->cap_cu, nb + 1) ||
+            GROW(s->rows, s->cap_rows, nb * dim))
+            return lb_err(e, LABSE_E_NOMEM, "labse_encode: out of memory for a batch");
+        s->cu[0] = 0;
+        for (size_t q = 0; q < nb; q++) {
+            uint32_t j = s->order[at + q];
+            memcpy(s->ids + s->cu[q], s->wids + s->woff[j], (size_t)s->ntok[j] * sizeof *s->ids);
+            s->cu[q + 1] = s->cu[q] + s->ntok[j];
+        }
+        lb_batch b = {.n = (int)nb, .ids = s->ids, .cu_seqlens = s->cu};
+        labse_status st = lb_cpu_forward(lm->m, s->ws, &b, lm->opt.threads, s->rows, NULL, e);
+        if (st != LABSE_OK) return st;
+        for (size_t q = 0; q < nb; q++)
+            memcpy(out + (size_t)s->order[at + q] * dim, s->rows + q * dim, dim * sizeof *out);
+        s->stats.batches++;
+        s->stats.tokens += tok;
+        at += nb;
+    }
+    s->stats.texts += n;
+    return LABSE_OK;
 }
 
 labse_status labse_encode(labse_session *s, const char *const *texts, const size_t *lens,
@@ -192,47 +254,31 @@ labse_status labse_encode(labse_session *s, const char *const *texts, const size
         lb_err(&e, LABSE_E_INVALID, "labse_encode: NULL texts or output");
         return fail(s, err, &e);
     }
-    const labse_model *lm = s->model;
-    const size_t maxlen = (size_t)lm->max_length, budget = (size_t)lm->opt.batch_tokens;
-    const int dim = lm->m->cfg.dim;
-    size_t first = 0; /* first text of the batch being built */
-    int nb = 0;       /* sequences in it */
-    if (reserve(s, maxlen + budget, 2)) goto nomem;
-    s->cu[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *t = texts[i] ? texts[i] : "";
-        size_t len = lens ? lens[i] : strlen(t);
+    for (size_t i = 0; i < n; i++)
         if (!texts[i] && lens && lens[i]) {
-            lb_err(&e, LABSE_E_INVALID, "labse_encode: text %zu is NULL with length %zu", i, len);
+            lb_err(&e, LABSE_E_INVALID, "labse_encode: text %zu is NULL with length %zu", i, lens[i]);
             return fail(s, err, &e);
         }
-        if (reserve(s, (size_t)s->cu[nb] + maxlen, (size_t)nb + 2)) goto nomem;
-        labse_tok_info info;
-        size_t k = lb_tokenize_text(lm->m->tok, t, len, s->ids + s->cu[nb], maxlen, &info);
-        if (k == 0) goto nomem;
-        /* Cut the batch before this text when it would exceed the token budget. */
-        if (nb > 0 && (size_t)s->cu[nb] + k > budget) {
-            int32_t *moved = s->ids + s->cu[nb];
-            labse_status st = run_batch(s, nb, out + first * (size_t)dim, &e);
-            if (st != LABSE_OK) return fail(s, err, &e);
-            memmove(s->ids, moved, k * sizeof *s->ids);
-            first = i;
-            nb = 0;
+    /* Windows as the pipeline cuts them (pipe_tokpool.c): at most opt.window texts, and at most
+     * the pipeline's default window_bytes of text (a text counting at most LB_PIPE_LINE_CAP). */
+    const size_t W = (size_t)s->model->opt.window, wbytes = (size_t)64 << 20;
+    const int dim = s->model->m->cfg.dim;
+    for (size_t first = 0; first < n;) {
+        size_t k = 0, bytes = 0;
+        while (k < W && first + k < n) {
+            size_t i = first + k;
+            size_t len = lens ? lens[i] : (texts[i] ? strlen(texts[i]) : 0);
+            if (len > LB_PIPE_LINE_CAP) len = LB_PIPE_LINE_CAP;
+            if (bytes + len > wbytes && k > 0) break;
+            bytes += len;
+            k++;
         }
-        s->cu[nb + 1] = s->cu[nb] + (int32_t)k;
-        nb++;
-        s->stats.texts++;
-        s->stats.truncated += info.truncated != 0;
-        s->stats.repaired += info.repaired != 0;
-    }
-    if (nb > 0) {
-        labse_status st = run_batch(s, nb, out + first * (size_t)dim, &e);
+        labse_status st = encode_window(s, texts + first, lens ? lens + first : NULL, k,
+                                        out + first * (size_t)dim, &e);
         if (st != LABSE_OK) return fail(s, err, &e);
+        first += k;
     }
     return LABSE_OK;
-nomem:
-    lb_err(&e, LABSE_E_NOMEM, "labse_encode: out of memory for token buffers");
-    return fail(s, err, &e);
 }
 
 labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_t *cu_seqlens,

@@ -12,5 +12,5 @@ set_tests_properties(pipeline_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TI
 add_test(NAME pipeline_minilm
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.sh
           $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
-          ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${LABSE_PYTHON})
+          ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${LABSE_PYTHON} 600)
 set_tests_properties(pipeline_minilm PROPERTIES LABELS model SKIP_RETURN_CODE 77 TIMEOUT 900)

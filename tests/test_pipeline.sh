@@ -6,10 +6,13 @@
 # final newline, empty lines, NUL, invalid UTF-8, a 3 MB line, empty input), f16 == numpy's
 # astype(float16) of the f32 output, MPI environment sharding.
 #
-#   test_pipeline.sh LABSE_BIN NPY_TOOL MODEL_DIR [PYTHON]
+#   test_pipeline.sh LABSE_BIN NPY_TOOL MODEL_DIR [PYTHON] [SIZE]
 # Exit 77 when MODEL_DIR is absent. Checks needing numpy are skipped without it.
+# SIZE (default 3000): bitext lines and synthetic lines in the corpus; windows are SIZE/10
+# lines and parts SIZE*7/30 rows, so every check sees several windows and parts whatever the
+# size (a real model is ~50x slower than tiny-bert: its run uses a smaller SIZE).
 set -u
-LABSE=${1:?labse}; NPYT=${2:?npy_tool}; MODEL=${3:?model}; PY=${4:-}
+LABSE=${1:?labse}; NPYT=${2:?npy_tool}; MODEL=${3:?model}; PY=${4:-}; SIZE=${5:-3000}
 [ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
 HAVE_NP=0
 if [ -n "$PY" ] && [ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then HAVE_NP=1; fi
@@ -25,13 +28,14 @@ DIM=$("$LABSE" info --model "$MODEL" | awk '/^ *dim/ {print $2; exit}')
 # A corpus: varied lengths, CRLF lines, empty lines, NUL, invalid UTF-8, many languages.
 BITEXT=$(dirname "$0")/../../shared/data/bitext
 {
-    if [ -d "$BITEXT" ]; then cat "$BITEXT"/*.tsv | cut -f2 | head -3000; fi
-    awk 'BEGIN { for (i = 0; i < 3000; i++) { s = ""; for (j = 0; j < i % 37; j++) s = s " w" (i * j % 101); print "line " i s } }'
+    if [ -d "$BITEXT" ]; then cat "$BITEXT"/*.tsv | cut -f2 | head -"$SIZE"; fi
+    awk -v n="$SIZE" 'BEGIN { for (i = 0; i < n; i++) { s = ""; for (j = 0; j < i % 37; j++) s = s " w" (i * j % 101); print "line " i s } }'
     printf 'crlf line\r\n\n\nnul\0inside\n\377\376 bad utf8\n'
     printf 'no final newline'
 } >"$T/in.txt"
 NL=$(awk 'END { print NR }' "$T/in.txt")
-OPTS=(--part-rows 700 --window 300)
+PART=$((SIZE * 7 / 30))
+OPTS=(--part-rows "$PART" --window $((SIZE / 10)))
 
 echo "# uninterrupted reference runs"
 t0=$(date +%s%N)
@@ -39,7 +43,7 @@ t0=$(date +%s%N)
 check "folder run: rc 0" test $? -eq 0
 REF_MS=$(( ($(date +%s%N) - t0) / 1000000 ))   # kill points are fractions of this
 check "folder: manifest complete" grep -q '"complete": true' "$T/ref/manifest.json"
-check "folder: $(( (NL + 699) / 700 )) parts" test "$(ls "$T/ref" | grep -c '^part-.*\.npy$')" -eq $(( (NL + 699) / 700 ))
+check "folder: $(( (NL + PART - 1) / PART )) parts" test "$(ls "$T/ref" | grep -c '^part-.*\.npy$')" -eq $(( (NL + PART - 1) / PART ))
 check "folder: no temporaries" test -z "$(ls "$T/ref" | grep '\.tmp\.')"
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/single.npy" "${OPTS[@]}"
 check "single .npy: ($NL, $DIM)" test "$("$NPYT" shape "$T/single.npy")" = "$NL $DIM"

@@ -38,7 +38,7 @@ ERRMSG_MAX = 1024
 
 class Options(Structure):
     _fields_ = [("device", c_int), ("cuda_device", c_int), ("threads", c_int),
-                ("batch_tokens", c_int), ("max_length", c_int)]
+                ("batch_tokens", c_int), ("max_length", c_int), ("window", c_int)]
 
 
 class Error(Structure):

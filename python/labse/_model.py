@@ -17,10 +17,11 @@ from ._lib import lib
 
 Text = Union[str, bytes, bytearray, memoryview]
 
-#: Texts handed to one labse_encode call when ``batch_size`` is not given. The ``labse encode``
-#: CLI reads its input in chunks of the same size (tools/cli/cli.h ENCODE_CHUNK), so the two
-#: pack the same batches and give bitwise-equal rows on the CPU.
-DEFAULT_CHUNK = 4096
+#: Texts sorted by length together (labse_options.window; ``labse encode --window``). Each
+#: labse_encode call gets a whole number of windows when ``batch_size`` is not given, so the
+#: library packs the same batches as the ``labse encode`` CLI and the rows are bitwise equal
+#: on the CPU (for up to a million texts; see labse.h).
+DEFAULT_WINDOW = 32768
 
 _DEVICES = {"auto": _lib.DEVICE_AUTO, "cpu": _lib.DEVICE_CPU, "cuda": _lib.DEVICE_CUDA}
 _DEVICE_NAMES = {v: k for k, v in _DEVICES.items()}
@@ -73,6 +74,8 @@ class Model:
         max_length: max tokens per text incl. [CLS] and [SEP]; None = the model's
             ``max_seq_length``. Longer texts are truncated (the first max_length - 2 pieces
             are kept, then [SEP]).
+        window: texts sorted by length together before batches are cut (as ``labse encode
+            --window``; default 32768).
 
     Raises:
         LabseError: the folder is missing, a file is malformed or inconsistent, the device
@@ -88,7 +91,8 @@ class Model:
     """
 
     def __init__(self, path: Union[str, os.PathLike], device: str = "auto",
-                 batch_tokens: int = 16384, threads: int = 0, max_length: int | None = None):
+                 batch_tokens: int = 16384, threads: int = 0, max_length: int | None = None,
+                 window: int = DEFAULT_WINDOW):
         self._m = None  # so that __del__ works on a failed __init__
         self._lock = threading.Lock()
         self._idle: List[ctypes.c_void_p] = []
@@ -103,6 +107,7 @@ class Model:
         opt.threads = int(threads)
         opt.batch_tokens = int(batch_tokens)
         opt.max_length = 0 if max_length is None else int(max_length)
+        opt.window = int(window)
         self.path = os.fspath(path)
         err = _lib.Error()
         m = ctypes.c_void_p()
@@ -122,6 +127,7 @@ class Model:
         self._info["library"] = _lib.path
         self.threads = opt.threads
         self.batch_tokens = opt.batch_tokens
+        self.window = opt.window
 
     # ---- properties ---------------------------------------------------------------------
 
@@ -254,10 +260,10 @@ class Model:
             dtype: numpy.float32 (the library's output, written in place into the result)
                 or numpy.float16 (converted from float32 per chunk).
             show_progress: print "labse: i / n texts" on stderr after each chunk.
-            batch_size: texts per native call (default 4096, the CLI's chunk). Batches of
-                at most ``batch_tokens`` tokens are packed inside each call, so the value
-                matters only for progress granularity and for bitwise equality with the CLI
-                (the same chunking packs the same batches).
+            batch_size: texts per native call (default: the model's ``window``). Inside a
+                call the library sorts each window of texts by length and packs batches of at
+                most ``batch_tokens`` tokens; with the default, the batches are those of the
+                ``labse encode`` CLI, so the rows are bitwise equal to its rows on the CPU.
 
         Returns:
             numpy.ndarray of ``dtype``; C-contiguous.
@@ -276,7 +282,7 @@ class Model:
         dt = np.dtype(dtype)
         if dt not in (np.dtype(np.float32), np.dtype(np.float16)):
             raise ValueError(f"labse: dtype must be float32 or float16, got {dt}")
-        chunk = DEFAULT_CHUNK if batch_size is None else int(batch_size)
+        chunk = self.window if batch_size is None else int(batch_size)
         if chunk < 1:
             raise ValueError(f"labse: batch_size must be >= 1, got {batch_size!r}")
         n, dim = len(items), self.dim

@@ -34,14 +34,10 @@ def assert_bitwise(a, b):
 
 # ---- CLI parity ------------------------------------------------------------------------------
 
-# `labse encode` runs the streaming pipeline, which sorts each window of lines by token count
-# before packing batches (src/pipeline.h); Model.encode packs in input order (labse_encode).
-# A row is bitwise reproducible only for the same batch, so the checks are:
-#   1. one sequence per batch on both sides (--window 1 / batch_size=1): bitwise;
-#   2. input already sorted by token count, every line <= max_length/2 tokens (so the
-#      pipeline's attention budget, batch_tokens * max_length / 2, never cuts before the token
-#      budget): both sides pack the very same batches: bitwise;
-#   3. any input, default settings: within 1e-5 (test_encoder.c's batch-composition bound).
+# `labse encode` (the streaming pipeline) and labse_encode (Model.encode) cut the same windows
+# and sort and pack them with the same functions (src/pipe_batch.c), so on the same options
+# and thread count they run the very same batches and the rows are bitwise equal: with the
+# defaults, with one text per batch, and with a smaller token budget and window.
 
 
 def parity_lines(model_dir, golden_sentences, bitext_lines):
@@ -72,13 +68,20 @@ def test_encode_equals_cli_same_batches_bitwise(model_dir, cli, golden_sentences
         assert_bitwise(m.encode(lines, normalize=False, batch_size=len(lines)), ref)
 
 
-def test_encode_close_to_cli_default(model_dir, cli, golden_sentences, bitext_lines, tmp_path):
-    lines = parity_lines(model_dir, golden_sentences, bitext_lines)
+def test_encode_equals_cli_default_bitwise(model_dir, cli, golden_sentences, bitext_lines,
+                                           tmp_path):
+    lines = parity_lines(model_dir, golden_sentences, bitext_lines)  # any order, any length
     ref = cli_encode(cli, model_dir, lines, tmp_path)
     with labse.Model(model_dir, device="cpu", threads=1) as m:
-        got = m.encode(lines, normalize=False)  # > 4096 lines (tiny models): several chunks
-    assert got.shape == ref.shape
-    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5)
+        assert_bitwise(m.encode(lines, normalize=False), ref)
+
+
+def test_encode_equals_cli_small_windows_bitwise(model_dir, cli, golden_sentences,
+                                                 bitext_lines, tmp_path):
+    lines = parity_lines(model_dir, golden_sentences, bitext_lines)
+    ref = cli_encode(cli, model_dir, lines, tmp_path, "--window", "100", "--batch-tokens", "1000")
+    with labse.Model(model_dir, device="cpu", threads=1, window=100, batch_tokens=1000) as m:
+        assert_bitwise(m.encode(lines, normalize=False), ref)
 
 
 def test_tokenize_equals_cli(model_dir, cli, golden_sentences, tmp_path):
