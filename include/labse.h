@@ -199,6 +199,121 @@ void labse_session_stats(const labse_session *s, labse_stats *st);
 labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_t *cu_seqlens,
                               size_t n, float *out, labse_error *err);
 
+/* ==========================================================================================
+ * Files and mining: the engines of `labse encode` and `labse mine`
+ * ========================================================================================== */
+
+typedef enum labse_dtype {
+    LABSE_DTYPE_F32 = 0,   /* float32 rows (the encoder's output) */
+    LABSE_DTYPE_F16 = 1    /* float16, round to nearest even (numpy's astype(float16)) */
+} labse_dtype;
+
+/* Options of labse_encode_file. Get defaults with labse_default_file_options(). */
+typedef struct labse_file_options {
+    labse_dtype dtype;     /* default LABSE_DTYPE_F32 */
+    int tok_threads;       /* tokenizer threads; 0 = cores - 1, at least 1 (default) */
+    uint64_t part_rows;    /* rows per part file of a folder output; default 1,000,000 */
+    size_t window;         /* lines sorted by length together; 0 = the model's
+                              labse_options.window (default) */
+    int shard_index;       /* shard K of shard_count (0-based); default 0 */
+    int shard_count;       /* default 1 = the whole input; > 1 needs a folder output */
+} labse_file_options;
+
+/* Default file options, by value. Thread-safe. */
+labse_file_options labse_default_file_options(void);
+
+/* What labse_encode_file did. */
+typedef struct labse_file_stats {
+    uint64_t lines;            /* rows encoded by this call */
+    uint64_t lines_resumed;    /* rows found complete in a folder output at start */
+    uint64_t tokens;           /* tokens encoded, [CLS]/[SEP] included */
+    uint64_t truncated;        /* lines cut to max_length */
+    uint64_t repaired;         /* lines with invalid UTF-8 repaired */
+    uint64_t capped;           /* lines over 1 MiB cut before tokenising */
+    uint64_t batches;          /* forward passes run */
+    double seconds;            /* wall time */
+    int already_complete;      /* 1: the folder was complete; nothing done */
+} labse_file_stats;
+
+/*
+ * Embed every line of a text file through the streaming pipeline of `labse encode` (same
+ * windows, batches and bytes: the output equals `labse encode --input IN --output OUT` with
+ * the same options, model options and thread count, byte for byte).
+ *   input   path of the text (one sentence per line; '\n', a '\r' before it dropped).
+ *   output  "OUT.npy": one (lines, dim) array, written to a temporary, synced and renamed
+ *           (nothing is left on failure); a folder - the name ends in '/' or is an existing
+ *           folder not named *.npy - part-NNNNN.npy files of part_rows rows + manifest.json,
+ *           resumed when an incomplete folder of the same input and settings exists. With
+ *           shard_count > 1 the shard is written to OUT/shard-KKKKK-of-NNNNN/.
+ *   opt     NULL = defaults (copied). Batch token budget and max_length: the model's.
+ *   st      optional (NULL) counters.
+ * Never prints and installs no signal handler (the CLI's progress line and SIGINT handling
+ * are the CLI's). Host memory is bounded by the options, not the input.
+ * Errors: LABSE_E_INVALID (NULL argument, bad option, a folder of other settings),
+ * LABSE_E_IO (input unreadable, output not writable), LABSE_E_NOMEM, encoder errors.
+ * Thread-safety: m may be shared; the call uses its own session and threads. Two calls must
+ * not write the same output.
+ */
+labse_status labse_encode_file(const labse_model *m, const char *input, const char *output,
+                               const labse_file_options *opt, labse_file_stats *st,
+                               labse_error *err);
+
+typedef enum labse_margin {
+    LABSE_MARGIN_RATIO = 0,     /* cos(x,y) / b */
+    LABSE_MARGIN_DISTANCE = 1,  /* cos(x,y) - b */
+    LABSE_MARGIN_ABSOLUTE = 2   /* cos(x,y) */
+} labse_margin;
+
+typedef enum labse_retrieval {
+    LABSE_RETRIEVAL_FORWARD = 0,    /* each source with its best target */
+    LABSE_RETRIEVAL_BACKWARD = 1,   /* each target with its best source */
+    LABSE_RETRIEVAL_INTERSECT = 2,  /* forward pairs whose target's best source is the source */
+    LABSE_RETRIEVAL_MAX = 3         /* forward + backward, each row used at most once */
+} labse_retrieval;
+
+/* Options of labse_mine. Get defaults with labse_default_mine_options(). */
+typedef struct labse_mine_options {
+    int k;                        /* neighbours; default 4; lowered to min(ns, nt) */
+    labse_margin margin;          /* default LABSE_MARGIN_RATIO */
+    labse_retrieval retrieval;    /* default LABSE_RETRIEVAL_MAX */
+    double threshold;             /* keep score >= threshold; NaN (default) keeps all */
+    int threads;                  /* OpenMP threads; 0 = all (default) */
+    size_t block_rows;            /* rows per similarity block; default 2048 */
+} labse_mine_options;
+
+/* Default mining options, by value. Thread-safe. */
+labse_mine_options labse_default_mine_options(void);
+
+/* One mined pair: row src of the source matrix translates row tgt of the target matrix. */
+typedef struct labse_pair {
+    double score;    /* the margin score */
+    uint64_t src;    /* 0-based source row */
+    uint64_t tgt;    /* 0-based target row */
+} labse_pair;
+
+/*
+ * Bitext mining, the engine of `labse mine --src-emb A --tgt-emb B` (same pairs, same scores,
+ * same order): exact k-NN by cosine both ways over L2-normalised rows, margin scoring
+ * (Artetxe & Schwenk 2019) and the retrieval mode; see `labse mine --help`.
+ *   src    ns x dim float32, row-major (not modified; rows normalised on the fly).
+ *   tgt    nt x dim float32, row-major.
+ *   opt    NULL = defaults.
+ *   pairs  receives a malloc'ed array of *n_pairs pairs sorted by score descending, ties by
+ *          src then tgt ascending; NULL when *n_pairs == 0. The caller frees it with
+ *          labse_free(). Both untouched on failure.
+ * Errors: LABSE_E_INVALID (NULL argument, ns or nt 0, dim 0, bad option, more than
+ * 4294967294 rows), LABSE_E_FORMAT (a row with NaN/inf or zero norm; the message names the
+ * matrix "src"/"tgt" and the row), LABSE_E_NOMEM. Memory: about threads x block_rows x
+ * (block_rows + dim) x 4 bytes plus (ns + nt) x k x 8 bytes.
+ * Thread-safety: reentrant; runs on its own OpenMP threads.
+ */
+labse_status labse_mine(const float *src, size_t ns, const float *tgt, size_t nt, size_t dim,
+                        const labse_mine_options *opt, labse_pair **pairs, size_t *n_pairs,
+                        labse_error *err);
+
+/* Free memory the library returned to the caller (labse_mine's pairs). NULL is a no-op. */
+void labse_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

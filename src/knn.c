@@ -98,7 +98,9 @@ static labse_status cpu_run(const lb_knn_backend *be, const lb_emb *src, const l
     const uint64_t ns = lb_emb_rows(src), nt = lb_emb_rows(tgt);
     const size_t d = lb_emb_dim(src);
     const int k = p->k;
-    const int nth = p->threads > 0 ? p->threads : omp_get_max_threads();
+    /* 0 = all cores; not omp_get_max_threads(): an encoder call on this thread may have
+     * lowered its OpenMP default (lb_cpu_forward sets it per call). */
+    const int nth = p->threads > 0 ? p->threads : omp_get_num_procs();
     size_t bs = p->block_rows;
     if (bs > ns) bs = (size_t)ns;
     /* Target tile: block_rows, or smaller so that every thread gets at least one tile. */
@@ -206,4 +208,34 @@ labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_em
         lb_topk_free(bwd);
     }
     return s;
+}
+
+/* ==========================================================================================
+ * The checks and the search of `labse mine`, `labse eval` and labse_mine (one code path)
+ * ========================================================================================== */
+
+labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows,
+                             int threads, int *k_used, lb_topk *fwd, lb_topk *bwd,
+                             labse_error *err) {
+    if (fwd) memset(fwd, 0, sizeof *fwd);
+    if (bwd) memset(bwd, 0, sizeof *bwd);
+    if (!src || !tgt || !fwd || !bwd)
+        return lb_err(err, LABSE_E_INVALID, "k-NN: NULL argument");
+    const uint64_t ns = lb_emb_rows(src), nt = lb_emb_rows(tgt);
+    if (ns == 0 || nt == 0)
+        return lb_err(err, LABSE_E_INVALID, "%s: no rows (an empty corpus has nothing to mine)",
+                      ns == 0 ? lb_emb_name(src) : lb_emb_name(tgt));
+    if (lb_emb_dim(src) != lb_emb_dim(tgt))
+        return lb_err(err, LABSE_E_INVALID, "dimension mismatch: %s has dim %zu, %s has dim %zu",
+                      lb_emb_name(src), lb_emb_dim(src), lb_emb_name(tgt), lb_emb_dim(tgt));
+    if (k < 1) return lb_err(err, LABSE_E_INVALID, "k = %d must be >= 1", k);
+    if (threads < 0) return lb_err(err, LABSE_E_INVALID, "threads = %d must be >= 0", threads);
+    labse_status s = lb_emb_validate(src, threads, err);
+    if (s == LABSE_OK) s = lb_emb_validate(tgt, threads, err);
+    if (s != LABSE_OK) return s;
+    uint64_t kmax = ns < nt ? ns : nt;
+    if ((uint64_t)k > kmax) k = (int)kmax;
+    if (k_used) *k_used = k;
+    lb_knn_params p = {k, block_rows, threads};
+    return lb_knn_run(NULL, src, tgt, &p, fwd, bwd, err);
 }

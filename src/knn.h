@@ -89,7 +89,7 @@ void lb_topk_free(lb_topk *t);  /* frees the arrays and zeroes *t; zeroed t is a
 typedef struct lb_knn_params {
     int k;              /* neighbours per row, 1 <= k <= min(ns, nt) (the caller clamps) */
     size_t block_rows;  /* source rows per block (and max target rows per tile), >= 1 */
-    int threads;        /* OpenMP threads; 0 = omp_get_max_threads() */
+    int threads;        /* OpenMP threads; 0 = all cores (omp_get_num_procs) */
 } lb_knn_params;
 
 /* The GPU seam: one implementation of "similarity tiles + top-k" for both directions.
@@ -113,5 +113,16 @@ const lb_knn_backend *lb_knn_backend_cpu(void);
  */
 labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_emb *tgt,
                         const lb_knn_params *p, lb_topk *fwd, lb_topk *bwd, labse_error *err);
+
+/*
+ * What `labse mine`, `labse eval` and labse_mine do before scoring, in one place: refuse an
+ * empty matrix ("NAME: no rows ...") or unequal dims ("dimension mismatch ...")
+ * (LABSE_E_INVALID), lb_emb_validate both (LABSE_E_FORMAT naming the row), lower k to
+ * min(ns, nt) (*k_used, may be NULL, receives the k searched with), then lb_knn_run on the
+ * CPU backend. k >= 1, threads >= 0 (0 = default), block_rows as lb_knn_params.
+ */
+labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows,
+                             int threads, int *k_used, lb_topk *fwd, lb_topk *bwd,
+                             labse_error *err);
 
 #endif

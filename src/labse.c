@@ -2,6 +2,7 @@
  *
  * labse_model wraps the immutable lb_model plus the options it was loaded with; a
  * labse_session holds one thread's packing buffers and backend workspace. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ struct labse_model {
     labse_options opt;    /* as given, with defaults resolved */
     labse_device device;  /* resolved: CPU or CUDA */
     int max_length;       /* effective max tokens per sentence */
+    char *model_id;       /* realpath of the folder (or the path as given): manifests */
 };
 
 struct labse_session {
@@ -82,6 +84,13 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
     lm->opt = o;
     lm->device = dev;
     lm->max_length = m->cfg.max_seq_length;
+    char real[PATH_MAX];
+    lm->model_id = strdup(realpath(dir, real) ? real : dir);
+    if (!lm->model_id) {
+        lb_model_free(m);
+        free(lm);
+        return lb_err(err, LABSE_E_NOMEM, "labse_model_load: out of memory");
+    }
     *out = lm;
     return LABSE_OK;
 }
@@ -89,8 +98,13 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
 void labse_model_free(labse_model *m) {
     if (!m) return;
     lb_model_free(m->m);
+    free(m->model_id);
     free(m);
 }
+
+const labse_options *lb_model_options(const labse_model *m) { return &m->opt; }
+
+const char *lb_model_id(const labse_model *m) { return m->model_id; }
 
 void labse_model_get_info(const labse_model *lm, labse_model_info *info) {
     if (!lm || !info) return;

@@ -409,7 +409,7 @@ labse_status lb_emb_validate(const lb_emb *e, int threads, labse_error *err) {
     uint64_t nblk = (e->rows + BLK - 1) / BLK;
     uint64_t bad = UINT64_MAX; /* first bad row */
     int bad_kind = 0, nomem = 0;
-#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_max_threads()) if (nblk > 1)
+#pragma omp parallel num_threads(threads > 0 ? threads : omp_get_num_procs()) if (nblk > 1)
     {
         float *buf = malloc((size_t)BLK * d * sizeof *buf);
         if (!buf) {

@@ -483,3 +483,53 @@ done:
     st->seconds = wall_now() - t0;
     return s;
 }
+
+/* ==========================================================================================
+ * Output setup shared by `labse encode` and labse_encode_file
+ * ========================================================================================== */
+
+int lb_pipe_output_is_dir(const char *output) {
+    size_t n = strlen(output);
+    if (n == 0) return 0;
+    if (output[n - 1] == '/') return 1;
+    struct stat sb;
+    int is_dir = stat(output, &sb) == 0 && S_ISDIR(sb.st_mode);
+    return is_dir && !(n >= 4 && strcmp(output + n - 4, ".npy") == 0);
+}
+
+labse_status lb_pipe_set_output(lb_pipe_options *o, const char *output, int shard_index,
+                                int shard_count, char *buf, size_t cap, labse_error *err) {
+    if (!o || !output || !buf || cap == 0)
+        return lb_err(err, LABSE_E_INVALID, "output: NULL argument");
+    if (!*output || strcmp(output, "-") == 0)
+        return lb_err(err, LABSE_E_INVALID, "output must name a file or a folder");
+    if (shard_count < 1 || shard_count > 1000000 || shard_index < 0 ||
+        shard_index >= shard_count)
+        return lb_err(err, LABSE_E_INVALID, "shard %d/%d is not K/N with 0 <= K < N",
+                      shard_index, shard_count);
+    size_t olen = strlen(output);
+    int dir = lb_pipe_output_is_dir(output);
+    int w;
+    if (shard_count > 1) {
+        if (!dir)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s: a shard needs a folder output (OUT/ or an existing folder)",
+                          output);
+        if (mkdir(output, 0777) != 0 && errno != EEXIST)
+            return lb_err(err, LABSE_E_IO, "%s: cannot create the folder: %s", output,
+                          strerror(errno));
+        w = snprintf(buf, cap, "%s%sshard-%05d-of-%05d", output,
+                     output[olen - 1] == '/' ? "" : "/", shard_index, shard_count);
+    } else {
+        w = snprintf(buf, cap, "%s", output);
+        /* no trailing '/' in the folder name itself (manifest paths read better) */
+        size_t l = strlen(buf);
+        while (dir && l > 1 && buf[l - 1] == '/') buf[--l] = '\0';
+    }
+    if (w < 0 || (size_t)w >= cap) return lb_err(err, LABSE_E_INVALID, "%s: name too long", output);
+    o->output = buf;
+    o->output_dir = dir;
+    o->shard_index = shard_index;
+    o->shard_count = shard_count;
+    return LABSE_OK;
+}

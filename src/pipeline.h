@@ -158,6 +158,31 @@ labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
                          const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err);
 
 /* ==========================================================================================
+ * Setup shared by `labse encode` and labse_encode_file
+ * ========================================================================================== */
+
+/* Internal accessors of a labse_model (src/labse.c): the options it was loaded with (defaults
+ * resolved) and its id for manifests (realpath of the folder, or the path as given). */
+const labse_options *lb_model_options(const labse_model *m);
+const char *lb_model_id(const labse_model *m);
+
+/* 1 when `output` names a folder output: it ends in '/', or it is an existing folder whose
+ * name does not end in ".npy". 0: a single .npy file. */
+int lb_pipe_output_is_dir(const char *output);
+
+/*
+ * Fill o->output, o->output_dir, o->shard_index and o->shard_count from an output argument
+ * and a shard K/N (0/1 = whole input), as `labse encode --output OUT --shard K/N` does:
+ *   - folder or file by lb_pipe_output_is_dir; trailing '/' removed from a folder's name;
+ *   - shard_count > 1: OUT must be a folder; it is created if missing and the shard writes
+ *     OUT/shard-KKKKK-of-NNNNN.
+ * o->output points into buf[cap] afterwards. Errors: LABSE_E_INVALID (empty or "-" output,
+ * bad K/N, a shard with a file output, name too long), LABSE_E_IO (mkdir failed).
+ */
+labse_status lb_pipe_set_output(lb_pipe_options *o, const char *output, int shard_index,
+                                int shard_count, char *buf, size_t cap, labse_error *err);
+
+/* ==========================================================================================
  * Merge (labse merge)
  * ========================================================================================== */
 

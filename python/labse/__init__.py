@@ -8,7 +8,7 @@ The package is a thin ctypes layer over the C library built from the same source
 (include/labse.h documents the engine). ``labse.compat.LaBSE2Vec`` mimics vectorhub's class.
 """
 from ._lib import (E_CUDA, E_FORMAT, E_INVALID, E_IO, E_NOMEM, E_UNSUPPORTED, OK)
-from ._model import DEFAULT_WINDOW, LabseError, Model
+from ._model import DEFAULT_WINDOW, PAIR_DTYPE, LabseError, Model, mine
 
 try:
     from importlib.metadata import version as _version
@@ -16,5 +16,5 @@ try:
 except Exception:  # running from a source tree (LABSE_LIBRARY=...), not installed
     __version__ = "0+unknown"
 
-__all__ = ["Model", "LabseError", "DEFAULT_WINDOW", "OK", "E_IO", "E_FORMAT", "E_NOMEM",
+__all__ = ["Model", "LabseError", "mine", "PAIR_DTYPE", "DEFAULT_WINDOW", "OK", "E_IO", "E_FORMAT", "E_NOMEM",
            "E_CUDA", "E_INVALID", "E_UNSUPPORTED", "__version__"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from ctypes import (POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64, c_size_t,
-                    c_uint64, c_void_p)
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_double, c_int, c_int32, c_int64,
+                    c_size_t, c_uint64, c_void_p)
 
 # labse_status (include/labse.h)
 OK = 0
@@ -61,6 +61,33 @@ class Stats(Structure):
                 ("repaired", c_uint64), ("batches", c_uint64)]
 
 
+DTYPE_F32 = 0
+DTYPE_F16 = 1
+
+MARGINS = {"ratio": 0, "distance": 1, "absolute": 2}
+RETRIEVALS = {"forward": 0, "backward": 1, "intersect": 2, "max": 3}
+
+
+class FileOptions(Structure):
+    _fields_ = [("dtype", c_int), ("tok_threads", c_int), ("part_rows", c_uint64),
+                ("window", c_size_t), ("shard_index", c_int), ("shard_count", c_int)]
+
+
+class FileStats(Structure):
+    _fields_ = [("lines", c_uint64), ("lines_resumed", c_uint64), ("tokens", c_uint64),
+                ("truncated", c_uint64), ("repaired", c_uint64), ("capped", c_uint64),
+                ("batches", c_uint64), ("seconds", c_double), ("already_complete", c_int)]
+
+
+class MineOptions(Structure):
+    _fields_ = [("k", c_int), ("margin", c_int), ("retrieval", c_int), ("threshold", c_double),
+                ("threads", c_int), ("block_rows", c_size_t)]
+
+
+class Pair(Structure):
+    _fields_ = [("score", c_double), ("src", c_uint64), ("tgt", c_uint64)]
+
+
 def _find_library() -> str:
     env = os.environ.get("LABSE_LIBRARY")
     if env:
@@ -98,6 +125,13 @@ def _load() -> ctypes.CDLL:
     fn("labse_encode", c_int, c_void_p, P(c_char_p), P(c_size_t), c_size_t, c_void_p, P(Error))
     fn("labse_session_stats", None, c_void_p, P(Stats))
     fn("labse_encode_ids", c_int, c_void_p, P(c_int32), P(c_int32), c_size_t, c_void_p, P(Error))
+    fn("labse_default_file_options", FileOptions)
+    fn("labse_encode_file", c_int, c_void_p, c_char_p, c_char_p, P(FileOptions), P(FileStats),
+       P(Error))
+    fn("labse_default_mine_options", MineOptions)
+    fn("labse_mine", c_int, c_void_p, c_size_t, c_void_p, c_size_t, c_size_t, P(MineOptions),
+       P(P(Pair)), P(c_size_t), P(Error))
+    fn("labse_free", None, c_void_p)
     return lib
 
 

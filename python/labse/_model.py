@@ -317,3 +317,163 @@ class Model:
                 if show_progress:
                     print(file=sys.stderr)
         return out[0] if single else out
+
+    # ---- encode_file ----------------------------------------------------------------------
+
+    def encode_file(self, input_path: Union[str, os.PathLike], output_path: Union[str, os.PathLike],
+                    dtype=np.float32, tok_threads: int = 0, part_rows: int = 1_000_000,
+                    window: int | None = None, shard=None) -> dict:
+        """Embed every line of a text file through the streaming pipeline of ``labse encode``
+        (liblabse's ``labse_encode_file``): constant memory, multi-threaded tokenisation, and
+        the very bytes the CLI writes for the same options.
+
+        Args:
+            input_path: the text, one sentence per line (``\\n``; a ``\\r`` before it is
+                dropped; an empty line gets its row; invalid UTF-8 is repaired).
+            output_path: ``OUT.npy`` (one array (lines, dim), written atomically) or a folder
+                (a str ending in ``/``, or an existing folder not named ``*.npy``): part files
+                of ``part_rows`` rows + ``manifest.json``; an incomplete folder of the same
+                input and settings is resumed.
+            dtype: numpy.float32 or numpy.float16 (``--format f16``).
+            tok_threads: tokenizer threads; 0 = cores - 1 (at least 1).
+            part_rows: rows per part file (folder output).
+            window: lines sorted by length together; None = the model's ``window``.
+            shard: None, or (K, N) / "K/N": encode shard K (0-based) of N into
+                ``OUT/shard-KKKKK-of-NNNNN/`` (folder output only; join with ``labse merge``).
+
+        Returns:
+            dict: lines, lines_resumed, tokens, truncated, repaired, capped, batches,
+            seconds (float), already_complete (bool).
+
+        Raises:
+            LabseError: unreadable input, unwritable output, a folder of other settings.
+            ValueError / TypeError: a bad dtype, tok_threads, part_rows, window or shard.
+
+        The batch token budget, max_length and encoder threads are the model's. The GIL is
+        released while the library runs; the call prints nothing.
+        """
+        dt = np.dtype(dtype)
+        if dt not in (np.dtype(np.float32), np.dtype(np.float16)):
+            raise ValueError(f"labse: dtype must be float32 or float16, got {dt}")
+        opt = lib.labse_default_file_options()
+        opt.dtype = _lib.DTYPE_F32 if dt == np.dtype(np.float32) else _lib.DTYPE_F16
+        if not isinstance(tok_threads, int) or not 0 <= tok_threads <= 4096:
+            raise ValueError(f"labse: tok_threads must be an int in 0..4096, got {tok_threads!r}")
+        if not isinstance(part_rows, int) or not 1 <= part_rows <= 1 << 40:
+            raise ValueError(f"labse: part_rows must be an int in 1..2**40, got {part_rows!r}")
+        if window is not None and (not isinstance(window, int) or not 1 <= window <= 1 << 24):
+            raise ValueError(f"labse: window must be None or an int in 1..2**24, got {window!r}")
+        opt.tok_threads = tok_threads
+        opt.part_rows = part_rows
+        opt.window = 0 if window is None else window
+        if shard is not None:
+            try:
+                k, n = (map(int, shard.split("/")) if isinstance(shard, str) else map(int, shard))
+            except (TypeError, ValueError):
+                raise ValueError(f"labse: shard must be (K, N) or 'K/N', got {shard!r}") from None
+            if not (n >= 1 and 0 <= k < n):
+                raise ValueError(f"labse: shard {k}/{n} is not K/N with 0 <= K < N")
+            opt.shard_index, opt.shard_count = k, n
+        inp, out = os.fspath(input_path), os.fspath(output_path)
+        if isinstance(inp, str) and inp == "-":
+            raise ValueError("labse: encode_file reads a file, not '-' (stdin)")
+        st = _lib.FileStats()
+        err = _lib.Error()
+        with self._use(session=False):
+            rc = lib.labse_encode_file(self._m, os.fsencode(inp), os.fsencode(out),
+                                       ctypes.byref(opt), ctypes.byref(st), ctypes.byref(err))
+        if rc != _lib.OK:
+            raise LabseError._from(rc, err)
+        res = {name: getattr(st, name) for name, _ in _lib.FileStats._fields_}
+        res["already_complete"] = bool(res["already_complete"])
+        return res
+
+
+#: The dtype of labse.mine's result.
+PAIR_DTYPE = np.dtype([("score", np.float64), ("src", np.int64), ("tgt", np.int64)])
+
+
+def mine(src_emb, tgt_emb, k: int = 4, margin: str = "ratio", retrieval: str = "max",
+         threshold: float | None = None, threads: int = 0, block_rows: int = 2048) -> np.ndarray:
+    """Bitext mining between two embedding matrices (liblabse's ``labse_mine``: the engine of
+    ``labse mine --src-emb --tgt-emb``, same pairs, same scores, same order).
+
+    Exact k-nearest-neighbour search by cosine both ways (rows are L2-normalised inside),
+    then margin scoring (Artetxe & Schwenk 2019): with a = cos(x, y) and
+    b = mean cos of x's k neighbours / 2 + mean cos of y's k neighbours / 2,
+    ``"ratio"``: a / b, ``"distance"``: a - b, ``"absolute"``: a.
+
+    Args:
+        src_emb: (ns, dim) array-like of floats (converted to C-contiguous float32).
+        tgt_emb: (nt, dim), the same dim.
+        k: neighbours (lowered to min(ns, nt)).
+        margin: "ratio" | "distance" | "absolute".
+        retrieval: "forward" (each source with its best target) | "backward" (each target
+            with its best source) | "intersect" (forward pairs confirmed backward) | "max"
+            (forward + backward by score, each source and target used at most once).
+        threshold: keep pairs with score >= threshold; None keeps all.
+        threads: CPU threads; 0 = all cores.
+        block_rows: rows per similarity block (memory ~ threads x block_rows x
+            (block_rows + dim) x 4 bytes).
+
+    Returns:
+        numpy structured array of dtype ``labse.PAIR_DTYPE``: fields ``score`` (float64),
+        ``src`` and ``tgt`` (int64 row indices, 0-based), one element per pair, sorted by
+        score descending, ties by src then tgt ascending. ``res["src"]`` etc. give the
+        columns.
+
+    Raises:
+        ValueError: not 2-D, dims differ, an empty matrix, an unknown margin/retrieval, a bad
+            k, threads or block_rows.
+        LabseError: a row with NaN/inf or zero norm (the message names it), out of memory.
+
+    The GIL is released while the library runs.
+    """
+    a = np.ascontiguousarray(src_emb, dtype=np.float32)
+    b = np.ascontiguousarray(tgt_emb, dtype=np.float32)
+    for name, x in (("src_emb", a), ("tgt_emb", b)):
+        if x.ndim != 2:
+            raise ValueError(f"labse.mine: {name} must be 2-D (rows, dim), got shape {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"labse.mine: {name} is empty (shape {x.shape})")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"labse.mine: dimension mismatch: src_emb has dim {a.shape[1]}, "
+                         f"tgt_emb has dim {b.shape[1]}")
+    if margin not in _lib.MARGINS:
+        raise ValueError(f"labse.mine: margin must be one of {list(_lib.MARGINS)}, got {margin!r}")
+    if retrieval not in _lib.RETRIEVALS:
+        raise ValueError(f"labse.mine: retrieval must be one of {list(_lib.RETRIEVALS)}, "
+                         f"got {retrieval!r}")
+    if not isinstance(k, int) or not 1 <= k <= 1 << 20:
+        raise ValueError(f"labse.mine: k must be an int in 1..2**20, got {k!r}")
+    if not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"labse.mine: threads must be an int >= 0, got {threads!r}")
+    if not isinstance(block_rows, int) or not 1 <= block_rows <= 1 << 20:
+        raise ValueError(f"labse.mine: block_rows must be an int in 1..2**20, got {block_rows!r}")
+    opt = lib.labse_default_mine_options()
+    opt.k = k
+    opt.margin = _lib.MARGINS[margin]
+    opt.retrieval = _lib.RETRIEVALS[retrieval]
+    if threshold is not None:
+        t = float(threshold)
+        if t != t:
+            raise ValueError("labse.mine: threshold is NaN (use None to keep all pairs)")
+        opt.threshold = t
+    opt.threads = threads
+    opt.block_rows = block_rows
+    pairs = ctypes.POINTER(_lib.Pair)()
+    n = ctypes.c_size_t(0)
+    err = _lib.Error()
+    rc = lib.labse_mine(a.ctypes.data, a.shape[0], b.ctypes.data, b.shape[0], a.shape[1],
+                        ctypes.byref(opt), ctypes.byref(pairs), ctypes.byref(n), ctypes.byref(err))
+    if rc != _lib.OK:
+        raise LabseError._from(rc, err)
+    try:
+        if n.value == 0:
+            return np.empty(0, dtype=PAIR_DTYPE)
+        raw = np.ctypeslib.as_array(ctypes.cast(pairs, ctypes.POINTER(ctypes.c_uint8)),
+                                    shape=(n.value * ctypes.sizeof(_lib.Pair),))
+        view = raw.view(np.dtype([("score", "<f8"), ("src", "<u8"), ("tgt", "<u8")]))
+        return view.astype(PAIR_DTYPE)
+    finally:
+        lib.labse_free(pairs)

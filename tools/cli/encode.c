@@ -70,16 +70,6 @@ static int mpi_env(int *rank, int *size) {
     return 0;
 }
 
-static int is_dir(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
 /* The progress line (terminal only). */
 static void progress_cb(const lb_pipe_progress *p, void *user) {
     (void)user;
@@ -164,8 +154,7 @@ int cmd_encode(int argc, char **argv) {
     po.batch_tokens = ma.opt.batch_tokens;
 
     /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
-    size_t olen = strlen(output);
-    int dir = output[olen - 1] == '/' || (is_dir(output) && !ends_with(output, ".npy"));
+    int dir = lb_pipe_output_is_dir(output);
     /* Shard: explicit, auto, or implied by an MPI launcher with several ranks. */
     int k = 0, n = 1, rank, size;
     if (shard && strcmp(shard, "auto") == 0) {
@@ -194,35 +183,19 @@ int cmd_encode(int argc, char **argv) {
         return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
 
     char outbuf[4096];
-    if (n > 1) {
-        if (mkdir(output, 0777) != 0 && errno != EEXIST) {
-            errorf("%s: cannot create the folder: %s", output, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-        snprintf(outbuf, sizeof outbuf, "%s%sshard-%05d-of-%05d", output,
-                 output[olen - 1] == '/' ? "" : "/", k, n);
-    } else {
-        snprintf(outbuf, sizeof outbuf, "%s", output);
-        /* no trailing '/' in the folder name itself (manifest paths read better) */
-        size_t l = strlen(outbuf);
-        while (dir && l > 1 && outbuf[l - 1] == '/') outbuf[--l] = '\0';
-    }
+    labse_error err = {0};
+    labse_status s = lb_pipe_set_output(&po, output, k, n, outbuf, sizeof outbuf, &err);
+    if (s != LABSE_OK) return report("output", s, &err, 0);
     po.input = input;
-    po.output = outbuf;
-    po.output_dir = dir;
-    po.shard_index = k;
-    po.shard_count = n;
 
     labse_model *m = NULL;
     int rc;
     if ((rc = load_model(&ma, &m)) != 0) return rc;
     rc = EXIT_RUNTIME;
-    char model_real[PATH_MAX];
-    po.model_id = realpath(ma.model, model_real) ? model_real : ma.model;
+    po.model_id = lb_model_id(m);
 
     lb_pipe_backend be;
-    labse_error err = {0};
-    labse_status s = lb_pipe_backend_cpu(m, &be, &err);
+    s = lb_pipe_backend_cpu(m, &be, &err);
     if (s != LABSE_OK) {
         report("session", s, &err, 0);
         labse_model_free(m);

@@ -88,30 +88,12 @@ int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines,
 int mine_knn(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows, int threads,
              int quiet, lb_topk *fwd, lb_topk *bwd) {
     labse_error err = {0};
-    const uint64_t ns = lb_emb_rows(src), nt = lb_emb_rows(tgt);
-    if (ns == 0 || nt == 0) {
-        errorf("%s: no rows (an empty corpus has nothing to mine)",
-               ns == 0 ? lb_emb_name(src) : lb_emb_name(tgt));
-        return EXIT_RUNTIME;
-    }
-    if (lb_emb_dim(src) != lb_emb_dim(tgt)) {
-        errorf("dimension mismatch: %s has dim %zu, %s has dim %zu", lb_emb_name(src),
-               lb_emb_dim(src), lb_emb_name(tgt), lb_emb_dim(tgt));
-        return EXIT_RUNTIME;
-    }
-    labse_status s = lb_emb_validate(src, threads, &err);
-    if (s == LABSE_OK) s = lb_emb_validate(tgt, threads, &err);
-    if (s != LABSE_OK) return report("input", s, &err, 0);
-    uint64_t kmax = ns < nt ? ns : nt;
-    if ((uint64_t)k > kmax) {
-        if (!quiet)
-            errorf("warning: --k %d exceeds the smaller corpus (%" PRIu64 " rows); using k = %"
-                   PRIu64, k, kmax, kmax);
-        k = (int)kmax;
-    }
-    lb_knn_params p = {k, block_rows, threads};
-    s = lb_knn_run(NULL, src, tgt, &p, fwd, bwd, &err);
+    int k_used = k;
+    labse_status s = lb_knn_mine_run(src, tgt, k, block_rows, threads, &k_used, fwd, bwd, &err);
     if (s != LABSE_OK) return report("k-NN", s, &err, 0);
+    if (k_used != k && !quiet)
+        errorf("warning: --k %d exceeds the smaller corpus (%d rows); using k = %d", k, k_used,
+               k_used);
     return 0;
 }
 

@@ -1,0 +1,269 @@
+/* test_api_file_mine.c — the public labse_encode_file and labse_mine (include/labse.h).
+ *
+ * Usage: test_api_file_mine MODEL_DIR LABSE_CLI   (missing model folder → exit 77, skip)
+ *
+ *   - labse_encode_file's .npy (f32) equals labse_encode's rows bitwise for the same options
+ *     and thread count (both cut the same windows and batches); its f16 output equals
+ *     lb_f32_to_f16 of those rows; its counters match; bad arguments are refused.
+ *   - labse_mine equals `labse mine --src-emb --tgt-emb` (the CLI, same engine) pair for pair
+ *     and score for score (as the CLI prints them, %.8f) for every margin x retrieval on a
+ *     small random case with near-duplicates, and with a threshold; errors are reported.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "labse.h"
+#include "pipeline.h"
+
+static const char *g_model_dir, *g_cli;
+static char g_tmp[256];
+
+static char *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    b[n] = '\0';
+    *len = (size_t)n;
+    return b;
+}
+
+/* The data of a version-1 .npy (header length at bytes 8..9). */
+static const char *npy_data(const char *b, size_t len, size_t *data_len) {
+    assert_true(len >= 10 && memcmp(b, "\x93NUMPY\x01\x00", 8) == 0);
+    size_t h = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
+    *data_len = len - 10 - h;
+    return b + 10 + h;
+}
+
+static void write_npy_f32(const char *path, const float *x, size_t rows, size_t dim) {
+    char hdr[128];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                     rows, dim);
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    unsigned short hl = (unsigned short)(n + pad + 1);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 0xff, f);
+    fputc(hl >> 8, f);
+    fwrite(hdr, 1, (size_t)n, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    fwrite(x, sizeof(float), rows * dim, f);
+    fclose(f);
+}
+
+/* ---- labse_encode_file ------------------------------------------------------------------ */
+
+static void test_encode_file_equals_encode(void **state) {
+    (void)state;
+    char gold[1024];
+    snprintf(gold, sizeof gold, "%s/tests/golden/sentences.txt", LABSE_SRC_DIR);
+    size_t len;
+    char *text = read_all(gold, &len);
+    assert_non_null(text);
+    /* lines as the pipeline splits them (the file ends in '\n') */
+    const char *ptrs[4096];
+    size_t lens[4096], n = 0;
+    for (char *p = text; p < text + len && n < 4096;) {
+        char *e = memchr(p, '\n', (size_t)(text + len - p));
+        if (!e) e = text + len;
+        ptrs[n] = p;
+        lens[n] = (size_t)(e - p);
+        if (lens[n] && p[lens[n] - 1] == '\r') lens[n]--;
+        n++;
+        p = e + 1;
+    }
+    labse_options mo = labse_default_options();
+    mo.device = LABSE_DEVICE_CPU;
+    mo.threads = 1;
+    mo.window = 16;  /* several windows */
+    labse_model *m = NULL;
+    labse_error err;
+    assert_int_equal(labse_model_load(g_model_dir, &mo, &m, &err), LABSE_OK);
+    int dim = labse_model_dim(m);
+    labse_session *s = NULL;
+    assert_int_equal(labse_session_new(m, &s, &err), LABSE_OK);
+    float *ref = malloc(n * (size_t)dim * sizeof(float));
+    assert_int_equal(labse_encode(s, ptrs, lens, n, ref, &err), LABSE_OK);
+
+    char out[512];
+    snprintf(out, sizeof out, "%s/a.npy", g_tmp);
+    labse_file_options fo = labse_default_file_options();
+    fo.tok_threads = 2;
+    labse_file_stats st;
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(st.lines, n);
+    labse_stats ss;
+    labse_session_stats(s, &ss);
+    assert_int_equal(st.tokens, ss.tokens);
+    assert_int_equal(st.truncated, ss.truncated);
+    size_t flen, dlen;
+    char *file = read_all(out, &flen);
+    assert_non_null(file);
+    const char *data = npy_data(file, flen, &dlen);
+    assert_int_equal(dlen, n * (size_t)dim * sizeof(float));
+    assert_memory_equal(data, ref, dlen);
+    free(file);
+
+    fo.dtype = LABSE_DTYPE_F16;
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_OK);
+    file = read_all(out, &flen);
+    data = npy_data(file, flen, &dlen);
+    assert_int_equal(dlen, n * (size_t)dim * 2);
+    for (size_t i = 0; i < n * (size_t)dim; i++) {
+        uint16_t h;
+        memcpy(&h, data + 2 * i, 2);
+        assert_int_equal(h, lb_f32_to_f16(ref[i]));
+    }
+    free(file);
+
+    /* errors */
+    assert_int_equal(labse_encode_file(m, "/nonexistent/x.txt", out, NULL, NULL, &err), LABSE_E_IO);
+    assert_true(strstr(err.message, "/nonexistent/x.txt") != NULL);
+    assert_int_equal(labse_encode_file(m, gold, NULL, NULL, NULL, &err), LABSE_E_INVALID);
+    fo = labse_default_file_options();
+    fo.dtype = (labse_dtype)7;
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_E_INVALID);
+    fo = labse_default_file_options();
+    fo.shard_count = 2;  /* a shard needs a folder */
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_E_INVALID);
+    unlink(out);
+    free(ref);
+    free(text);
+    labse_session_free(s);
+    labse_model_free(m);
+}
+
+/* ---- labse_mine ------------------------------------------------------------------------- */
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((double)(g_rng >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+static void test_mine_equals_cli(void **state) {
+    (void)state;
+    enum { NS = 37, NT = 29, DIM = 16 };
+    static float a[NS * DIM], b[NT * DIM];
+    for (int i = 0; i < NS * DIM; i++) a[i] = frand();
+    for (int i = 0; i < NT * DIM; i++) b[i] = frand();
+    /* translations: target j near source 2j+1 */
+    for (int j = 0; j < NT && 2 * j + 1 < NS; j += 2)
+        for (int d = 0; d < DIM; d++) b[j * DIM + d] = a[(2 * j + 1) * DIM + d] + 0.05f * frand();
+    char pa[512], pb[512], po[512];
+    snprintf(pa, sizeof pa, "%s/a.npy", g_tmp);
+    snprintf(pb, sizeof pb, "%s/b.npy", g_tmp);
+    snprintf(po, sizeof po, "%s/pairs.tsv", g_tmp);
+    write_npy_f32(pa, a, NS, DIM);
+    write_npy_f32(pb, b, NT, DIM);
+    static const char *margins[] = {"ratio", "distance", "absolute"};
+    static const char *retrs[] = {"forward", "backward", "intersect", "max"};
+    for (int mg = 0; mg < 3; mg++)
+        for (int r = 0; r < 4; r++)
+            for (int th = 0; th < 2; th++) {
+                labse_mine_options o = labse_default_mine_options();
+                o.k = 3;
+                o.margin = (labse_margin)mg;
+                o.retrieval = (labse_retrieval)r;
+                o.block_rows = 8;
+                o.threads = 2;
+                double thr = mg == 0 ? 1.05 : mg == 1 ? 0.05 : 0.3;
+                if (th) o.threshold = thr;
+                labse_pair *pairs = NULL;
+                size_t np = 0;
+                labse_error err;
+                assert_int_equal(labse_mine(a, NS, b, NT, DIM, &o, &pairs, &np, &err), LABSE_OK);
+                char cmd[2048], thr_arg[64] = "";
+                if (th) snprintf(thr_arg, sizeof thr_arg, "--threshold %.17g", thr);
+                snprintf(cmd, sizeof cmd,
+                         "'%s' mine -q -k 3 -t 2 --block-rows 8 --margin %s --retrieval %s %s --src-emb '%s' "
+                         "--tgt-emb '%s' -o '%s'",
+                         g_cli, margins[mg], retrs[r], thr_arg, pa, pb, po);
+                assert_int_equal(system(cmd), 0);
+                size_t len;
+                char *tsv = read_all(po, &len);
+                assert_non_null(tsv);
+                /* our pairs in the CLI's format */
+                size_t cap = np * 64 + 1, w = 0;
+                char *mine = malloc(cap);
+                mine[0] = '\0';
+                for (size_t i = 0; i < np; i++)
+                    w += (size_t)snprintf(mine + w, cap - w, "%.8f\t%" PRIu64 "\t%" PRIu64 "\n",
+                                          pairs[i].score, pairs[i].src, pairs[i].tgt);
+                if (strcmp(mine, tsv) != 0)
+                    fail_msg("%s/%s threshold %d (%zu pairs): labse_mine differs from the CLI:\n%s\nvs\n%s",
+                             margins[mg], retrs[r], th, np, mine, tsv);
+                if (r == 1 && !th) assert_int_equal(np, NT);
+                free(mine);
+                free(tsv);
+                labse_free(pairs);
+            }
+    /* errors */
+    labse_pair *pairs = NULL;
+    size_t np = 0;
+    labse_error err;
+    assert_int_equal(labse_mine(a, 0, b, NT, DIM, NULL, &pairs, &np, &err), LABSE_E_INVALID);
+    assert_true(strstr(err.message, "no rows") != NULL);
+    a[5 * DIM + 3] = NAN;
+    assert_int_equal(labse_mine(a, NS, b, NT, DIM, NULL, &pairs, &np, &err), LABSE_E_FORMAT);
+    assert_true(strstr(err.message, "row 5") != NULL);
+    a[5 * DIM + 3] = 0.5f;
+    labse_mine_options o = labse_default_mine_options();
+    o.k = 0;
+    assert_int_equal(labse_mine(a, NS, b, NT, DIM, &o, &pairs, &np, &err), LABSE_E_INVALID);
+    o = labse_default_mine_options();
+    o.k = 1000;  /* lowered to min(ns, nt) */
+    assert_int_equal(labse_mine(a, NS, b, NT, DIM, &o, &pairs, &np, &err), LABSE_OK);
+    labse_free(pairs);
+    labse_free(NULL);
+    unlink(pa);
+    unlink(pb);
+    unlink(po);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_api_file_mine MODEL_DIR LABSE_CLI\n");
+        return 2;
+    }
+    g_model_dir = argv[1];
+    g_cli = argv[2];
+    struct stat sb;
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s/config.json", g_model_dir);
+    if (stat(cfg, &sb) != 0) {
+        printf("SKIP: %s not found\n", cfg);
+        return 77;
+    }
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/test_api_file_mine.XXXXXX");
+    if (!mkdtemp(g_tmp)) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encode_file_equals_encode),
+        cmocka_unit_test(test_mine_equals_cli),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rmdir(g_tmp);
+    return rc;
+}
