@@ -146,8 +146,6 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         if (L > Lmax) Lmax = L;
     }
     int nt = threads > 0 ? threads : omp_get_num_procs();
-    omp_set_num_threads(nt);
-    openblas_set_num_threads(nt);
 
     size_t wide = (size_t)(FF > 3 * H ? FF : 3 * H);
     int widest = H;
@@ -165,6 +163,12 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         return lb_err(err, LABSE_E_NOMEM,
                       "cpu forward: cannot allocate activations for %d tokens (lower --batch-tokens)", T);
     }
+
+    /* The OpenMP build of OpenBLAS sizes its GEMMs from this thread's OpenMP default, so the
+     * thread count is set for the call and the caller's default restored at the end. */
+    const int caller_threads = omp_get_max_threads();
+    omp_set_num_threads(nt);
+    openblas_set_num_threads(nt);
 
     /* embeddings: word + position (restarting per sequence) + type 0, then LayerNorm */
     float *x = ws->x;
@@ -224,5 +228,6 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         }
         for (int i = 0; i < n; i++) o[i] = (float)(r[i] / norm);
     }
+    omp_set_num_threads(caller_threads);
     return LABSE_OK;
 }
