@@ -97,6 +97,8 @@ typedef struct labse_model_info {
     int lowercase;            /* tokenizer lower-cases (and strips accents per config) */
     int64_t parameters;       /* number of parameters of encoder + Dense modules */
     labse_device device;      /* the device the model's sessions run on */
+    char device_name[128];    /* "cpu", or "cuda:N (GPU name)"; "(emulated)" in the emulation
+                                 build used by the tests */
 } labse_model_info;
 
 /*

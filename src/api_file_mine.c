@@ -58,7 +58,7 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
                                         sizeof outbuf, err);
     if (s != LABSE_OK) return s;
     lb_pipe_backend be;
-    s = lb_pipe_backend_cpu(m, &be, err);
+    s = lb_pipe_backend_for(m, &be, err);
     if (s != LABSE_OK) return s;
     lb_pipe_stats ps;
     memset(&ps, 0, sizeof ps);

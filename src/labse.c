@@ -3,11 +3,15 @@
  * labse_model wraps the immutable lb_model plus the options it was loaded with; a
  * labse_session holds one thread's packing buffers and backend workspace. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 #include "encoder.h"
+#ifdef LABSE_HAVE_GPU
+#include "gpu.h"
+#endif
 #include "model.h"
 #include "pipe_internal.h"
 #include "pipeline.h"
@@ -19,11 +23,18 @@ struct labse_model {
     labse_device device;  /* resolved: CPU or CUDA */
     int max_length;       /* effective max tokens per sentence */
     char *model_id;       /* realpath of the folder (or the path as given): manifests */
+    char device_name[128]; /* "cpu" or "cuda:N (name)" */
+#ifdef LABSE_HAVE_GPU
+    lb_gpu_weights *gw;   /* the weights on the GPU (device CUDA only) */
+#endif
 };
 
 struct labse_session {
     const labse_model *model;
-    lb_cpu_ws *ws;
+    lb_cpu_ws *ws;        /* CPU device */
+#ifdef LABSE_HAVE_GPU
+    lb_gpu_ctx *gpu;      /* CUDA device: streams, activations, GEMM cache */
+#endif
     /* one window of labse_encode: */
     int32_t *wids;        /* [cap_wids] ids of the window's texts, back to back */
     size_t *woff;         /* [cap_win] offset of text j's ids in wids */
@@ -66,29 +77,70 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
     labse_device dev;
     switch (o.device) {
     case LABSE_DEVICE_CPU: dev = LABSE_DEVICE_CPU; break;
-    case LABSE_DEVICE_AUTO: dev = LABSE_DEVICE_CPU; break; /* no GPU backend in this build yet */
+    case LABSE_DEVICE_AUTO:
+        /* The GPU when this build has a real one and a device is present. The emulator is a
+         * test device: auto never picks it. */
+#ifdef LABSE_HAVE_GPU
+        dev = !lb_gpu_is_emulated() && lb_gpu_device_count() > o.cuda_device ? LABSE_DEVICE_CUDA
+                                                                              : LABSE_DEVICE_CPU;
+#else
+        dev = LABSE_DEVICE_CPU;
+#endif
+        break;
     case LABSE_DEVICE_CUDA:
+#ifdef LABSE_HAVE_GPU
+        dev = LABSE_DEVICE_CUDA;
+        break;
+#else
         return lb_err(err, LABSE_E_UNSUPPORTED,
-                      "device cuda: this build has no GPU backend yet (use --device cpu or auto)");
+                      "device cuda: this build has no GPU backend (it was built without CUDA; "
+                      "use --device cpu or auto)");
+#endif
     default: return lb_err(err, LABSE_E_INVALID, "unknown device %d", (int)o.device);
     }
+    if (o.cuda_device < 0)
+        return lb_err(err, LABSE_E_INVALID, "cuda_device must be >= 0 (got %d)", o.cuda_device);
+    char devname[128] = "cpu";
+#ifdef LABSE_HAVE_GPU
+    if (dev == LABSE_DEVICE_CUDA) {
+        char gname[96];
+        labse_status ds = lb_gpu_device_check(o.cuda_device, gname, sizeof gname, err);
+        if (ds != LABSE_OK) return ds;
+        snprintf(devname, sizeof devname, "cuda:%d (%s%s)", o.cuda_device, gname,
+                 lb_gpu_is_emulated() ? ", emulated" : "");
+    }
+#endif
     lb_model *m = NULL;
     labse_status st = lb_model_load(dir, o.max_length, &m, err);
     if (st != LABSE_OK) return st;
+#ifdef LABSE_HAVE_GPU
+    lb_gpu_weights *gw = NULL;
+    if (dev == LABSE_DEVICE_CUDA &&
+        (st = lb_gpu_weights_new(m, o.cuda_device, &gw, err)) != LABSE_OK) {
+        lb_model_free(m);
+        return st;
+    }
+#endif
     labse_model *lm = calloc(1, sizeof *lm);
     if (!lm) {
+#ifdef LABSE_HAVE_GPU
+        lb_gpu_weights_free(gw);
+#endif
         lb_model_free(m);
         return lb_err(err, LABSE_E_NOMEM, "labse_model_load: out of memory");
     }
     lm->m = m;
+#ifdef LABSE_HAVE_GPU
+    lm->gw = gw;
+#endif
+    snprintf(lm->device_name, sizeof lm->device_name, "%s", devname);
     lm->opt = o;
     lm->device = dev;
     lm->max_length = m->cfg.max_seq_length;
     char real[PATH_MAX];
     lm->model_id = strdup(realpath(dir, real) ? real : dir);
     if (!lm->model_id) {
-        lb_model_free(m);
-        free(lm);
+        labse_model_free(lm);
         return lb_err(err, LABSE_E_NOMEM, "labse_model_load: out of memory");
     }
     *out = lm;
@@ -97,6 +149,9 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
 
 void labse_model_free(labse_model *m) {
     if (!m) return;
+#ifdef LABSE_HAVE_GPU
+    lb_gpu_weights_free(m->gw);
+#endif
     lb_model_free(m->m);
     free(m->model_id);
     free(m);
@@ -105,6 +160,27 @@ void labse_model_free(labse_model *m) {
 const labse_options *lb_model_options(const labse_model *m) { return &m->opt; }
 
 const char *lb_model_id(const labse_model *m) { return m->model_id; }
+
+const lb_model *lb_model_inner(const labse_model *m) { return m->m; }
+
+const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m) {
+#ifdef LABSE_HAVE_GPU
+    return m->gw;
+#else
+    (void)m;
+    return NULL;
+#endif
+}
+
+const char *lb_model_device_name(const labse_model *m) { return m->device_name; }
+
+labse_status lb_pipe_backend_for(const labse_model *m, lb_pipe_backend *be, labse_error *err) {
+    memset(be, 0, sizeof *be);
+#ifdef LABSE_HAVE_GPU
+    if (m->device == LABSE_DEVICE_CUDA) return lb_pipe_backend_gpu(m, be, err);
+#endif
+    return lb_pipe_backend_cpu(m, be, err);
+}
 
 void labse_model_get_info(const labse_model *lm, labse_model_info *info) {
     if (!lm || !info) return;
@@ -124,6 +200,7 @@ void labse_model_get_info(const labse_model *lm, labse_model_info *info) {
     info->lowercase = lm->m->cfg.lowercase;
     info->parameters = lm->m->parameters;
     info->device = lm->device;
+    snprintf(info->device_name, sizeof info->device_name, "%s", lm->device_name);
 }
 
 int labse_model_dim(const labse_model *lm) { return lm ? lm->m->cfg.dim : 0; }
@@ -152,12 +229,24 @@ labse_status labse_session_new(const labse_model *lm, labse_session **out, labse
         return lb_err(err, LABSE_E_NOMEM, "labse_session_new: out of memory");
     }
     s->model = lm;
+#ifdef LABSE_HAVE_GPU
+    if (lm->device == LABSE_DEVICE_CUDA) {
+        labse_status st = lb_gpu_ctx_new(lm->m, lm->gw, lm->opt.batch_tokens, 1, &s->gpu, err);
+        if (st != LABSE_OK) {
+            labse_session_free(s);
+            return st;
+        }
+    }
+#endif
     *out = s;
     return LABSE_OK;
 }
 
 void labse_session_free(labse_session *s) {
     if (!s) return;
+#ifdef LABSE_HAVE_GPU
+    lb_gpu_ctx_free(s->gpu);
+#endif
     lb_cpu_ws_free(s->ws);
     free(s->wids);
     free(s->woff);
@@ -173,6 +262,14 @@ const char *labse_session_errmsg(const labse_session *s) { return s ? s->err.mes
 
 void labse_session_stats(const labse_session *s, labse_stats *st) {
     if (s && st) *st = s->stats;
+}
+
+/* One packed batch on the session's device: rows → out [b->n, dim]. */
+static labse_status forward(labse_session *s, const lb_batch *b, float *out, labse_error *e) {
+#ifdef LABSE_HAVE_GPU
+    if (s->gpu) return lb_gpu_encode(s->gpu, b->ids, b->cu_seqlens, b->n, out, e);
+#endif
+    return lb_cpu_forward(s->model->m, s->ws, b, s->model->opt.threads, out, NULL, e);
 }
 
 /* Record err as the session's last error and copy it to the caller's. */
@@ -245,7 +342,7 @@ static labse_status encode_window(labse_session *s, const char *const *texts, co
             s->cu[q + 1] = s->cu[q] + s->ntok[j];
         }
         lb_batch b = {.n = (int)nb, .ids = s->ids, .cu_seqlens = s->cu};
-        labse_status st = lb_cpu_forward(lm->m, s->ws, &b, lm->opt.threads, s->rows, NULL, e);
+        labse_status st = forward(s, &b, s->rows, e);
         if (st != LABSE_OK) return st;
         for (size_t q = 0; q < nb; q++)
             memcpy(out + (size_t)s->order[at + q] * dim, s->rows + q * dim, dim * sizeof *out);
@@ -307,7 +404,7 @@ labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_
         return fail(s, err, &e);
     }
     lb_batch b = {.n = (int)n, .ids = ids, .cu_seqlens = cu_seqlens};
-    labse_status st = lb_cpu_forward(s->model->m, s->ws, &b, s->model->opt.threads, out, NULL, &e);
+    labse_status st = forward(s, &b, out, &e);
     if (st != LABSE_OK) return fail(s, err, &e);
     s->stats.batches++;
     s->stats.texts += n;

@@ -58,5 +58,6 @@ labse_status lb_pipe_backend_cpu(const labse_model *m, lb_pipe_backend *be, labs
     be->submit = cpu_submit;
     be->wait = cpu_wait;
     be->destroy = cpu_destroy;
+    be->timing = NULL;
     return LABSE_OK;
 }

@@ -469,6 +469,7 @@ labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
         s = lb_err(err, LABSE_E_IO, "%s: input ended early (internal error)", o->input);
     }
 done:
+    if (be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
     if (pool) lb_tokpool_finish(pool, NULL, NULL);
     lb_npys_abort(r.part); /* an unfinished part or file: its temporary goes */
     for (int k = 0; k < 8; k++) {

@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "labse.h"
+#include "half.h"
 #include "npy.h"
 
 /* A line longer than this many bytes is cut before tokenisation: the reader keeps its first
@@ -87,11 +88,21 @@ typedef struct lb_pipe_backend {
                            float *out, labse_error *err);
     labse_status (*wait)(void *ctx, int slot, labse_error *err);
     void (*destroy)(void *ctx);     /* frees ctx (NULL-safe) */
+    /* Optional (NULL on the CPU): seconds the device computed, and the span from the first
+     * submit to the last wait; 1 - busy/span is the fraction of time the device waited. */
+    void (*timing)(void *ctx, double *busy_s, double *span_s);
 } lb_pipe_backend;
 
 /* The CPU backend over a labse_session (labse_encode_ids). m must outlive the backend.
  * On success the caller owns *be and ends it with be->destroy(be->ctx). */
 labse_status lb_pipe_backend_cpu(const labse_model *m, lb_pipe_backend *be, labse_error *err);
+
+/* The GPU backend (src/gpu_backend.c; only in builds with a GPU backend): depth 2, pinned
+ * buffers, three streams. m must have been loaded for a CUDA device. */
+labse_status lb_pipe_backend_gpu(const labse_model *m, lb_pipe_backend *be, labse_error *err);
+
+/* The backend of m's device: GPU when the model was loaded for CUDA, else CPU. */
+labse_status lb_pipe_backend_for(const labse_model *m, lb_pipe_backend *be, labse_error *err);
 
 /* ==========================================================================================
  * Options, progress, statistics
@@ -141,6 +152,9 @@ typedef struct lb_pipe_stats {
     double write_seconds;      /* scheduler thread: conversion, checksums, file writes */
     double wait_seconds;       /* scheduler thread waiting for tokenised windows */
     double seconds;            /* wall time of lb_pipe_run */
+    double device_busy_seconds;/* GPU backends: time the device computed (events) */
+    double device_span_seconds;/* GPU backends: first submit to last wait; the device waited
+                                  for the host 1 - busy/span of that span (0/0 on the CPU) */
     int tok_threads;           /* resolved */
     int stopped;               /* 1: stopped by *stop; the folder is consistent, resumable */
     int already_complete;      /* 1: the folder was complete; nothing done */
@@ -165,6 +179,12 @@ labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
  * resolved) and its id for manifests (realpath of the folder, or the path as given). */
 const labse_options *lb_model_options(const labse_model *m);
 const char *lb_model_id(const labse_model *m);
+/* The loaded lb_model (model.h) inside m. */
+const struct lb_model *lb_model_inner(const labse_model *m);
+/* m's weights on its GPU (NULL when m runs on the CPU). */
+const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m);
+/* "cpu", "cuda:N" — the device m's sessions run on. Static storage of m. */
+const char *lb_model_device_name(const labse_model *m);
 
 /* 1 when `output` names a folder output: it ends in '/', or it is an existing folder whose
  * name does not end in ".npy". 0: a single .npy file. */
@@ -196,14 +216,5 @@ labse_status lb_pipe_set_output(lb_pipe_options *o, const char *output, int shar
  */
 labse_status lb_pipe_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            const char *npy_path, uint64_t *rows_out, labse_error *err);
-
-/* ==========================================================================================
- * float16
- * ========================================================================================== */
-
-/* IEEE binary32 -> binary16, round to nearest even; overflow -> ±inf, NaN -> quiet NaN
- * (sign kept), subnormal results exact per rounding (what numpy's astype(float16) does).
- * Pure; thread-safe. */
-uint16_t lb_f32_to_f16(float f);
 
 #endif

@@ -4,8 +4,12 @@
 #   2. .venv + models/ (tools/setup.sh: MiniLM from PyPI, the LaBSE-shaped random model)
 #   3. build with CUDA AUTO (the GPU backend compiles when nvcc is present) and run ctest:
 #      labels unit + model (+ gpu, which skip with code 77 without a GPU)
-#   4. an AddressSanitizer + UBSan build runs the unit tests again
-# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_ASAN=1 to skip step 4.
+#   4. the emulation build (LABSE_CUDA_EMU=ON: kernels/*.cu as C++ over kernels/emu) runs the
+#      GPU backend's tests on the CPU: label emu (kernels vs references, the whole fp16
+#      encoder vs the CPU encoder, the CLI with --device cuda)
+#   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
+#      tests (out-of-bounds reads and writes in kernels show there)
+# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 skip 4 / 5.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,6 +21,12 @@ bash tools/setup.sh
 cmake -S . -B build -DLABSE_CUDA="${LABSE_CUDA:-AUTO}" >/dev/null
 cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure -j"$JOBS"
+
+if [ "${LABSE_SKIP_EMU:-0}" != "1" ]; then
+  cmake -S . -B build-emu -DLABSE_CUDA_EMU=ON >/dev/null
+  cmake --build build-emu -j"$JOBS"
+  ctest --test-dir build-emu -L emu --output-on-failure -j"$JOBS"
+fi
 
 if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   cmake -S . -B build-asan -DLABSE_CUDA=OFF -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -49,7 +49,8 @@ class ModelInfo(Structure):
     _fields_ = [("layers", c_int), ("hidden", c_int), ("heads", c_int), ("intermediate", c_int),
                 ("vocab_size", c_int), ("max_position", c_int), ("max_length", c_int),
                 ("dim", c_int), ("pooling", c_int), ("n_dense", c_int), ("normalize", c_int),
-                ("lowercase", c_int), ("parameters", c_int64), ("device", c_int)]
+                ("lowercase", c_int), ("parameters", c_int64), ("device", c_int),
+                ("device_name", c_char * 128)]
 
 
 class TokInfo(Structure):

@@ -67,7 +67,7 @@ class Model:
     Args:
         path: model folder in the sentence-transformers layout (str or os.PathLike).
         device: ``"auto"`` (the GPU when the library has a GPU backend and a GPU is present,
-            else the CPU), ``"cpu"`` or ``"cuda"``.
+            else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU ordinal N).
         batch_tokens: token budget of one packed batch (memory bound of one forward pass).
         threads: CPU threads per encode call; 0 = all cores. Use 1 when several Python
             threads encode at once (each call then runs on its own core).
@@ -98,12 +98,17 @@ class Model:
         self._idle: List[ctypes.c_void_p] = []
         self._active = 0
         self._closed = False
+        cuda_device = 0
+        if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+            device, cuda_device = "cuda", int(device[5:])
         if device not in _DEVICES:
-            raise ValueError(f"labse: device must be one of {sorted(_DEVICES)}, got {device!r}")
+            raise ValueError(f"labse: device must be one of {sorted(_DEVICES)} or 'cuda:N', "
+                             f"got {device!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise ValueError(f"labse: max_length must be a positive int or None, got {max_length!r}")
         opt = lib.labse_default_options()
         opt.device = _DEVICES[device]
+        opt.cuda_device = cuda_device
         opt.threads = int(threads)
         opt.batch_tokens = int(batch_tokens)
         opt.max_length = 0 if max_length is None else int(max_length)
@@ -121,6 +126,7 @@ class Model:
         self._info = {name: getattr(info, name) for name, _ in _lib.ModelInfo._fields_}
         self._info["pooling"] = _POOLING_NAMES.get(info.pooling, str(info.pooling))
         self._info["device"] = _DEVICE_NAMES.get(info.device, str(info.device))
+        self._info["device_name"] = info.device_name.decode("utf-8", "replace")
         for k in ("normalize", "lowercase"):
             self._info[k] = bool(self._info[k])
         self._info["path"] = self.path

@@ -11,7 +11,8 @@ static const char USAGE_BENCH[] =
     "  -m, --model DIR         model folder (required)\n"
     "  -i, --input FILE        a corpus file (repeatable)\n"
     "      --bitext DIR        every *.tsv file of DIR (e.g. ../shared/data/bitext)\n"
-    "      --device D          cpu | cuda | auto (default auto)\n"
+    "      --device D          cpu | cuda | cuda:N | auto (default auto: the GPU when\n"
+    "                          this build has one and a device is present)\n"
     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
     "      --max-length N      max tokens per sentence (default: the model's)\n"
@@ -354,7 +355,7 @@ int cmd_bench(int argc, char **argv) {
         }
         if (best <= 0) best = 1e-9;
         printf("encode (%s, threads %d, batch_tokens %d, best of %d):\n",
-               device_name(mi.device), ma.opt.threads, ma.opt.batch_tokens, repeat);
+               mi.device_name, ma.opt.threads, ma.opt.batch_tokens, repeat);
         printf("  sentences: %zu\n  tokens: %" PRIu64 "\n", ne, enc_tokens);
         printf("  seconds: %.4f\n  tokens_per_s: %.0f\n  sentences_per_s: %.1f\n", best,
                (double)enc_tokens / best, (double)ne / best);

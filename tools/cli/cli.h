@@ -49,7 +49,7 @@ double now_s(void);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int parse_int(const char *opt, const char *s, int lo, int hi, int *out);
-int parse_device(const char *s, labse_device *d);
+int parse_device(const char *s, labse_options *o);
 const char *device_name(labse_device d);
 const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf, size_t n);
 int report(const char *what, labse_status s, const labse_error *err, int invalid_is_usage);

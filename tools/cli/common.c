@@ -49,15 +49,25 @@ int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
     return 1;
 }
 
-int parse_device(const char *s, labse_device *d) {
-    if (strcmp(s, "cpu") == 0)
-        *d = LABSE_DEVICE_CPU;
-    else if (strcmp(s, "cuda") == 0 || strcmp(s, "gpu") == 0)
-        *d = LABSE_DEVICE_CUDA;
-    else if (strcmp(s, "auto") == 0)
-        *d = LABSE_DEVICE_AUTO;
-    else {
-        errorf("--device: '%s' is not one of cpu, cuda, auto", s);
+int parse_device(const char *s, labse_options *o) {
+    if (strcmp(s, "cpu") == 0) {
+        o->device = LABSE_DEVICE_CPU;
+    } else if (strcmp(s, "cuda") == 0 || strcmp(s, "gpu") == 0) {
+        o->device = LABSE_DEVICE_CUDA;
+        o->cuda_device = 0;
+    } else if (strncmp(s, "cuda:", 5) == 0 && s[5] >= '0' && s[5] <= '9') {
+        char *end;
+        long v = strtol(s + 5, &end, 10);
+        if (*end || v > 1023) {
+            errorf("--device: '%s' is not cuda:N with N a GPU ordinal", s);
+            return 0;
+        }
+        o->device = LABSE_DEVICE_CUDA;
+        o->cuda_device = (int)v;
+    } else if (strcmp(s, "auto") == 0) {
+        o->device = LABSE_DEVICE_AUTO;
+    } else {
+        errorf("--device: '%s' is not one of cpu, cuda, cuda:N, auto", s);
         return 0;
     }
     return 1;
@@ -124,7 +134,7 @@ int getopt_failure(const char *cmd, int c, char **argv) {
 int model_option(int c, const char *arg, model_args *ma) {
     switch (c) {
     case 'm': ma->model = arg; return 1;
-    case OPT_DEVICE: return parse_device(arg, &ma->opt.device) ? 1 : -1;
+    case OPT_DEVICE: return parse_device(arg, &ma->opt) ? 1 : -1;
     case 't': return parse_int("--threads", arg, 0, 4096, &ma->opt.threads) ? 1 : -1;
     case OPT_BATCH_TOKENS:
         return parse_int("--batch-tokens", arg, 1, 1 << 30, &ma->opt.batch_tokens) ? 1 : -1;

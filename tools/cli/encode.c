@@ -28,7 +28,8 @@ static const char USAGE_ENCODE[] =
     "  -m, --model DIR         sentence-transformers model folder (required)\n"
     "  -i, --input FILE|-      input text, one sentence per line; '-' = stdin (required)\n"
     "  -o, --output OUT        OUT.npy or a folder (required)\n"
-    "      --device D          cpu | cuda | auto (default auto)\n"
+    "      --device D          cpu | cuda | cuda:N | auto (default auto: the GPU when\n"
+    "                          this build has one and a device is present)\n"
     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)\n"
     "      --tok-threads N     tokenizer threads, 0 = cores - 1, at least 1 (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
@@ -195,7 +196,7 @@ int cmd_encode(int argc, char **argv) {
     po.model_id = lb_model_id(m);
 
     lb_pipe_backend be;
-    s = lb_pipe_backend_cpu(m, &be, &err);
+    s = lb_pipe_backend_for(m, &be, &err);
     if (s != LABSE_OK) {
         report("session", s, &err, 0);
         labse_model_free(m);
@@ -248,6 +249,10 @@ int cmd_encode(int argc, char **argv) {
                    secs > 0 ? (double)st.tokens / secs : 0.0, st.tok_threads, st.tok_cpu_seconds,
                    st.encode_seconds, st.wait_seconds, st.lines_resumed ? ", " : ", ",
                    st.lines_resumed, po.output, po.dtype == LB_NPY_F16 ? "float16" : "float32");
+            if (st.device_span_seconds > 0)
+                errorf("%s: computed %.3f s of %.3f s, waited for the host %.1f%% of the time",
+                       be.name, st.device_busy_seconds, st.device_span_seconds,
+                       100.0 * (1.0 - st.device_busy_seconds / st.device_span_seconds));
         }
     }
     be.destroy(be.ctx);

@@ -9,7 +9,8 @@ static const char USAGE_INFO[] =
     "lowercase, dim, parameters, device.\n"
     "\n"
     "  -m, --model DIR         model folder (required)\n"
-    "      --device D          cpu | cuda | auto (default auto)\n"
+    "      --device D          cpu | cuda | cuda:N | auto (default auto: the GPU when\n"
+    "                          this build has one and a device is present)\n"
     "      --max-length N      as for encode\n"
     "  -h, --help              this help\n";
 
@@ -32,7 +33,7 @@ void print_info(FILE *f, const labse_model_info *mi, const char *prefix) {
     fprintf(f, "%slowercase: %d\n", prefix, mi->lowercase);
     fprintf(f, "%sdim: %d\n", prefix, mi->dim);
     fprintf(f, "%sparameters: %" PRId64 "\n", prefix, mi->parameters);
-    fprintf(f, "%sdevice: %s\n", prefix, device_name(mi->device));
+    fprintf(f, "%sdevice: %s\n", prefix, mi->device_name);
 }
 
 int cmd_info(int argc, char **argv) {

@@ -1,0 +1,150 @@
+/* layernorm.cu — fused residual add + LayerNorm, in place (declared in layernorm.cuh).
+ *
+ * Maths, for every row t in 0..T-1 of x [T, H] (fp16), r [T, H] (fp16, or NULL = zeros),
+ * gamma, beta [H] (fp32):
+ *     v[i]   = x[t, i] + r[t, i]                         (fp32)
+ *     mean   = sum_i v[i] / H                            (fp32)
+ *     var    = sum_i (v[i] - mean)^2 / H                 (fp32, two passes, biased like torch)
+ *     x[t,i] = fp16_rn((v[i] - mean) / sqrt(var + eps) * gamma[i] + beta[i])
+ * eps is BERT's 1e-12, which underflows in fp16: it is added in fp32. Only the stored result is
+ * rounded to fp16, once.
+ *
+ * Work split: one block per row. Two kernels:
+ *  - ln_vec_kernel: H % 8 == 0, H <= 8 * 1024, every pointer 16-byte aligned. Thread j owns the
+ *    8 values H[8j .. 8j+7] in registers (one 16-byte load of x, one of r), so the row is read
+ *    from global memory once; blockDim = H/8 rounded up to a warp (LaBSE 768 → 96 threads).
+ *  - ln_generic_kernel: any H. Threads stride over the row; each thread's fp32 sums v[i] are
+ *    kept in dynamic shared memory (H floats) for the second and third pass, or, when the row
+ *    does not fit the 48 KiB default (H > 12288), recomputed from global memory.
+ * Reductions: warp shuffles (xor butterfly), then one float per warp in shared memory.
+ * Rows are disjoint and each element is read before it is written by the same thread, so the
+ * in-place update needs no extra barrier. No state: thread-safe; enqueued on the given stream. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layernorm.cuh"
+
+#define LN_VEC 8              /* halves per 16-byte vector */
+#define LN_MAX_THREADS 1024   /* vector path: one vector per thread */
+#define LN_GENERIC_THREADS 256
+#define LN_SMEM_LIMIT (48 * 1024)
+
+struct alignas(16) ln_h8 { __half v[LN_VEC]; };
+struct alignas(16) ln_f4 { float v[4]; };
+
+/* Sum over a warp; every lane gets the result. */
+static __device__ inline float ln_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+ * red: __shared__ float[32]. The leading barrier lets the caller reuse red right away. */
+static __device__ inline float ln_block_sum(float v, float *red) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    v = ln_warp_sum(v);
+    if (nwarps == 1) return v;
+    __syncthreads();
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? red[lane] : 0.0f;
+    return ln_warp_sum(v);
+}
+
+static __global__ void ln_vec_kernel(__half *__restrict__ x, const __half *__restrict__ r,
+                                     const float *__restrict__ gamma,
+                                     const float *__restrict__ beta, int H, float eps) {
+    __shared__ float red[32];
+    const int j = threadIdx.x;               /* vector index in the row */
+    const bool active = j * LN_VEC < H;
+    const size_t off = (size_t)blockIdx.x * (size_t)H + (size_t)j * LN_VEC;
+    float v[LN_VEC];
+    float s = 0.0f;
+    if (active) {
+        ln_h8 a = *reinterpret_cast<const ln_h8 *>(x + off);
+        for (int k = 0; k < LN_VEC; k++) v[k] = __half2float(a.v[k]);
+        if (r) {
+            ln_h8 b = *reinterpret_cast<const ln_h8 *>(r + off);
+            for (int k = 0; k < LN_VEC; k++) v[k] += __half2float(b.v[k]);
+        }
+        for (int k = 0; k < LN_VEC; k++) s += v[k];
+    }
+    const float mean = ln_block_sum(s, red) / (float)H;
+    float q = 0.0f;
+    if (active)
+        for (int k = 0; k < LN_VEC; k++) {
+            const float d = v[k] - mean;
+            q += d * d;
+        }
+    const float var = ln_block_sum(q, red) / (float)H;
+    const float rstd = 1.0f / sqrtf(var + eps);
+    if (active) {
+        const ln_f4 *g4 = reinterpret_cast<const ln_f4 *>(gamma + (size_t)j * LN_VEC);
+        const ln_f4 *b4 = reinterpret_cast<const ln_f4 *>(beta + (size_t)j * LN_VEC);
+        ln_f4 g[2] = {g4[0], g4[1]}, b[2] = {b4[0], b4[1]};
+        ln_h8 o;
+        for (int k = 0; k < LN_VEC; k++)
+            o.v[k] = __float2half_rn((v[k] - mean) * rstd * g[k / 4].v[k % 4] + b[k / 4].v[k % 4]);
+        *reinterpret_cast<ln_h8 *>(x + off) = o;
+    }
+}
+
+/* cached: the fp32 row is kept in dynamic shared memory (H floats), else recomputed. */
+static __global__ void ln_generic_kernel(__half *__restrict__ x, const __half *__restrict__ r,
+                                         const float *__restrict__ gamma,
+                                         const float *__restrict__ beta, int H, float eps,
+                                         int cached) {
+    LB_DYN_SMEM(float, row);
+    __shared__ float red[32];
+    __half *xr = x + (size_t)blockIdx.x * (size_t)H;
+    const __half *rr = r ? r + (size_t)blockIdx.x * (size_t)H : NULL;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < H; i += blockDim.x) {
+        float v = __half2float(xr[i]);
+        if (rr) v += __half2float(rr[i]);
+        if (cached) row[i] = v;
+        s += v;
+    }
+    const float mean = ln_block_sum(s, red) / (float)H;
+    float q = 0.0f;
+    for (int i = threadIdx.x; i < H; i += blockDim.x) {
+        const float v = cached ? row[i] : __half2float(xr[i]) + (rr ? __half2float(rr[i]) : 0.0f);
+        const float d = v - mean;
+        q += d * d;
+    }
+    const float var = ln_block_sum(q, red) / (float)H;
+    const float rstd = 1.0f / sqrtf(var + eps);
+    for (int i = threadIdx.x; i < H; i += blockDim.x) {
+        const float v = cached ? row[i] : __half2float(xr[i]) + (rr ? __half2float(rr[i]) : 0.0f);
+        xr[i] = __float2half_rn((v - mean) * rstd * gamma[i] + beta[i]);
+    }
+}
+
+static inline int ln_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+LB_EXTERN_C_BEGIN
+
+cudaError_t lb_add_layernorm(lb_half *x, const lb_half *r, const float *gamma, const float *beta,
+                             int T, int H, float eps, cudaStream_t stream) {
+    if (T < 0 || H <= 0 || !(eps >= 0.0f)) return cudaErrorInvalidValue;
+    if (T == 0) return cudaSuccess;
+    if (!x || !gamma || !beta) return cudaErrorInvalidValue;
+    __half *xd = reinterpret_cast<__half *>(x);
+    const __half *rd = reinterpret_cast<const __half *>(r);
+    const int vec = H % LN_VEC == 0 && H / LN_VEC <= LN_MAX_THREADS && ln_aligned16(x) &&
+                    (r == NULL || ln_aligned16(r)) && ln_aligned16(gamma) && ln_aligned16(beta);
+    if (vec) {
+        const int threads = (H / LN_VEC + 31) / 32 * 32;
+        LB_LAUNCH(ln_vec_kernel, dim3(T), dim3(threads), 0, stream, xd, rd, gamma, beta, H, eps);
+    } else {
+        int threads = (H + 31) / 32 * 32;
+        if (threads > LN_GENERIC_THREADS) threads = LN_GENERIC_THREADS;
+        const int cached = (size_t)H * sizeof(float) <= LN_SMEM_LIMIT;
+        const size_t smem = cached ? (size_t)H * sizeof(float) : 0;
+        LB_LAUNCH(ln_generic_kernel, dim3(T), dim3(threads), smem, stream, xd, rd, gamma, beta, H,
+                  eps, cached);
+    }
+    return cudaGetLastError();
+}
+
+LB_EXTERN_C_END

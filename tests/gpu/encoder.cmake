@@ -1,0 +1,15 @@
+# The whole GPU encoder against the CPU encoder (tests/test_gpu_encoder.c): the tiny committed
+# models always (head_dim 16), the real MiniLM (head_dim 32) and the LaBSE-shaped model
+# (head_dim 64, 501k vocabulary) when tools/setup.sh made them (label model too; skip 77).
+labse_add_gpu_test(test_gpu_encoder SOURCES ${CMAKE_SOURCE_DIR}/tests/test_gpu_encoder.c NO_CASE)
+foreach(m tiny-bert tiny-bert-mean)
+  labse_gpu_test_case(gpu_encoder_${m} test_gpu_encoder
+    EMU_ARGS ${CMAKE_SOURCE_DIR}/tests/data/${m} small
+    GPU_ARGS ${CMAKE_SOURCE_DIR}/tests/data/${m} full)
+endforeach()
+labse_gpu_test_case(gpu_encoder_minilm test_gpu_encoder
+  EMU_ARGS ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 small
+  GPU_ARGS ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 full LABELS model)
+labse_gpu_test_case(gpu_encoder_labse_random test_gpu_encoder
+  EMU_ARGS ${LABSE_MODELS_DIR}/labse-random small
+  GPU_ARGS ${LABSE_MODELS_DIR}/labse-random full LABELS model)

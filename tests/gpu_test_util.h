@@ -1,0 +1,90 @@
+/* gpu_test_util.h — shared helpers of the GPU tests (kernels and encoder), for both builds:
+ * the emulator (label emu) and a real GPU (label gpu). Header-only, C11.
+ *
+ *   GT_CUDA(call)          abort the test with call, file, line and CUDA's message on error
+ *   gt_require_device()    exit 77 (CTest: skipped) when no CUDA device is present
+ *   gt_is_emu()            1 in the emulation build
+ *   gt_dev_alloc/upload/download   device buffers (checked)
+ *   gt_rng / gt_uniform / gt_normal   a seeded generator (splitmix64): fresh inputs per case
+ *   gt_h / gt_f            float <-> fp16 bits (src/half.h)
+ */
+#ifndef GT_GPU_TEST_UTIL_H
+#define GT_GPU_TEST_UTIL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_compat.h"
+#include "half.h"
+
+#define GT_CUDA(call)                                                                        \
+    do {                                                                                     \
+        cudaError_t gt_e_ = (call);                                                          \
+        if (gt_e_ != cudaSuccess) {                                                          \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,             \
+                    cudaGetErrorString(gt_e_));                                              \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+static inline int gt_is_emu(void) {
+#ifdef LABSE_CUDA_EMU
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* Exit 77 (skipped) when there is no usable CUDA device. */
+static inline void gt_require_device(void) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n < 1) {
+        printf("no CUDA device (%s): skipped\n", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        exit(77);
+    }
+}
+
+static inline void *gt_dev_alloc(size_t bytes) {
+    void *p = NULL;
+    GT_CUDA(cudaMalloc(&p, bytes ? bytes : 1));
+    return p;
+}
+
+static inline void *gt_upload(const void *host, size_t bytes) {
+    void *p = gt_dev_alloc(bytes);
+    if (bytes) GT_CUDA(cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice));
+    return p;
+}
+
+static inline void gt_download(void *host, const void *dev, size_t bytes) {
+    GT_CUDA(cudaDeviceSynchronize());
+    if (bytes) GT_CUDA(cudaMemcpy(host, dev, bytes, cudaMemcpyDeviceToHost));
+}
+
+/* splitmix64: a seeded, portable generator. */
+typedef struct gt_rng { uint64_t s; } gt_rng;
+static inline uint64_t gt_next(gt_rng *r) {
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* uniform in [lo, hi) */
+static inline float gt_uniform(gt_rng *r, float lo, float hi) {
+    return lo + (hi - lo) * (float)((gt_next(r) >> 40) * (1.0 / 16777216.0));
+}
+/* standard normal (Box-Muller) */
+static inline float gt_normal(gt_rng *r) {
+    double u1 = ((gt_next(r) >> 11) + 1) * (1.0 / 9007199254740993.0);
+    double u2 = (gt_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static inline lb_half gt_h(float f) { return lb_f32_to_f16(f); }
+static inline float gt_f(lb_half h) { return lb_f16_to_f32(h); }
+
+#endif

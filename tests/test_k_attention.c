@@ -1,0 +1,370 @@
+/* test_k_attention.c — the fused variable-length attention kernel (kernels/attention.cu)
+ * against two CPU attentions computed from the same fp16 inputs:
+ *   ref64    float64 throughout (the truth);
+ *   naive16  what a plain fp16 implementation computes: scores in fp32 from the fp16 q, k,
+ *            scaled by 1/sqrt(d) in fp32, softmax in fp32 (expf), P rounded to fp16, P.V
+ *            accumulated in fp32, output rounded to fp16.
+ * Tolerance (flash-attention's tests): per case
+ *     max |gpu - ref64| <= 2 * max |naive16 - ref64| + FLOOR,   FLOOR = 1e-4 absolute.
+ * The factor 2 lets the kernel's rounding differ from the naive one (P is rounded to fp16
+ * before normalisation and relative to a running max, then rescaled in fp32) while staying of
+ * the same order; FLOOR only matters where naive16 is (almost) exact, e.g. length-1 sequences
+ * where the output is v itself: 1e-4 is a tenth of one fp16 ulp at |x| ~ 1 (9.8e-4), so it
+ * tolerates fp32 summation-order noise but not a wrong or differently-rounded fp16 value
+ * there. NaN / inf never pass: every output is first checked finite, and the bound test is
+ * written so that a NaN fails it.
+ * Inputs: fresh seeded N(0, scale^2) q, k, v (scale 1: q.k/sqrt(d) ~ N(0,1), a realistic
+ * spread; scale 2 and 4: scores ~ N(0,16) and N(0,256), a peaked softmax that stresses the
+ * running max). The output is poisoned (0xFF bytes: fp16 NaN) before every launch and has
+ * guard rows after the last token that must stay poisoned; every element is checked.
+ *
+ * Usage: test_k_attention [--small]   --small: the emulator's few-second set (label emu);
+ *                                     default: the full set (label gpu). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "attention.cuh"
+#include "gpu_test_util.h"
+
+#define FLOOR 1e-4
+#define GUARD_ROWS 3
+
+static int g_small = 0;
+static uint64_t g_seed = 0x5eed0a77e2024ull;
+
+/* ---- CPU attentions (one sequence, one head) ------------------------------------------ */
+
+/* q, k, v: [len, d] floats (exact fp16 values); o64 / o16: [len, d] outputs.
+ * sc, p, s32: scratch of len doubles / floats. */
+static void cpu_attention(const float *q, const float *k, const float *v, int len, int d,
+                          double *o64, float *o16, double *sc, float *s32) {
+    const double scale64 = 1.0 / sqrt((double)d);
+    const float scale32 = 1.0f / sqrtf((float)d);
+    for (int i = 0; i < len; ++i) {
+        const float *qi = q + (size_t)i * d;
+        /* ref64 */
+        double mx = -INFINITY;
+        for (int j = 0; j < len; ++j) {
+            double acc = 0;
+            for (int t = 0; t < d; ++t) acc += (double)qi[t] * k[(size_t)j * d + t];
+            sc[j] = acc * scale64;
+            if (sc[j] > mx) mx = sc[j];
+        }
+        double sum = 0;
+        for (int j = 0; j < len; ++j) sum += (sc[j] = exp(sc[j] - mx));
+        for (int t = 0; t < d; ++t) o64[(size_t)i * d + t] = 0;
+        for (int j = 0; j < len; ++j) {
+            const double pj = sc[j] / sum;
+            for (int t = 0; t < d; ++t) o64[(size_t)i * d + t] += pj * v[(size_t)j * d + t];
+        }
+        /* naive16 */
+        float mf = -INFINITY;
+        for (int j = 0; j < len; ++j) {
+            float acc = 0; /* fp16 x fp16 products are exact in fp32 */
+            for (int t = 0; t < d; ++t) acc += qi[t] * k[(size_t)j * d + t];
+            s32[j] = acc * scale32;
+            if (s32[j] > mf) mf = s32[j];
+        }
+        float sf = 0;
+        for (int j = 0; j < len; ++j) sf += (s32[j] = expf(s32[j] - mf));
+        float *oi = o16 + (size_t)i * d;
+        for (int t = 0; t < d; ++t) oi[t] = 0;
+        for (int j = 0; j < len; ++j) {
+            const float pj = gt_f(gt_h(s32[j] / sf));
+            for (int t = 0; t < d; ++t) oi[t] += pj * v[(size_t)j * d + t];
+        }
+        for (int t = 0; t < d; ++t) oi[t] = gt_f(gt_h(oi[t]));
+    }
+}
+
+/* ---- one case ---------------------------------------------------------------------------- */
+
+typedef struct {
+    double err_gpu, err_naive, bound;
+} case_result;
+
+/* Run lb_attention on sequences of lengths lens[0..n-1] (one ragged batch), `heads` heads of
+ * dimension d, inputs N(0, scale^2); launch with max_len (0: the true longest). Asserts the
+ * tolerance; returns the errors. */
+static case_result run_case(const char *name, const int *lens, int n, int heads, int d,
+                            float scale, int max_len) {
+    const int H = heads * d;
+    int32_t *cu = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    assert_non_null(cu);
+    cu[0] = 0;
+    int longest = 0;
+    for (int s = 0; s < n; ++s) {
+        cu[s + 1] = cu[s] + lens[s];
+        if (lens[s] > longest) longest = lens[s];
+    }
+    const int T = cu[n];
+    if (max_len <= 0) max_len = longest;
+
+    gt_rng rng = {g_seed++};
+    const size_t nqkv = (size_t)T * 3 * H, nctx = (size_t)T * H;
+    const size_t nctx_alloc = (size_t)(T + GUARD_ROWS) * H;
+    lb_half *hqkv = malloc(sizeof(lb_half) * nqkv);
+    lb_half *hctx = malloc(sizeof(lb_half) * nctx_alloc);
+    assert_non_null(hqkv);
+    assert_non_null(hctx);
+    for (size_t i = 0; i < nqkv; ++i) hqkv[i] = gt_h(scale * gt_normal(&rng));
+
+    void *dqkv = gt_upload(hqkv, sizeof(lb_half) * nqkv);
+    void *dcu = gt_upload(cu, sizeof(int32_t) * (size_t)(n + 1));
+    void *dctx = gt_dev_alloc(sizeof(lb_half) * nctx_alloc);
+    GT_CUDA(cudaMemset(dctx, 0xFF, sizeof(lb_half) * nctx_alloc));
+    GT_CUDA(cudaDeviceSynchronize());
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    assert_int_equal(lb_attention((lb_half *)dctx, (const lb_half *)dqkv, (const int32_t *)dcu,
+                                  n, max_len, heads, d, 0),
+                     cudaSuccess);
+    GT_CUDA(cudaDeviceSynchronize());
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    const double kernel_ms = (ts1.tv_sec - ts0.tv_sec) * 1e3 + (ts1.tv_nsec - ts0.tv_nsec) * 1e-6;
+    gt_download(hctx, dctx, sizeof(lb_half) * nctx_alloc);
+
+    /* guard rows untouched */
+    for (size_t i = nctx; i < nctx_alloc; ++i) {
+        if (hctx[i] != 0xFFFFu) fail_msg("%s: write past the last token at %zu", name, i);
+    }
+
+    /* The CPU attentions, one (sequence, head) pair per iteration, in parallel (OpenMP when the
+     * test is built with it: the full GPU set is ~45 s of CPU single-threaded). Each pair
+     * records its errors and its first non-finite output; the asserts come after. */
+    const int npairs = n * heads;
+    double *pe_gpu = calloc((size_t)npairs, sizeof(double));
+    double *pe_naive = calloc((size_t)npairs, sizeof(double));
+    long *pbad = malloc(sizeof(long) * (size_t)npairs); /* -1 or the first bad (i * d + t) */
+    assert_true(pe_gpu && pe_naive && pbad);
+    int alloc_fail = 0;
+#pragma omp parallel reduction(| : alloc_fail)
+    {
+        float *q = malloc(sizeof(float) * (size_t)longest * d);
+        float *k = malloc(sizeof(float) * (size_t)longest * d);
+        float *v = malloc(sizeof(float) * (size_t)longest * d);
+        double *o64 = malloc(sizeof(double) * (size_t)longest * d);
+        float *o16 = malloc(sizeof(float) * (size_t)longest * d);
+        double *sc = malloc(sizeof(double) * (size_t)longest);
+        float *s32 = malloc(sizeof(float) * (size_t)longest);
+        const int ok = q && k && v && o64 && o16 && sc && s32;
+        if (!ok) alloc_fail = 1;
+#pragma omp for schedule(dynamic, 1)
+        for (int pi = 0; pi < npairs; ++pi) {
+            const int s = pi / heads, h = pi % heads, len = lens[s];
+            pbad[pi] = -1;
+            if (!ok) continue;
+            for (int i = 0; i < len; ++i) {
+                const lb_half *row = hqkv + (size_t)(cu[s] + i) * 3 * H + (size_t)h * d;
+                for (int t = 0; t < d; ++t) {
+                    q[(size_t)i * d + t] = gt_f(row[t]);
+                    k[(size_t)i * d + t] = gt_f(row[H + t]);
+                    v[(size_t)i * d + t] = gt_f(row[2 * H + t]);
+                }
+            }
+            cpu_attention(q, k, v, len, d, o64, o16, sc, s32);
+            for (int i = 0; i < len; ++i) {
+                const lb_half *orow = hctx + (size_t)(cu[s] + i) * H + (size_t)h * d;
+                for (int t = 0; t < d; ++t) {
+                    const float g = gt_f(orow[t]);
+                    if (!isfinite(g) && pbad[pi] < 0) pbad[pi] = (long)i * d + t;
+                    const double ref = o64[(size_t)i * d + t];
+                    const double eg = fabs((double)g - ref);
+                    const double en = fabs((double)o16[(size_t)i * d + t] - ref);
+                    if (eg > pe_gpu[pi]) pe_gpu[pi] = eg; /* non-finite: pbad */
+                    if (en > pe_naive[pi]) pe_naive[pi] = en;
+                }
+            }
+        }
+        free(q); free(k); free(v); free(o64); free(o16); free(sc); free(s32);
+    }
+    assert_false(alloc_fail);
+
+    case_result r = {0, 0, 0};
+    for (int pi = 0; pi < npairs; ++pi) {
+        const int s = pi / heads, h = pi % heads;
+        if (pbad[pi] >= 0) {
+            const long i = pbad[pi] / d, t = pbad[pi] % d;
+            fail_msg("%s: seq %d (len %d) head %d row %ld col %ld: not finite (0x%04x)", name, s,
+                     lens[s], h, i, t, hctx[(size_t)(cu[s] + i) * H + (size_t)h * d + t]);
+        }
+        if (pe_gpu[pi] > r.err_gpu) r.err_gpu = pe_gpu[pi];
+        if (pe_naive[pi] > r.err_naive) r.err_naive = pe_naive[pi];
+    }
+    free(pe_gpu); free(pe_naive); free(pbad);
+    r.bound = 2.0 * r.err_naive + FLOOR;
+    printf("  %-28s d=%-3d heads=%-2d n=%-3d T=%-5d max_len=%-4d scale=%g: "
+           "max|gpu-ref64| %.3e  max|naive16-ref64| %.3e  bound %.3e  (launch+sync %.1f ms)\n",
+           name, d, heads, n, T, max_len, (double)scale, r.err_gpu, r.err_naive, r.bound, kernel_ms);
+    fflush(stdout);
+    if (!(r.err_gpu <= r.bound))
+        fail_msg("%s: d=%d heads=%d: max|gpu-ref64| %.3e > bound %.3e", name, d, heads,
+                 r.err_gpu, r.bound);
+
+    free(hqkv); free(hctx); free(cu);
+    GT_CUDA(cudaFree(dqkv));
+    GT_CUDA(cudaFree(dcu));
+    GT_CUDA(cudaFree(dctx));
+    return r;
+}
+
+/* ---- case families --------------------------------------------------------------------- */
+
+static const int k_dims[] = {16, 32, 64, 128};
+#define NDIMS 4
+static const int k_all_lens[] = {1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 511, 512};
+#define NALL ((int)(sizeof k_all_lens / sizeof k_all_lens[0]))
+#define NSMALL 7
+
+static int full_heads(int d) { return d == 128 ? 6 : 12; } /* H = 768 (LaBSE) or 192..768 */
+
+/* Every length alone, every head dim (the emulator: lengths up to 129 and one of 512). */
+static void test_each_length(void **state) {
+    (void)state;
+    static const int small_lens[NSMALL] = {1, 2, 31, 33, 64, 65, 129};
+    const int *lens = g_small ? small_lens : k_all_lens;
+    const int nl = g_small ? NSMALL : NALL;
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di];
+        for (int i = 0; i < nl; ++i) {
+            char name[64];
+            snprintf(name, sizeof name, "alone len=%d", lens[i]);
+            run_case(name, &lens[i], 1, g_small ? 1 : full_heads(d), d, 1.0f, 0);
+        }
+    }
+    if (g_small) { /* one full-length sequence on LaBSE's head dim */
+        const int len = 512;
+        run_case("alone len=512", &len, 1, 1, 64, 1.0f, 0);
+    }
+}
+
+/* Ragged batches mixing the lengths (shuffled), every head dim. */
+static void test_mixes(void **state) {
+    (void)state;
+    gt_rng rng = {g_seed ^ 0x31415ull};
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di];
+        if (g_small) { /* every small length, 2 heads */
+            const int lens[NSMALL] = {65, 1, 33, 2, 129, 31, 64};
+            run_case("mix small lens", lens, NSMALL, 2, d, 1.0f, 0);
+        } else {
+            int lens[NALL];
+            memcpy(lens, k_all_lens, sizeof lens);
+            for (int i = NALL - 1; i > 0; --i) {
+                const int j = (int)(gt_next(&rng) % (uint64_t)(i + 1));
+                const int t = lens[i]; lens[i] = lens[j]; lens[j] = t;
+            }
+            run_case("mix all lens", lens, NALL, full_heads(d), d, 1.0f, 0);
+            int rl[24]; /* random lengths 1..512, many short ones (a realistic batch) */
+            for (int i = 0; i < 24; ++i) {
+                const uint64_t u = gt_next(&rng);
+                rl[i] = (i % 3 == 0) ? 1 + (int)(u % 512) : 1 + (int)(u % 48);
+            }
+            run_case("mix random lens", rl, 24, full_heads(d), d, 1.0f, 0);
+        }
+    }
+}
+
+/* Larger input scale: peaked softmax, running max changes along the key walk. */
+static void test_large_scale(void **state) {
+    (void)state;
+    if (g_small) {
+        const int lens[] = {65, 2, 33};
+        const int lens16[] = {129, 3};
+        run_case("scale x2", lens, 3, 1, 64, 2.0f, 0);
+        run_case("scale x4", lens16, 2, 1, 16, 4.0f, 0);
+        return;
+    }
+    const int lens[] = {512, 1, 129, 33, 256, 64};
+    for (int di = 0; di < NDIMS; ++di) {
+        run_case("scale x2", lens, 6, full_heads(k_dims[di]), k_dims[di], 2.0f, 0);
+        run_case("scale x4", lens, 6, full_heads(k_dims[di]), k_dims[di], 4.0f, 0);
+    }
+}
+
+/* Longer than 512 (the kernel has no length limit). */
+static void test_long(void **state) {
+    (void)state;
+    if (g_small) {
+        const int lens[] = {600, 5};
+        run_case("long len=600", lens, 2, 1, 16, 1.0f, 0);
+        return;
+    }
+    const int lens[] = {1000, 3};
+    run_case("long len=1000", lens, 2, 12, 64, 1.0f, 0);
+    run_case("long len=1000", lens, 2, 6, 128, 1.0f, 0);
+}
+
+/* max_len above the true longest: blocks past every sequence return at once. Below it: the
+ * blocks stride over the remaining query tiles (documented in attention.cu), still exact. */
+static void test_max_len(void **state) {
+    (void)state;
+    const int lens[] = {33, 1, 64};
+    const int heads = g_small ? 1 : 4;
+    for (int di = 0; di < NDIMS; ++di) {
+        run_case("max_len > longest", lens, 3, heads, k_dims[di], 1.0f, 300);
+        run_case("max_len < longest", lens, 3, heads, k_dims[di], 1.0f, 1);
+    }
+}
+
+/* Argument checks: unsupported head dims and bad sizes are rejected without a launch;
+ * n == 0 is a successful no-op. */
+static void test_arguments(void **state) {
+    (void)state;
+    int32_t cu[2] = {0, 4};
+    void *dqkv = gt_dev_alloc(sizeof(lb_half) * 4 * 3 * 64);
+    void *dctx = gt_dev_alloc(sizeof(lb_half) * 4 * 64);
+    void *dcu = gt_upload(cu, sizeof cu);
+    lb_half *ctx = dctx;
+    const lb_half *qkv = dqkv;
+    const int32_t *cup = dcu;
+    const int bad_dims[] = {0, 8, 24, 48, 96, 256, -64};
+    for (size_t i = 0; i < sizeof bad_dims / sizeof bad_dims[0]; ++i) {
+        const int heads = bad_dims[i] > 0 ? 64 / bad_dims[i] : 1;
+        assert_int_equal(lb_attention(ctx, qkv, cup, 1, 4, heads > 0 ? heads : 1, bad_dims[i], 0),
+                         cudaErrorInvalidValue);
+    }
+    assert_int_equal(lb_attention(ctx, qkv, cup, 1, 4, 0, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_attention(ctx, qkv, cup, 1, 0, 1, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_attention(ctx, qkv, cup, -1, 4, 1, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_attention(NULL, qkv, cup, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_attention(ctx, NULL, cup, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_attention(ctx, qkv, NULL, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
+    /* n == 0: nothing to do, nothing launched (the poisoned output stays poisoned) */
+    GT_CUDA(cudaMemset(dctx, 0xFF, sizeof(lb_half) * 4 * 64));
+    assert_int_equal(lb_attention(ctx, qkv, cup, 0, 4, 1, 64, 0), cudaSuccess);
+    assert_int_equal(lb_attention(NULL, NULL, NULL, 0, 1, 1, 64, 0), cudaSuccess);
+    lb_half out[4 * 64];
+    gt_download(out, dctx, sizeof out);
+    for (int i = 0; i < 4 * 64; ++i) assert_int_equal(out[i], 0xFFFF);
+    /* the rejected calls left no error behind */
+    assert_int_equal(cudaGetLastError(), cudaSuccess);
+    GT_CUDA(cudaFree(dqkv));
+    GT_CUDA(cudaFree(dctx));
+    GT_CUDA(cudaFree(dcu));
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--small")) g_small = 1;
+        else {
+            fprintf(stderr, "usage: %s [--small]\n", argv[0]);
+            return 2;
+        }
+    }
+    gt_require_device();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_each_length),
+        cmocka_unit_test(test_mixes),
+        cmocka_unit_test(test_large_scale),
+        cmocka_unit_test(test_long),
+        cmocka_unit_test(test_max_len),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
