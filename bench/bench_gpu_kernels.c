@@ -438,7 +438,7 @@ int main(int argc, char **argv) {
                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
         return 1;
     }
-    cudaDeviceProp prop;
+    struct cudaDeviceProp prop; /* 'struct': C sees no typedef in CUDA's header */
     memset(&prop, 0, sizeof prop);
     CK(cudaGetDeviceProperties(&prop, 0));
     if (!emu) g_l2 = prop.l2CacheSize > 0 ? (size_t)prop.l2CacheSize : 0;

@@ -60,7 +60,10 @@ typedef enum labse_device {
  * labse_default_options() and change only what you need. */
 typedef struct labse_options {
     labse_device device;   /* default LABSE_DEVICE_AUTO */
-    int cuda_device;       /* GPU ordinal for LABSE_DEVICE_CUDA; default 0 */
+    int cuda_device;       /* GPU ordinal for LABSE_DEVICE_CUDA; default 0. LABSE_CUDA_ALL:
+                              every visible GPU — the streaming encoder (labse_encode_file)
+                              spreads batches over all of them; each session runs on one,
+                              round-robin in the order sessions are made */
     int threads;           /* CPU threads for the encoder; 0 = all cores (default) */
     int batch_tokens;      /* token budget of one packed batch; default 16384 */
     int max_length;        /* max tokens per sentence incl. [CLS]/[SEP]; 0 = the model's
@@ -69,6 +72,9 @@ typedef struct labse_options {
     int window;            /* labse_encode sorts up to this many texts by length before cutting
                               batches; default 32768, as `labse encode --window` */
 } labse_options;
+
+/* labse_options.cuda_device value: use every visible GPU. */
+#define LABSE_CUDA_ALL (-1)
 
 /* Default options, by value. Thread-safe. */
 labse_options labse_default_options(void);

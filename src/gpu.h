@@ -26,6 +26,9 @@
 #include "common.h"
 #include "model.h"
 
+/* The most GPUs one model runs on (--device cuda:all). */
+#define LB_MAX_GPUS 16
+
 /* Number of usable CUDA devices (0 when none or the driver fails). In the emulation build the
  * emulator counts as one device. Thread-safe. */
 int lb_gpu_device_count(void);

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "common.h"
+#ifdef LABSE_HAVE_GPU
+#include "gpu.h"
+#endif
 
 /* ==========================================================================================
  * Tables
@@ -217,6 +220,12 @@ labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_em
 labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows,
                              int threads, int *k_used, lb_topk *fwd, lb_topk *bwd,
                              labse_error *err) {
+    return lb_knn_mine_run_on(NULL, src, tgt, k, block_rows, threads, k_used, fwd, bwd, err);
+}
+
+labse_status lb_knn_mine_run_on(const lb_knn_backend *be, const lb_emb *src, const lb_emb *tgt,
+                                int k, size_t block_rows, int threads, int *k_used, lb_topk *fwd,
+                                lb_topk *bwd, labse_error *err) {
     if (fwd) memset(fwd, 0, sizeof *fwd);
     if (bwd) memset(bwd, 0, sizeof *bwd);
     if (!src || !tgt || !fwd || !bwd)
@@ -237,5 +246,44 @@ labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t
     if ((uint64_t)k > kmax) k = (int)kmax;
     if (k_used) *k_used = k;
     lb_knn_params p = {k, block_rows, threads};
-    return lb_knn_run(NULL, src, tgt, &p, fwd, bwd, err);
+    return lb_knn_run(be, src, tgt, &p, fwd, bwd, err);
+}
+
+/* ==========================================================================================
+ * Backend choice
+ * ========================================================================================== */
+
+labse_status lb_knn_backend_select(labse_device device, int cuda_device,
+                                   const lb_knn_backend **out, labse_error *err) {
+    if (!out) return lb_err(err, LABSE_E_INVALID, "k-NN backend: NULL argument");
+    *out = lb_knn_backend_cpu();
+    const int ord = cuda_device == LABSE_CUDA_ALL ? 0 : cuda_device;
+    switch (device) {
+    case LABSE_DEVICE_CPU: return LABSE_OK;
+    case LABSE_DEVICE_AUTO:
+#ifdef LABSE_HAVE_GPU
+        /* As the encoder: the GPU when this build has a real one and the device is present. */
+        if (!lb_gpu_is_emulated() && ord >= 0 && ord < LB_MAX_GPUS &&
+            lb_gpu_device_count() > ord)
+            *out = lb_knn_backend_gpu(ord);
+#endif
+        return LABSE_OK;
+    case LABSE_DEVICE_CUDA:
+#ifdef LABSE_HAVE_GPU
+    {
+        if (ord < 0 || ord >= LB_MAX_GPUS)
+            return lb_err(err, LABSE_E_UNSUPPORTED, "k-NN: device cuda:%d is not supported",
+                          cuda_device);
+        labse_status s = lb_gpu_device_check(ord, NULL, 0, err);
+        if (s != LABSE_OK) return s;
+        *out = lb_knn_backend_gpu(ord);
+        return LABSE_OK;
+    }
+#else
+        return lb_err(err, LABSE_E_UNSUPPORTED,
+                      "k-NN on device cuda: this build has no GPU backend (it was built without "
+                      "CUDA; use --device cpu or auto)");
+#endif
+    }
+    return lb_err(err, LABSE_E_INVALID, "k-NN: unknown device %d", (int)device);
 }

@@ -15,7 +15,8 @@
  * float32-normalised rows: within ~1e-6 of the exact float64 value for d = 768.
  *
  * Backends. The work is behind lb_knn_backend (the GPU seam): a backend gets the two
- * matrices and the parameters and fills both tables. Only the CPU backend exists:
+ * matrices and the parameters and fills both tables. The GPU backend (lb_knn_backend_gpu,
+ * src/gpu_knn.c) is described there; the CPU backend:
  *   tiles of block_rows source rows x bt target rows (bt = block_rows, or smaller so every
  *   thread has a tile); source blocks run one after another, the target tiles of a block in
  *   parallel (OpenMP, dynamic). Each tile: fetch+normalise the target rows, one
@@ -105,6 +106,27 @@ typedef struct lb_knn_backend {
 /* The OpenBLAS + OpenMP backend (static storage). */
 const lb_knn_backend *lb_knn_backend_cpu(void);
 
+/* The GPU backend on CUDA ordinal `device` (src/gpu_knn.c, static storage; NULL for an ordinal
+ * outside 0..15). Defined only in builds with a GPU backend (LABSE_HAVE_GPU); other code calls
+ * it under #ifdef LABSE_HAVE_GPU or through lb_knn_backend_select. cuBLASLt fp32 tiles + the
+ * exact top-k kernel (kernels/topk.cu): the same tables as the CPU backend up to near-ties
+ * closer than fp32 rounding; k <= 64. See gpu_knn.c for blocking and device memory. */
+const lb_knn_backend *lb_knn_backend_gpu(int device);
+
+/*
+ * The backend for a device choice (labse_options' device / cuda_device, as `--device`):
+ *   LABSE_DEVICE_CPU   the CPU backend;
+ *   LABSE_DEVICE_AUTO  the GPU backend on cuda_device (0 when LABSE_CUDA_ALL) when this build
+ *                      has a real GPU backend and that device is present, else the CPU (the
+ *                      emulator is never picked automatically, as for the encoder);
+ *   LABSE_DEVICE_CUDA  the GPU backend on cuda_device (LABSE_CUDA_ALL: device 0; the search
+ *                      runs on one GPU); LABSE_E_UNSUPPORTED when the build has no GPU backend
+ *                      or there is no such device.
+ * Errors: LABSE_E_INVALID for an unknown device value.
+ */
+labse_status lb_knn_backend_select(labse_device device, int cuda_device,
+                                   const lb_knn_backend **out, labse_error *err);
+
 /*
  * Check the arguments (equal dim, non-empty, 1 <= k <= min(ns, nt), block_rows >= 1),
  * allocate fwd (ns x k) and bwd (nt x k), run the backend (NULL = CPU).
@@ -119,10 +141,15 @@ labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_em
  * empty matrix ("NAME: no rows ...") or unequal dims ("dimension mismatch ...")
  * (LABSE_E_INVALID), lb_emb_validate both (LABSE_E_FORMAT naming the row), lower k to
  * min(ns, nt) (*k_used, may be NULL, receives the k searched with), then lb_knn_run on the
- * CPU backend. k >= 1, threads >= 0 (0 = default), block_rows as lb_knn_params.
+ * CPU backend (lb_knn_mine_run_on: on a given backend). k >= 1, threads >= 0 (0 = default), block_rows as lb_knn_params.
  */
 labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows,
                              int threads, int *k_used, lb_topk *fwd, lb_topk *bwd,
                              labse_error *err);
+
+/* The same on backend `be` (NULL = CPU). */
+labse_status lb_knn_mine_run_on(const lb_knn_backend *be, const lb_emb *src, const lb_emb *tgt,
+                                int k, size_t block_rows, int threads, int *k_used, lb_topk *fwd,
+                                lb_topk *bwd, labse_error *err);
 
 #endif

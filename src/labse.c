@@ -3,6 +3,7 @@
  * labse_model wraps the immutable lb_model plus the options it was loaded with; a
  * labse_session holds one thread's packing buffers and backend workspace. */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ struct labse_model {
     char *model_id;       /* realpath of the folder (or the path as given): manifests */
     char device_name[128]; /* "cpu" or "cuda:N (name)" */
 #ifdef LABSE_HAVE_GPU
-    lb_gpu_weights *gw;   /* the weights on the GPU (device CUDA only) */
+    lb_gpu_weights *gw[LB_MAX_GPUS]; /* the weights on each GPU used (device CUDA only) */
+    int n_gpus;
+    _Atomic unsigned next_gpu;        /* round-robin of sessions over the GPUs */
 #endif
 };
 
@@ -81,8 +84,8 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
         /* The GPU when this build has a real one and a device is present. The emulator is a
          * test device: auto never picks it. */
 #ifdef LABSE_HAVE_GPU
-        dev = !lb_gpu_is_emulated() && lb_gpu_device_count() > o.cuda_device ? LABSE_DEVICE_CUDA
-                                                                              : LABSE_DEVICE_CPU;
+        dev = !lb_gpu_is_emulated() && lb_gpu_device_count() > (o.cuda_device > 0 ? o.cuda_device : 0)
+                  ? LABSE_DEVICE_CUDA : LABSE_DEVICE_CPU;
 #else
         dev = LABSE_DEVICE_CPU;
 #endif
@@ -98,40 +101,57 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
 #endif
     default: return lb_err(err, LABSE_E_INVALID, "unknown device %d", (int)o.device);
     }
-    if (o.cuda_device < 0)
-        return lb_err(err, LABSE_E_INVALID, "cuda_device must be >= 0 (got %d)", o.cuda_device);
+    if (o.cuda_device < 0 && o.cuda_device != LABSE_CUDA_ALL)
+        return lb_err(err, LABSE_E_INVALID, "cuda_device must be >= 0 or LABSE_CUDA_ALL (got %d)",
+                      o.cuda_device);
     char devname[128] = "cpu";
 #ifdef LABSE_HAVE_GPU
+    int gpus[LB_MAX_GPUS], n_gpus = 0;
     if (dev == LABSE_DEVICE_CUDA) {
         char gname[96];
-        labse_status ds = lb_gpu_device_check(o.cuda_device, gname, sizeof gname, err);
+        if (o.cuda_device == LABSE_CUDA_ALL) {
+            n_gpus = lb_gpu_device_count();
+            if (n_gpus < 1) return lb_gpu_device_check(0, NULL, 0, err); /* the reason */
+            if (n_gpus > LB_MAX_GPUS) n_gpus = LB_MAX_GPUS;
+            for (int g = 0; g < n_gpus; g++) gpus[g] = g;
+        } else {
+            gpus[n_gpus++] = o.cuda_device;
+        }
+        labse_status ds = lb_gpu_device_check(gpus[0], gname, sizeof gname, err);
         if (ds != LABSE_OK) return ds;
-        snprintf(devname, sizeof devname, "cuda:%d (%s%s)", o.cuda_device, gname,
-                 lb_gpu_is_emulated() ? ", emulated" : "");
+        if (n_gpus == 1)
+            snprintf(devname, sizeof devname, "cuda:%d (%s%s)", gpus[0], gname,
+                     lb_gpu_is_emulated() ? ", emulated" : "");
+        else
+            snprintf(devname, sizeof devname, "cuda:0-%d (%d × %s%s)", n_gpus - 1, n_gpus, gname,
+                     lb_gpu_is_emulated() ? ", emulated" : "");
     }
 #endif
     lb_model *m = NULL;
     labse_status st = lb_model_load(dir, o.max_length, &m, err);
     if (st != LABSE_OK) return st;
 #ifdef LABSE_HAVE_GPU
-    lb_gpu_weights *gw = NULL;
-    if (dev == LABSE_DEVICE_CUDA &&
-        (st = lb_gpu_weights_new(m, o.cuda_device, &gw, err)) != LABSE_OK) {
-        lb_model_free(m);
-        return st;
-    }
+    lb_gpu_weights *gw[LB_MAX_GPUS] = {0};
+    for (int g = 0; g < n_gpus; g++)
+        if ((st = lb_gpu_weights_new(m, gpus[g], &gw[g], err)) != LABSE_OK) {
+            lb_err_prefix(err, "cuda:%d", gpus[g]);
+            for (int k = 0; k < g; k++) lb_gpu_weights_free(gw[k]);
+            lb_model_free(m);
+            return st;
+        }
 #endif
     labse_model *lm = calloc(1, sizeof *lm);
     if (!lm) {
 #ifdef LABSE_HAVE_GPU
-        lb_gpu_weights_free(gw);
+        for (int g = 0; g < n_gpus; g++) lb_gpu_weights_free(gw[g]);
 #endif
         lb_model_free(m);
         return lb_err(err, LABSE_E_NOMEM, "labse_model_load: out of memory");
     }
     lm->m = m;
 #ifdef LABSE_HAVE_GPU
-    lm->gw = gw;
+    memcpy(lm->gw, gw, sizeof gw);
+    lm->n_gpus = n_gpus;
 #endif
     snprintf(lm->device_name, sizeof lm->device_name, "%s", devname);
     lm->opt = o;
@@ -150,7 +170,7 @@ labse_status labse_model_load(const char *dir, const labse_options *opt, labse_m
 void labse_model_free(labse_model *m) {
     if (!m) return;
 #ifdef LABSE_HAVE_GPU
-    lb_gpu_weights_free(m->gw);
+    for (int g = 0; g < m->n_gpus; g++) lb_gpu_weights_free(m->gw[g]);
 #endif
     lb_model_free(m->m);
     free(m->model_id);
@@ -163,11 +183,21 @@ const char *lb_model_id(const labse_model *m) { return m->model_id; }
 
 const lb_model *lb_model_inner(const labse_model *m) { return m->m; }
 
-const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m) {
+int lb_model_gpu_count(const labse_model *m) {
 #ifdef LABSE_HAVE_GPU
-    return m->gw;
+    return m->n_gpus;
 #else
     (void)m;
+    return 0;
+#endif
+}
+
+const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m, int i) {
+#ifdef LABSE_HAVE_GPU
+    return i >= 0 && i < m->n_gpus ? m->gw[i] : NULL;
+#else
+    (void)m;
+    (void)i;
     return NULL;
 #endif
 }
@@ -231,7 +261,9 @@ labse_status labse_session_new(const labse_model *lm, labse_session **out, labse
     s->model = lm;
 #ifdef LABSE_HAVE_GPU
     if (lm->device == LABSE_DEVICE_CUDA) {
-        labse_status st = lb_gpu_ctx_new(lm->m, lm->gw, lm->opt.batch_tokens, 1, &s->gpu, err);
+        labse_model *mm = (labse_model *)lm; /* the counter is the one mutable field */
+        unsigned g = atomic_fetch_add(&mm->next_gpu, 1u) % (unsigned)lm->n_gpus;
+        labse_status st = lb_gpu_ctx_new(lm->m, lm->gw[g], lm->opt.batch_tokens, 1, &s->gpu, err);
         if (st != LABSE_OK) {
             labse_session_free(s);
             return st;

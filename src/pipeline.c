@@ -140,11 +140,11 @@ typedef struct run {
     lb_npys *part;             /* part (folder) or the whole file (single) being written */
     uint64_t part_first_line, part_byte_start;
     /* batch ring */
-    int32_t *ids[8], *cu[8];
-    float *out[8];
-    uint32_t *batch_lines[8];  /* window line index of each sequence in flight */
-    int batch_n[8];
-    int in_flight[8];
+    int32_t *ids[LB_PIPE_MAX_DEPTH], *cu[LB_PIPE_MAX_DEPTH];
+    float *out[LB_PIPE_MAX_DEPTH];
+    uint32_t *batch_lines[LB_PIPE_MAX_DEPTH];  /* window line index of each sequence in flight */
+    int batch_n[LB_PIPE_MAX_DEPTH];
+    int in_flight[LB_PIPE_MAX_DEPTH];
     size_t cap_ids, cap_seq;
     /* window */
     float *wrows;              /* [window * dim] rows in input order */
@@ -264,8 +264,8 @@ labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
     double t0 = wall_now();
     if (!m || !be || !o || !o->input || !o->output)
         return lb_err(err, LABSE_E_INVALID, "lb_pipe_run: NULL argument");
-    if (be->depth < 1 || be->depth > 8)
-        return lb_err(err, LABSE_E_INVALID, "backend depth %d not in 1..8", be->depth);
+    if (be->depth < 1 || be->depth > LB_PIPE_MAX_DEPTH)
+        return lb_err(err, LABSE_E_INVALID, "backend depth %d not in 1..%d", be->depth, LB_PIPE_MAX_DEPTH);
     if (o->window < 1 || o->window > ((size_t)1 << 24) || o->batch_tokens < 1 ||
         o->part_rows < 1 || o->window_bytes < 2 * LB_PIPE_LINE_CAP)
         return lb_err(err, LABSE_E_INVALID, "pipeline: bad window, batch_tokens or part_rows");
@@ -472,7 +472,7 @@ done:
     if (be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
     if (pool) lb_tokpool_finish(pool, NULL, NULL);
     lb_npys_abort(r.part); /* an unfinished part or file: its temporary goes */
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < LB_PIPE_MAX_DEPTH; k++) {
         if (r.ids[k]) be->host_free(be->ctx, r.ids[k]);
         if (r.cu[k]) be->host_free(be->ctx, r.cu[k]);
         if (r.out[k]) be->host_free(be->ctx, r.out[k]);

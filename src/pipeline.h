@@ -76,6 +76,8 @@
  * computes in submit (wait is a no-op).
  * Thread-safety: all calls come from the scheduler thread.
  */
+#define LB_PIPE_MAX_DEPTH 16   /* batches in flight, all devices together */
+
 typedef struct lb_pipe_backend {
     void *ctx;
     int depth;                      /* batches in flight, >= 1 */
@@ -181,8 +183,9 @@ const labse_options *lb_model_options(const labse_model *m);
 const char *lb_model_id(const labse_model *m);
 /* The loaded lb_model (model.h) inside m. */
 const struct lb_model *lb_model_inner(const labse_model *m);
-/* m's weights on its GPU (NULL when m runs on the CPU). */
-const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m);
+/* Number of GPUs m runs on (0 on the CPU), and the weights on the i-th (NULL if none). */
+int lb_model_gpu_count(const labse_model *m);
+const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m, int i);
 /* "cpu", "cuda:N" — the device m's sessions run on. Static storage of m. */
 const char *lb_model_device_name(const labse_model *m);
 

@@ -827,6 +827,13 @@ static void test_device_props(void **state) {
     assert_int_equal(p.warpSize, 32);
     assert_true(p.maxThreadsPerBlock >= 1024 && p.major >= 8 && p.multiProcessorCount >= 1);
     assert_true(p.sharedMemPerBlock == 48 * 1024 && p.sharedMemPerBlockOptin >= 99 * 1024);
+    int v = 0;
+    GT_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0));
+    assert_int_equal(v, p.multiProcessorCount);
+    GT_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+    assert_int_equal(v, (int)p.sharedMemPerBlockOptin);
+    GT_CUDA(cudaRuntimeGetVersion(&v));
+    assert_true(v >= 11000);
     assert_int_equal(cudaSetDevice(n), cudaErrorInvalidDevice);
     assert_int_equal(cudaGetLastError(), cudaErrorInvalidDevice);
     assert_string_equal(cudaGetErrorName(cudaErrorInvalidValue), "cudaErrorInvalidValue");

@@ -24,7 +24,13 @@
 #     storage rounds every activation to 11 significant bits, ~5e-4 relative, through up to 12
 #     layers with fp32 accumulation; a wrong kernel gives cosines far below, typically < 0.9).
 #     The max |difference| and the worst sentence are printed too. Every GPU row must be finite
-#     and, for a model that normalises, of norm 1 within 1e-3.
+#     and, for a model that normalises, of norm 1 within 1e-3. The check is only as sharp as
+#     the model's rows differ from sentence to sentence, printed as the median cosine between
+#     different sentences: ~0.5 for MiniLM, ~0.96 for labse-random, ~0.97 for tiny-bert-mean
+#     (a wrong kernel, or a line truncated to 8 tokens, fails there), but ~0.99999 for
+#     tiny-bert, whose random CLS -> Dense -> tanh rows barely depend on the input: on tiny-bert
+#     this test proves the plumbing (every row written, finite, normalised, in order only as far
+#     as 0.999 can tell), not the numerics; the kernel tests (tests/test_k_*.c) do that.
 #  2. batch-composition independence: the same sentences encoded with --batch-tokens 64 and
 #     512 (other batch cuts), and shuffled, mixed with other sentences and cut with a small
 #     --window (other neighbours, other order), give rows within max |difference| 1e-3 of the
@@ -75,7 +81,7 @@ elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }
 
 # --- is there a GPU path at all? -----------------------------------------------------------
 if ! "$LABSE" info --model "$MODEL" --device cuda >"$T/info" 2>"$T/info.err"; then
-    if grep -qiE 'no (CUDA|GPU)|GPU backend|no device|cudaErrorNoDevice|CUDA-capable|insufficient driver|driver version|unsupported' "$T/info.err"; then
+    if grep -qiE 'no (usable )?(CUDA|GPU)|GPU backend|no device|cudaErrorNoDevice|CUDA-capable|insufficient driver|driver version|unsupported' "$T/info.err"; then
         echo "SKIP: $(head -1 "$T/info.err")"
         exit 77
     fi
@@ -179,8 +185,14 @@ def cmd_cosine(gpu, idx, cpu, txt, tol):
     w = int(np.argmin(cos))
     mad = np.abs(g - c).max()
     ls = lines(txt)
+    # how different the sentences' rows are from each other (CPU, <= 2000 rows): the cosine
+    # check discriminates only when this is well below the tolerance
+    k = c[:: max(1, len(c) // 2000)] / np.maximum(nc[:: max(1, len(c) // 2000), None], 1e-30)
+    pair = k @ k.T
+    sep = float(np.median(pair[~np.eye(len(k), dtype=bool)])) if len(k) > 1 else float("nan")
     print("    %d rows: cosine min %.7f (row %d: %r), mean %.7f; max |gpu - cpu| %.3g; rows below %g: %d"
           % (len(cos), cos[w], w, ls[w][:60], cos.mean(), mad, float(tol), int((cos < float(tol)).sum())))
+    print("    (median cosine between different sentences' CPU rows: %.6f)" % sep)
     return 0 if cos.min() >= float(tol) else 1
 
 def cmd_shuffle(src, seed, fillers_src, out_txt, out_perm):
@@ -225,12 +237,14 @@ pyh() { "$PY" "$T/e2e.py" "$@"; }
 enc() {
     local d=$1 dev=$2 in=$3 out=$4; shift 4
     local t0; t0=$(date +%s.%N)
-    if "$LABSE" encode --model "$MODEL" --device "$dev" --input "$in" --output "$out" --quiet "$@" \
-        >"$T/enc.out" 2>"$T/enc.err"; then
+    "$LABSE" encode --model "$MODEL" --device "$dev" --input "$in" --output "$out" --quiet "$@" \
+        >"$T/enc.out" 2>"$T/enc.err"
+    local rc=$?
+    if [ "$rc" -eq 0 ]; then
         echo "    $d: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
         return 0
     fi
-    bad "$d: labse encode --device $dev $* failed (rc $?)"; sed 's/^/    /' "$T/enc.err" | head -5
+    bad "$d: labse encode --device $dev $* failed (rc $rc)"; sed 's/^/    /' "$T/enc.err" | head -5
     return 1
 }
 

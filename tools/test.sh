@@ -29,8 +29,11 @@ if [ "${LABSE_SKIP_EMU:-0}" != "1" ]; then
 fi
 
 if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
-  cmake -S . -B build-asan -DLABSE_CUDA=OFF -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  # The emulation build under ASan: the unit tests, plus the kernels on the emulator (an
+  # out-of-bounds access in a kernel is an out-of-bounds access of host memory here).
+  cmake -S . -B build-asan -DLABSE_CUDA_EMU=ON -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build-asan -j"$JOBS"
-  ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
+  export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+  ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
+  ctest --test-dir build-asan -R '^test_emu$|^test_k_' --output-on-failure -j"$JOBS"
 fi

@@ -9,7 +9,8 @@
  * FIFO run by its own thread, asynchronously to the host; the legacy default stream is
  * synchronous. cuBLASLt matmuls run as an fp32 OpenBLAS sgemm. Environment: LABSE_EMU_THREADS,
  * LABSE_EMU_MEM_BYTES (device memory limit, default 8 GiB), LABSE_EMU_STACK_KB (fiber stack,
- * default 256), LABSE_EMU_SCHEDULE=reverse (thread order), LABSE_EMU_DEVICES=0 (no device).
+ * default 256), LABSE_EMU_SCHEDULE=reverse (thread order), LABSE_EMU_DEVICES (how many GPUs
+ * to pretend, default 1; 0 = none; they share one memory registry).
  *
  * What it cannot model: races between blocks (blocks of one OS thread run one after another),
  * the memory model and fences (each fiber sees all writes at once), timing and performance,
@@ -86,6 +87,23 @@ cudaError_t cudaGetDeviceCount(int *count);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDevice(int *device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device);
+enum cudaDeviceAttr {
+    cudaDevAttrMaxThreadsPerBlock = 1,
+    cudaDevAttrMaxBlockDimX = 2,
+    cudaDevAttrMaxGridDimX = 5,
+    cudaDevAttrMaxGridDimY = 6,
+    cudaDevAttrMaxSharedMemoryPerBlock = 8,
+    cudaDevAttrWarpSize = 10,
+    cudaDevAttrMultiProcessorCount = 16,
+    cudaDevAttrL2CacheSize = 38,
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrComputeCapabilityMinor = 76,
+    cudaDevAttrMaxSharedMemoryPerBlockOptin = 97
+};
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attr, int device);
+#define CUDART_VERSION 13000
+cudaError_t cudaRuntimeGetVersion(int *version); /* CUDART_VERSION */
+cudaError_t cudaDriverGetVersion(int *version);  /* CUDART_VERSION */
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaDeviceReset(void); /* drains all work; allocations stay (unlike CUDA) */
 

@@ -326,10 +326,16 @@ extern "C" cudaError_t cudaGetLastError(void) {
 extern "C" cudaError_t cudaPeekAtLastError(void) { return tls_last_error; }
 
 /* ---- device ---- */
-static bool no_device(void) { /* LABSE_EMU_DEVICES=0: pretend there is no GPU */
+/* LABSE_EMU_DEVICES=N: pretend there are N GPUs (default 1; 0 = none; at most 16). They
+ * share one memory registry and limit; each host thread has its current device. */
+static int emu_devices(void) {
     const char *e = getenv("LABSE_EMU_DEVICES");
-    return e && atoi(e) == 0;
+    if (!e) return 1;
+    int n = atoi(e);
+    return n < 0 ? 0 : n > 16 ? 16 : n;
 }
+static bool no_device(void) { return emu_devices() == 0; }
+static thread_local int tls_device = 0;
 
 extern "C" cudaError_t cudaGetDeviceCount(int *count) {
     if (!count) return set_error(cudaErrorInvalidValue);
@@ -337,21 +343,23 @@ extern "C" cudaError_t cudaGetDeviceCount(int *count) {
         *count = 0;
         return set_error(cudaErrorNoDevice);
     }
-    *count = 1;
+    *count = emu_devices();
     return cudaSuccess;
 }
 extern "C" cudaError_t cudaSetDevice(int d) {
     if (no_device()) return set_error(cudaErrorNoDevice);
-    return d == 0 ? cudaSuccess : set_error(cudaErrorInvalidDevice);
+    if (d < 0 || d >= emu_devices()) return set_error(cudaErrorInvalidDevice);
+    tls_device = d;
+    return cudaSuccess;
 }
 extern "C" cudaError_t cudaGetDevice(int *d) {
     if (!d) return set_error(cudaErrorInvalidValue);
-    *d = 0;
+    *d = tls_device;
     return cudaSuccess;
 }
 extern "C" cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d) {
     if (!p) return set_error(cudaErrorInvalidValue);
-    if (d != 0) return set_error(cudaErrorInvalidDevice);
+    if (d < 0 || d >= emu_devices()) return set_error(cudaErrorInvalidDevice);
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "labse CUDA emulator (%d CPU threads)", emu_threads());
     p->totalGlobalMem = mem_limit();
@@ -378,6 +386,37 @@ extern "C" cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d) {
     p->sharedMemPerMultiprocessor = 100 * 1024;
     p->sharedMemPerBlockOptin = smem_optin_limit();
     p->maxBlocksPerMultiProcessor = 16;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaDeviceGetAttribute(int *v, enum cudaDeviceAttr attr, int d) {
+    if (!v) return set_error(cudaErrorInvalidValue);
+    if (d < 0 || d >= emu_devices()) return set_error(cudaErrorInvalidDevice);
+    cudaDeviceProp p;
+    cudaGetDeviceProperties(&p, 0);
+    switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *v = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxBlockDimX: *v = p.maxThreadsDim[0]; break;
+    case cudaDevAttrMaxGridDimX: *v = p.maxGridSize[0]; break;
+    case cudaDevAttrMaxGridDimY: *v = p.maxGridSize[1]; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *v = (int)p.sharedMemPerBlock; break;
+    case cudaDevAttrWarpSize: *v = p.warpSize; break;
+    case cudaDevAttrMultiProcessorCount: *v = p.multiProcessorCount; break;
+    case cudaDevAttrL2CacheSize: *v = p.l2CacheSize; break;
+    case cudaDevAttrComputeCapabilityMajor: *v = p.major; break;
+    case cudaDevAttrComputeCapabilityMinor: *v = p.minor; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = (int)p.sharedMemPerBlockOptin; break;
+    default: return set_error(cudaErrorInvalidValue);
+    }
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaRuntimeGetVersion(int *v) {
+    if (!v) return set_error(cudaErrorInvalidValue);
+    *v = CUDART_VERSION;
+    return cudaSuccess;
+}
+extern "C" cudaError_t cudaDriverGetVersion(int *v) {
+    if (!v) return set_error(cudaErrorInvalidValue);
+    *v = CUDART_VERSION;
     return cudaSuccess;
 }
 extern "C" cudaError_t cudaDeviceSynchronize(void) {

@@ -67,7 +67,8 @@ class Model:
     Args:
         path: model folder in the sentence-transformers layout (str or os.PathLike).
         device: ``"auto"`` (the GPU when the library has a GPU backend and a GPU is present,
-            else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU ordinal N).
+            else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU ordinal N) or
+            ``"cuda:all"`` (every GPU; each session runs on one, round-robin).
         batch_tokens: token budget of one packed batch (memory bound of one forward pass).
         threads: CPU threads per encode call; 0 = all cores. Use 1 when several Python
             threads encode at once (each call then runs on its own core).
@@ -99,7 +100,9 @@ class Model:
         self._active = 0
         self._closed = False
         cuda_device = 0
-        if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        if device == "cuda:all":
+            device, cuda_device = "cuda", -1  # LABSE_CUDA_ALL
+        elif isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
             device, cuda_device = "cuda", int(device[5:])
         if device not in _DEVICES:
             raise ValueError(f"labse: device must be one of {sorted(_DEVICES)} or 'cuda:N', "

@@ -13,3 +13,12 @@ labse_gpu_test_case(gpu_encoder_minilm test_gpu_encoder
 labse_gpu_test_case(gpu_encoder_labse_random test_gpu_encoder
   EMU_ARGS ${LABSE_MODELS_DIR}/labse-random small
   GPU_ARGS ${LABSE_MODELS_DIR}/labse-random full LABELS model)
+
+# --device cuda:all: byte-identical to cuda:0 (the emulator pretends 3 GPUs).
+add_test(NAME gpu_multi_tiny COMMAND bash ${CMAKE_SOURCE_DIR}/tests/test_gpu_multi.sh
+  $<TARGET_FILE:labse> ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert ${LABSE_SHARED_DIR}/data/bitext/fr.tsv)
+if(LABSE_GPU STREQUAL "EMU")
+  set_tests_properties(gpu_multi_tiny PROPERTIES LABELS emu SKIP_RETURN_CODE 77)
+else()
+  set_tests_properties(gpu_multi_tiny PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
+endif()

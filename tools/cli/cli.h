@@ -74,7 +74,10 @@ struct lb_topk;
 int mine_open_emb(const char *path, struct lb_emb **out);
 int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines, size_t n,
                 const char *name, struct lb_emb **out);
+/* mine_knn searches on the device chosen by --device (ma.opt.device / cuda_device: cpu, cuda,
+ * cuda:N, auto = the GPU when the build has a real one and it is present). */
 int mine_knn(const struct lb_emb *src, const struct lb_emb *tgt, int k, size_t block_rows,
-             int threads, int quiet, struct lb_topk *fwd, struct lb_topk *bwd);
+             int threads, const labse_options *dev, int quiet, struct lb_topk *fwd,
+             struct lb_topk *bwd);
 
 #endif

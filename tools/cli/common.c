@@ -55,6 +55,9 @@ int parse_device(const char *s, labse_options *o) {
     } else if (strcmp(s, "cuda") == 0 || strcmp(s, "gpu") == 0) {
         o->device = LABSE_DEVICE_CUDA;
         o->cuda_device = 0;
+    } else if (strcmp(s, "cuda:all") == 0) {
+        o->device = LABSE_DEVICE_CUDA;
+        o->cuda_device = LABSE_CUDA_ALL;
     } else if (strncmp(s, "cuda:", 5) == 0 && s[5] >= '0' && s[5] <= '9') {
         char *end;
         long v = strtol(s + 5, &end, 10);
@@ -67,7 +70,7 @@ int parse_device(const char *s, labse_options *o) {
     } else if (strcmp(s, "auto") == 0) {
         o->device = LABSE_DEVICE_AUTO;
     } else {
-        errorf("--device: '%s' is not one of cpu, cuda, cuda:N, auto", s);
+        errorf("--device: '%s' is not one of cpu, cuda, cuda:N, cuda:all, auto", s);
         return 0;
     }
     return 1;

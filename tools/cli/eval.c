@@ -29,7 +29,9 @@ static const char USAGE_EVAL[] =
     "      --json            one JSON object on stdout instead of the table\n"
     "  -t, --threads N       CPU threads, 0 = all (default 0)\n"
     "      --block-rows N    rows per similarity block (default 2048)\n"
-    "      --device D, --batch-tokens N, --max-length N   as for encode\n"
+    "      --device D        cpu | cuda | cuda:N | auto (default): the encoder's device and\n"
+    "                        the k-NN search's (auto = the GPU when built with CUDA and present)\n"
+    "      --batch-tokens N, --max-length N   as for encode\n"
     "  -q, --quiet           no warnings on stderr\n"
     "  -h, --help            this help\n"
     "\n"
@@ -76,7 +78,8 @@ static int split_tsv(const char *path, const lb_input *in, lb_line **src, lb_lin
 
 /* k-NN + accuracies of one aligned pair of matrices. */
 static int eval_pair(const lb_emb *a, const lb_emb *b, int k, size_t block_rows, int threads,
-                     int quiet, lb_margin margin, lb_eval_result *res) {
+                     const labse_options *dev, int quiet, lb_margin margin,
+                     lb_eval_result *res) {
     if (lb_emb_rows(a) != lb_emb_rows(b)) {
         errorf("%s has %" PRIu64 " rows but %s has %" PRIu64
                " (eval needs aligned pairs: row i translates row i)",
@@ -84,7 +87,7 @@ static int eval_pair(const lb_emb *a, const lb_emb *b, int k, size_t block_rows,
         return EXIT_RUNTIME;
     }
     lb_topk fwd = {0}, bwd = {0};
-    int rc = mine_knn(a, b, k, block_rows, threads, quiet, &fwd, &bwd);
+    int rc = mine_knn(a, b, k, block_rows, threads, dev, quiet, &fwd, &bwd);
     if (rc) return rc;
     labse_error err = {0};
     labse_status s = lb_eval_accuracy(&fwd, &bwd, margin, res, &err);
@@ -179,7 +182,8 @@ int cmd_eval(int argc, char **argv) {
         lb_emb *a = NULL, *b = NULL;
         rc = mine_open_emb(src_emb, &a);
         if (!rc) rc = mine_open_emb(tgt_emb, &b);
-        if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, quiet, margin, &res[0]);
+        if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, &ma.opt, quiet, margin,
+                                 &res[0]);
         lb_emb_free(a);
         lb_emb_free(b);
     } else {
@@ -203,7 +207,8 @@ int cmd_eval(int argc, char **argv) {
             if (!rc) rc = mine_encode(sess, m, sl, n, name, &a);
             snprintf(name, sizeof name, "%s (target)", path);
             if (!rc) rc = mine_encode(sess, m, tl, n, name, &b);
-            if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, quiet, margin, &res[f]);
+            if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, &ma.opt, quiet, margin,
+                                 &res[f]);
             lb_emb_free(a);
             lb_emb_free(b);
             free(sl);

@@ -9,8 +9,8 @@ static const char USAGE_INFO[] =
     "lowercase, dim, parameters, device.\n"
     "\n"
     "  -m, --model DIR         model folder (required)\n"
-    "      --device D          cpu | cuda | cuda:N | auto (default auto: the GPU when\n"
-    "                          this build has one and a device is present)\n"
+    "      --device D          cpu | cuda | cuda:N | cuda:all | auto (default auto: the\n"
+    "                          GPU when this build has one and a device is present)\n"
     "      --max-length N      as for encode\n"
     "  -h, --help              this help\n";
 

@@ -46,7 +46,10 @@ static const char USAGE_MINE[] =
     "      --block-rows N    rows per similarity block (default 2048); memory ~ threads x\n"
     "                        N x (N + dim) x 4 bytes\n"
     "  -m, --model DIR       model folder, to encode --src/--tgt texts\n"
-    "      --device D, --batch-tokens N, --max-length N   as for encode\n"
+    "      --device D        cpu | cuda | cuda:N | auto (default): the encoder's device and\n"
+    "                        the k-NN search's (auto = the GPU when built with CUDA and present;\n"
+    "                        GPU search: fp32 cuBLAS tiles, k <= 64, same results within 1e-5)\n"
+    "      --batch-tokens N, --max-length N   as for encode\n"
     "  -q, --quiet           no summary on stderr\n"
     "  -h, --help            this help\n"
     "\n"
@@ -86,10 +89,18 @@ int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines,
 }
 
 int mine_knn(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows, int threads,
-             int quiet, lb_topk *fwd, lb_topk *bwd) {
+             const labse_options *dev, int quiet, lb_topk *fwd, lb_topk *bwd) {
     labse_error err = {0};
     int k_used = k;
-    labse_status s = lb_knn_mine_run(src, tgt, k, block_rows, threads, &k_used, fwd, bwd, &err);
+    const lb_knn_backend *be = NULL;
+    labse_status s = lb_knn_backend_select(dev ? dev->device : LABSE_DEVICE_CPU,
+                                           dev ? dev->cuda_device : 0, &be, &err);
+    if (s != LABSE_OK) return report("k-NN", s, &err, 0);
+    /* auto never fails for a k the GPU search does not take (k <= 64): it uses the CPU */
+    if (dev && dev->device == LABSE_DEVICE_AUTO && be != lb_knn_backend_cpu() && k > 64 &&
+        (uint64_t)k <= lb_emb_rows(src) && (uint64_t)k <= lb_emb_rows(tgt))
+        be = lb_knn_backend_cpu();
+    s = lb_knn_mine_run_on(be, src, tgt, k, block_rows, threads, &k_used, fwd, bwd, &err);
     if (s != LABSE_OK) return report("k-NN", s, &err, 0);
     if (k_used != k && !quiet)
         errorf("warning: --k %d exceeds the smaller corpus (%d rows); using k = %d", k, k_used,
@@ -288,8 +299,8 @@ int cmd_mine(int argc, char **argv) {
     }
     double t_emb = now_s();
     int threads = ma.opt.threads;
-    if ((rc = mine_knn(sides[0].emb, sides[1].emb, k, (size_t)block_rows, threads, quiet, &fwd,
-                       &bwd)) != 0)
+    if ((rc = mine_knn(sides[0].emb, sides[1].emb, k, (size_t)block_rows, threads, &ma.opt,
+                       quiet, &fwd, &bwd)) != 0)
         goto done;
     double t_knn = now_s();
     labse_status s = lb_mine_pairs(&fwd, &bwd, margin, retr, threshold, &pairs, &n_pairs, &err);
