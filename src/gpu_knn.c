@@ -35,7 +35,7 @@
  * by the corpus; above the cap the tiles stream as described.
  *
  * Limits: k <= LB_TOPK_MAX_K (64), else LABSE_E_UNSUPPORTED (use the CPU backend);
- * block rows with B x B fitting in int (B <= 46340 is checked).
+ * B above 16384 is used as 16384 (the tables do not depend on B).
  *
  * Thread-safety: run() is reentrant (all state is local to the call); it sets the calling
  * thread's current device. It uses OpenMP threads (p->threads, 0 = all cores) to normalise. */
@@ -54,6 +54,7 @@
 #define KNN_MIN_CHUNK_ROWS 32     /* top-k chunks: at least this many candidate rows a thread */
 #define KNN_TARGET_THREADS 65536  /* top-k threads per update wanted to fill the GPU */
 #define KNN_CACHE_MB_DEFAULT 4096
+#define KNN_MAX_BLOCK ((size_t)16384) /* block rows used at most (S = 16384^2 x 4 B = 1 GiB) */
 
 /* One GEMM shape (nb source rows, nbt target rows): at most 4 per run (full/ragged). */
 typedef struct knn_shape {
@@ -187,12 +188,11 @@ static labse_status gpu_run(const lb_knn_backend *be, const lb_emb *src, const l
         return lb_err(err, LABSE_E_UNSUPPORTED,
                       "k = %d: the GPU k-NN supports k <= %d (use --device cpu)", k,
                       LB_TOPK_MAX_K);
-    if (p->block_rows > 46340)
-        return lb_err(err, LABSE_E_INVALID,
-                      "block rows %zu: the GPU k-NN needs block rows <= 46340", p->block_rows);
     const int nth = p->threads > 0 ? p->threads : omp_get_num_procs();
-    const size_t bs = (size_t)(ns < p->block_rows ? ns : p->block_rows);
-    const size_t bt = (size_t)(nt < p->block_rows ? nt : p->block_rows);
+    /* the results do not depend on the block size: larger requests are capped (S <= 1 GiB) */
+    const size_t B = p->block_rows < KNN_MAX_BLOCK ? p->block_rows : KNN_MAX_BLOCK;
+    const size_t bs = (size_t)(ns < B ? ns : B);
+    const size_t bt = (size_t)(nt < B ? nt : B);
     const uint64_t ntiles = (nt + bt - 1) / bt;
     const size_t wmax = bs > bt ? bs : bt;
     const int nck = knn_chunks((int)wmax, 1); /* an upper bound on any update's chunks */

@@ -33,8 +33,8 @@
 #                               sizes); skipped when the sanitizer refuses the device
 #   bench_gpu_kernels           per-kernel times at LaBSE's shapes
 #   bench/run_gpu.sh            labse vs sentence-transformers fp16 on labse-random
-#   ctest -L e2e                tests/test_gpu_e2e.sh: GPU fp16 vs CPU fp32 on the bitext, batch
-#                               composition; the CPU side bounded (see --full)
+#   ctest -R gpu_e2e_*          tests/test_gpu_e2e.sh, one model at a time: GPU fp16 vs CPU fp32
+#                               on the bitext, batch composition; the CPU side bounded (--full)
 #   bench/run_gpu.sh            the same on MiniLM, with the time left
 #   ctest -L unit               the CPU unit tests (python_* left out), with the time left
 # A step that would start with under 25 s left is not run (SKIP); each one's timeout is cut to
@@ -215,11 +215,11 @@ out_log() {
 summary() {
     local f=${1:-/dev/stdout}
     {
-        printf '\n%-22s %-8s %6s  %s\n' "step" "status" "sec" "note"
-        printf '%-22s %-8s %6s  %s\n' "----" "------" "---" "----"
+        printf '\n%-26s %-8s %6s  %s\n' "step" "status" "sec" "note"
+        printf '%-26s %-8s %6s  %s\n' "----" "------" "---" "----"
         for s in "${STEPS[@]}"; do
             IFS='|' read -r n st sec note <<<"$s"
-            printf '%-22s %-8s %6s  %s\n' "$n" "$st" "$sec" "$note"
+            printf '%-26s %-8s %6s  %s\n' "$n" "$st" "$sec" "$note"
         done
         printf 'total %ss of a %ss budget; %s\n' "$(( $(now) - T_START ))" "$BUDGET" \
             "$([ "$FAILED" -eq 0 ] && echo "no step failed" || echo "$FAILED step(s) FAILED")"
@@ -487,9 +487,19 @@ cmd_run() {
         export LABSE_E2E_LINES_ALL_MINILM_L6_V2=${LABSE_E2E_LINES_ALL_MINILM_L6_V2:-40000}
         export LABSE_E2E_LINES_LABSE_RANDOM=${LABSE_E2E_LINES_LABSE_RANDOM:-12000}
     fi
-    local e2e_note="CPU compared on: MiniLM ${LABSE_E2E_LINES_ALL_MINILM_L6_V2:-all}, labse-random ${LABSE_E2E_LINES_LABSE_RANDOM:-all} lines; tiny all"
-    step ctest_e2e 240 ctest --test-dir "$BUILD" -L e2e --output-on-failure --timeout 230
-    record ctest_e2e "$(ctest_st)" "$STEP_SEC" "$(ctest_note "$STEP_LOG"); $e2e_note"
+    # one ctest call each (their TIMEOUT property beats ctest --timeout, so the step's timeout
+    # is what bounds them), smallest first
+    local t cap cmpl
+    for t in gpu_e2e_tiny:60 gpu_e2e_tiny_mean:60 gpu_e2e_minilm:120 gpu_e2e_labse_random:150; do
+        cap=${t#*:}; t=${t%%:*}
+        case "$t" in
+            gpu_e2e_minilm) cmpl=${LABSE_E2E_LINES_ALL_MINILM_L6_V2:-all} ;;
+            gpu_e2e_labse_random) cmpl=${LABSE_E2E_LINES_LABSE_RANDOM:-all} ;;
+            *) cmpl=all ;;
+        esac
+        step "$t" "$cap" ctest --test-dir "$BUILD" -R "^$t\$" -V
+        record "$t" "$(ctest_st)" "$STEP_SEC" "$(grep -cE '^([0-9]+: )?ok ' "$STEP_LOG") ok, $(grep -cE '^([0-9]+: )?FAIL ' "$STEP_LOG") failed; CPU-compared lines: $cmpl; $(grep -m1 -oE 'cosine min [0-9.]+' "$STEP_LOG")"
+    done
 
     # --- 9. the MiniLM benchmark, with the time left ---
     [ "$BENCH_OK" = 1 ] && bench_e2e all-MiniLM-L6-v2
