@@ -2,6 +2,11 @@
  * src/margin.c). A benchmark, not a test.
  *
  *   bench_mine [--src N] [--tgt N] [--dim D] [--k K] [--block-rows B] [--threads T]
+ *              [--device cpu|cuda|cuda:N|auto]
+ *
+ * --device picks the k-NN backend (lb_knn_backend_select; default cpu): cuda is the GPU
+ * backend (src/gpu_knn.c: fp32 cuBLASLt tiles + exact top-k; larger --block-rows, e.g. 8192,
+ * suit it better). On the GPU "peak RSS" is host memory only.
  *
  * The corpora are generated row by row on the fly (deterministic pseudo-random vectors,
  * normalised by the k-NN like any input), so nothing of size N is resident except the k-NN
@@ -41,6 +46,12 @@ static void gen_rows(void *ctx, uint64_t row0, size_t n, size_t dim, float *out)
         }
 }
 
+static const char *arg_str(int argc, char **argv, const char *name, const char *def) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    return def;
+}
+
 static long arg_long(int argc, char **argv, const char *name, long def) {
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], name) == 0) return strtol(argv[i + 1], NULL, 10);
@@ -52,6 +63,20 @@ int main(int argc, char **argv) {
     const long dim = arg_long(argc, argv, "--dim", 768), k = arg_long(argc, argv, "--k", 4);
     const long block = arg_long(argc, argv, "--block-rows", 2048);
     const long threads = arg_long(argc, argv, "--threads", 0);
+    const char *dev = arg_str(argc, argv, "--device", "cpu");
+    labse_device device = LABSE_DEVICE_CPU;
+    int cuda_device = 0;
+    if (strcmp(dev, "cuda") == 0 || strcmp(dev, "gpu") == 0) {
+        device = LABSE_DEVICE_CUDA;
+    } else if (strncmp(dev, "cuda:", 5) == 0 && dev[5] >= '0' && dev[5] <= '9') {
+        device = LABSE_DEVICE_CUDA;
+        cuda_device = atoi(dev + 5);
+    } else if (strcmp(dev, "auto") == 0) {
+        device = LABSE_DEVICE_AUTO;
+    } else if (strcmp(dev, "cpu") != 0) {
+        fprintf(stderr, "bench_mine: --device: '%s' is not cpu, cuda, cuda:N or auto\n", dev);
+        return 2;
+    }
     if (ns < 1 || nt < 1 || dim < 1 || k < 1 || k > ns || k > nt || block < 1 || threads < 0) {
         fprintf(stderr, "bench_mine: bad arguments\n");
         return 2;
@@ -59,14 +84,19 @@ int main(int argc, char **argv) {
     uint64_t seed_a = 1, seed_b = 2;
     lb_emb *a = NULL, *b = NULL;
     labse_error err = {0};
+    const lb_knn_backend *be = NULL;
+    if (lb_knn_backend_select(device, cuda_device, &be, &err) != LABSE_OK) {
+        fprintf(stderr, "bench_mine: %s\n", err.message);
+        return 1;
+    }
     if (lb_emb_generator((uint64_t)ns, (size_t)dim, gen_rows, &seed_a, "src", &a, &err) ||
         lb_emb_generator((uint64_t)nt, (size_t)dim, gen_rows, &seed_b, "tgt", &b, &err)) {
         fprintf(stderr, "bench_mine: %s\n", err.message);
         return 1;
     }
     int nth = threads > 0 ? (int)threads : omp_get_max_threads();
-    printf("bench_mine: %ld x %ld, dim %ld, k %ld, block %ld, %d threads\n", ns, nt, dim, k, block,
-           nth);
+    printf("bench_mine: %ld x %ld, dim %ld, k %ld, block %ld, %d threads, k-NN on %s\n", ns, nt,
+           dim, k, block, nth, be->name);
     double t0 = now();
     if (lb_emb_validate(a, nth, &err) || lb_emb_validate(b, nth, &err)) {
         fprintf(stderr, "bench_mine: %s\n", err.message);
@@ -75,7 +105,7 @@ int main(int argc, char **argv) {
     double t1 = now();
     lb_knn_params p = {(int)k, (size_t)block, (int)threads};
     lb_topk fwd, bwd;
-    if (lb_knn_run(NULL, a, b, &p, &fwd, &bwd, &err) != LABSE_OK) {
+    if (lb_knn_run(be, a, b, &p, &fwd, &bwd, &err) != LABSE_OK) {
         fprintf(stderr, "bench_mine: %s\n", err.message);
         return 1;
     }

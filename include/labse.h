@@ -287,6 +287,11 @@ typedef struct labse_mine_options {
     double threshold;             /* keep score >= threshold; NaN (default) keeps all */
     int threads;                  /* OpenMP threads; 0 = all (default) */
     size_t block_rows;            /* rows per similarity block; default 2048 */
+    labse_device device;          /* where the k-NN search runs: default LABSE_DEVICE_CPU;
+                                     CUDA: fp32 tiles on the GPU, same pairs as the CPU up to
+                                     near-ties closer than fp32 rounding, k <= 64; AUTO: the GPU
+                                     when the build has one and a device is present */
+    int cuda_device;              /* GPU ordinal; default 0 */
 } labse_mine_options;
 
 /* Default mining options, by value. Thread-safe. */

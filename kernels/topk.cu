@@ -162,7 +162,8 @@ cudaError_t lb_topk_update(float *tab_sim, uint32_t *tab_idx, int k, const float
     if (!tab_sim || !tab_idx || !m) return cudaErrorInvalidValue;
     if (nchunks < 1 || nchunks > rows || nchunks > 65535) return cudaErrorInvalidValue;
     if (nchunks > 1 && (!ws_sim || !ws_idx)) return cudaErrorInvalidValue;
-    if ((uint64_t)idx_base + (uint64_t)rows >= (uint64_t)LB_TOPK_EMPTY) return cudaErrorInvalidValue;
+    if ((uint64_t)idx_base + (uint64_t)rows >= (uint64_t)LB_TOPK_EMPTY)
+        return cudaErrorInvalidValue;
     const int chunk = (rows + nchunks - 1) / nchunks;
     const dim3 grid((unsigned)((cols + TOPK_THREADS - 1) / TOPK_THREADS), (unsigned)nchunks);
     LB_LAUNCH(topk_partial_kernel, grid, dim3(TOPK_THREADS), 0, stream, tab_sim, tab_idx, k, m,

@@ -89,6 +89,8 @@ labse_mine_options labse_default_mine_options(void) {
     o.threshold = NAN;
     o.threads = 0;
     o.block_rows = 2048;
+    o.device = LABSE_DEVICE_CPU;
+    o.cuda_device = 0;
     return o;
 }
 
@@ -134,7 +136,10 @@ labse_status labse_mine(const float *src, size_t ns, const float *tgt, size_t nt
     labse_pair *out = NULL;
     labse_status s = lb_emb_wrap((float *)src, ns, dim, 0, "src", &a, err);
     if (s == LABSE_OK) s = lb_emb_wrap((float *)tgt, nt, dim, 0, "tgt", &b, err);
-    if (s == LABSE_OK) s = lb_knn_mine_run(a, b, o.k, o.block_rows, o.threads, NULL, &fwd, &bwd, err);
+    const lb_knn_backend *kb = NULL;
+    if (s == LABSE_OK) s = lb_knn_backend_select(o.device, o.cuda_device, &kb, err);
+    if (s == LABSE_OK)
+        s = lb_knn_mine_run_on(kb, a, b, o.k, o.block_rows, o.threads, NULL, &fwd, &bwd, err);
     if (s == LABSE_OK) s = lb_mine_pairs(&fwd, &bwd, margin, retr, threshold, &lp, &n, err);
     if (s == LABSE_OK && n) {
         out = malloc(n * sizeof *out);

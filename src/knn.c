@@ -258,6 +258,7 @@ labse_status lb_knn_backend_select(labse_device device, int cuda_device,
     if (!out) return lb_err(err, LABSE_E_INVALID, "k-NN backend: NULL argument");
     *out = lb_knn_backend_cpu();
     const int ord = cuda_device == LABSE_CUDA_ALL ? 0 : cuda_device;
+    (void)ord; /* unused without a GPU backend */
     switch (device) {
     case LABSE_DEVICE_CPU: return LABSE_OK;
     case LABSE_DEVICE_AUTO:

@@ -141,7 +141,8 @@ labse_status lb_knn_run(const lb_knn_backend *be, const lb_emb *src, const lb_em
  * empty matrix ("NAME: no rows ...") or unequal dims ("dimension mismatch ...")
  * (LABSE_E_INVALID), lb_emb_validate both (LABSE_E_FORMAT naming the row), lower k to
  * min(ns, nt) (*k_used, may be NULL, receives the k searched with), then lb_knn_run on the
- * CPU backend (lb_knn_mine_run_on: on a given backend). k >= 1, threads >= 0 (0 = default), block_rows as lb_knn_params.
+ * CPU backend (lb_knn_mine_run_on: on a given backend). k >= 1, threads >= 0 (0 = default),
+ * block_rows as lb_knn_params.
  */
 labse_status lb_knn_mine_run(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows,
                              int threads, int *k_used, lb_topk *fwd, lb_topk *bwd,

@@ -141,7 +141,7 @@ static void topk_case(gt_rng *r, int rows, int cols, int k, int transposed, int 
 static void test_topk_kernel(void **state) {
     (void)state;
     gt_rng r = {g_seed ^ 0x70b4};
-    const int rows = g_full ? 3000 : 150, cols = g_full ? 2500 : 70;
+    const int rows = g_full ? 1500 : 150, cols = g_full ? 1200 : 70;
     const int ks[] = {1, 4, 16, 64};
     for (int t = 0; t < 2; t++)
         for (size_t a = 0; a < sizeof ks / sizeof ks[0]; a++) {

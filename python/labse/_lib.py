@@ -82,7 +82,8 @@ class FileStats(Structure):
 
 class MineOptions(Structure):
     _fields_ = [("k", c_int), ("margin", c_int), ("retrieval", c_int), ("threshold", c_double),
-                ("threads", c_int), ("block_rows", c_size_t)]
+                ("threads", c_int), ("block_rows", c_size_t), ("device", c_int),
+                ("cuda_device", c_int)]
 
 
 class Pair(Structure):

@@ -403,7 +403,8 @@ PAIR_DTYPE = np.dtype([("score", np.float64), ("src", np.int64), ("tgt", np.int6
 
 
 def mine(src_emb, tgt_emb, k: int = 4, margin: str = "ratio", retrieval: str = "max",
-         threshold: float | None = None, threads: int = 0, block_rows: int = 2048) -> np.ndarray:
+         threshold: float | None = None, threads: int = 0, block_rows: int = 2048,
+         device: str = "cpu") -> np.ndarray:
     """Bitext mining between two embedding matrices (liblabse's ``labse_mine``: the engine of
     ``labse mine --src-emb --tgt-emb``, same pairs, same scores, same order).
 
@@ -424,6 +425,8 @@ def mine(src_emb, tgt_emb, k: int = 4, margin: str = "ratio", retrieval: str = "
         threads: CPU threads; 0 = all cores.
         block_rows: rows per similarity block (memory ~ threads x block_rows x
             (block_rows + dim) x 4 bytes).
+        device: where the k-NN search runs: "cpu" (default), "cuda", "cuda:N" (fp32 tiles on
+            the GPU; same pairs up to near-ties closer than fp32 rounding; k <= 64) or "auto".
 
     Returns:
         numpy structured array of dtype ``labse.PAIR_DTYPE``: fields ``score`` (float64),
@@ -459,7 +462,15 @@ def mine(src_emb, tgt_emb, k: int = 4, margin: str = "ratio", retrieval: str = "
         raise ValueError(f"labse.mine: threads must be an int >= 0, got {threads!r}")
     if not isinstance(block_rows, int) or not 1 <= block_rows <= 1 << 20:
         raise ValueError(f"labse.mine: block_rows must be an int in 1..2**20, got {block_rows!r}")
+    cuda_device = 0
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        device, cuda_device = "cuda", int(device[5:])
+    if device not in _DEVICES:
+        raise ValueError(f"labse.mine: device must be one of {sorted(_DEVICES)} or 'cuda:N', "
+                         f"got {device!r}")
     opt = lib.labse_default_mine_options()
+    opt.device = _DEVICES[device]
+    opt.cuda_device = cuda_device
     opt.k = k
     opt.margin = _lib.MARGINS[margin]
     opt.retrieval = _lib.RETRIEVALS[retrieval]

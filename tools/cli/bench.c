@@ -20,6 +20,8 @@ static const char USAGE_BENCH[] =
     "                          (every k-th); the tokenizer always runs on all (default: all)\n"
     "  -r, --repeat N          runs of each measurement; the best is reported (default 1)\n"
     "      --no-encode         measure the tokenizer only\n"
+    "      --encoder           also time the encoder alone on pre-packed batches (the\n"
+    "                          default on a GPU; section \"encoder\")\n"
     "  -h, --help              this help\n";
 
 /* ==========================================================================================
@@ -200,6 +202,7 @@ int cmd_bench(int argc, char **argv) {
         {"limit", required_argument, NULL, 'n'},
         {"repeat", required_argument, NULL, 'r'},
         {"no-encode", no_argument, NULL, OPT_NO_ENCODE},
+        {"encoder", no_argument, NULL, OPT_ENCODER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -212,7 +215,7 @@ int cmd_bench(int argc, char **argv) {
     size_t n_inputs = 0;
     const char *bitext = NULL;
     int64_t limit = 0;
-    int repeat = 1, no_encode = 0, c, rc = EXIT_USAGE;
+    int repeat = 1, no_encode = 0, encoder = 0, c, rc = EXIT_USAGE;
     while ((c = getopt_long(argc, argv, ":m:i:t:n:r:h", longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) goto out;
@@ -227,6 +230,7 @@ int cmd_bench(int argc, char **argv) {
             if (!parse_int("--repeat", optarg, 1, 1000, &repeat)) goto out;
             break;
         case OPT_NO_ENCODE: no_encode = 1; break;
+        case OPT_ENCODER: encoder = 1; break;
         case 'h':
             fputs(USAGE_BENCH, stdout);
             rc = 0;
@@ -359,6 +363,10 @@ int cmd_bench(int argc, char **argv) {
         printf("  sentences: %zu\n  tokens: %" PRIu64 "\n", ne, enc_tokens);
         printf("  seconds: %.4f\n  tokens_per_s: %.0f\n  sentences_per_s: %.1f\n", best,
                (double)enc_tokens / best, (double)ne / best);
+        fflush(stdout);
+        if ((encoder || mi.device == LABSE_DEVICE_CUDA) &&
+            bench_encoder(m, cp.text, cp.len, ne, repeat, ma.opt.batch_tokens) != 0)
+            goto bench_done;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         errorf("stdout: write failed: %s", strerror(errno));

@@ -38,6 +38,7 @@ enum {
     OPT_MAX_LENGTH,
     OPT_BITEXT,
     OPT_NO_ENCODE,
+    OPT_ENCODER,
 };
 
 typedef struct model_args {
@@ -50,6 +51,10 @@ void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 int parse_device(const char *s, labse_options *o);
+/* `labse bench`'s encoder-only phase (bench_encoder.c): pre-tokenised, pre-packed batches
+ * through the device's pipeline backend; prints an "encoder" section. 0 or EXIT_RUNTIME. */
+int bench_encoder(const labse_model *m, const char *const *text, const size_t *len, size_t n,
+                  int repeat, int batch_tokens);
 const char *device_name(labse_device d);
 const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf, size_t n);
 int report(const char *what, labse_status s, const labse_error *err, int invalid_is_usage);
