@@ -53,6 +53,9 @@ sed -n '/^encode/,$p' "$T/bench.out"
 lb() { sed -n '/^encode/,$p' "$T/bench.out" | awk -v k="$1" '$1 == k":" { print $2; exit }'; }
 LB_DEVICE=$(sed -n 's/^encode (\(.*\), threads.*/\1/p' "$T/bench.out")
 LB_TOKENS=$(lb tokens); LB_SENT=$(lb sentences); LB_SEC=$(lb seconds)
+# the encoder-only section (pre-packed batches through the backend; printed on a GPU)
+le() { sed -n '/^encoder/,$p' "$T/bench.out" | awk -v k="$1" '$1 == k":" { print $2; exit }'; }
+ENC_SEC=$(le seconds); ENC_BUSY=$(le device_busy_fraction); ENC_SUMSQ=$(le sum_len_sq)
 
 # --- the peer ---------------------------------------------------------------------------------
 PEER_JSON=""
@@ -74,15 +77,17 @@ fi
 
 # --- the figures ------------------------------------------------------------------------------
 "$PY" - "$MODEL/config.json" "$GPU" "$LB_DEVICE" "$LB_SENT" "$LB_TOKENS" "$LB_SEC" "$PEER_JSON" \
-    "${LABSE_PEAK_TFLOPS:-}" <<'EOF'
+    "${LABSE_PEAK_TFLOPS:-}" "${ENC_SEC:-}" "${ENC_BUSY:-}" "${ENC_SUMSQ:-}" <<'EOF'
 import json, sys
-cfg_path, gpu, lb_dev, sent, tokens, sec, peer_json, peak_env = sys.argv[1:]
+cfg_path, gpu, lb_dev, sent, tokens, sec, peer_json, peak_env, enc_sec, enc_busy, enc_sumsq = sys.argv[1:]
 cfg = json.load(open(cfg_path))
 H, FF, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
 sent, tokens, sec = int(sent), int(tokens), float(sec)
 peer = json.loads(peer_json) if peer_json else None
 lin = 2.0 * L * (3 * H * H + H * H + 2 * H * FF)  # FLOPs per token, linear layers
-if peer and peer["sentences"] == sent:
+if enc_sumsq:
+    sum_l2, how = int(enc_sumsq), "exact (labse's tokenisation)"
+elif peer and peer["sentences"] == sent:
     sum_l2, how = peer["sum_len2"], "exact (peer's tokenisation)"
     if peer["tokens"] != tokens:
         print("WARNING: token counts differ: labse %d, peer %d" % (tokens, peer["tokens"]))
@@ -114,6 +119,15 @@ if peak:
           % (peak, peak_src, gpu, 100 * achieved / peak))
 else:
     print("peak: %s (GPU '%s'); no fraction printed" % (peak_src, gpu))
+enc_tps = enc_frac = None
+if enc_sec:
+    es = float(enc_sec)
+    enc_tps = tokens / es
+    print("labse encoder alone (pre-packed batches, copies included): %.3f s: %.0f tokens/s, "
+          "%.0f sentences/s, %.1f TFLOP/s%s%s" % (es, enc_tps, sent / es, flops / es / 1e12,
+          "" if not peak else ", %.1f%% of peak" % (100 * flops / es / 1e12 / peak),
+          "" if not enc_busy else ", device busy %.1f%%" % (100 * float(enc_busy))))
+    enc_frac = flops / es / 1e12 / peak if peak else None
 if peer:
     r = peer["seconds"] and tps / peer["tokens_per_s"]
     print("peer sentence-transformers %s fp16 batch %d: %.0f tokens/s, %.0f sentences/s; "
@@ -127,6 +141,8 @@ kv = {"gpu": gpu.replace(" ", "_"), "device": lb_dev.replace(" ", "_"), "sentenc
       "tokens": tokens, "seconds": "%.4f" % sec, "tokens_per_s": "%.0f" % tps,
       "sentences_per_s": "%.1f" % sps, "tflops": "%.2f" % achieved,
       "peak_tflops": peak or "NA", "peak_fraction": "%.4f" % (achieved / peak) if peak else "NA",
+      "encoder_tokens_per_s": "%.0f" % enc_tps if enc_tps else "NA",
+      "encoder_peak_fraction": "%.4f" % enc_frac if enc_frac else "NA",
       "peer_tokens_per_s": "%.0f" % peer["tokens_per_s"] if peer else "NA",
       "ratio": "%.3f" % (tps / peer["tokens_per_s"]) if peer else "NA",
       "worst_cosine": ("%.6f" % peer["worst_cosine_vs_labse"])

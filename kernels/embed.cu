@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "embed.cuh"
+#include "reduce.cuh"
 
 #define EMB_VEC 8
 #define EMB_MAX_THREADS 1024
@@ -30,23 +31,6 @@
 
 struct alignas(16) emb_h8 { __half v[EMB_VEC]; };
 struct alignas(16) emb_f4 { float v[4]; };
-
-static __device__ inline float emb_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Block-wide sum, result in every thread; red is __shared__ float[32]; blockDim.x % 32 == 0. */
-static __device__ inline float emb_block_sum(float v, float *red) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-    v = emb_warp_sum(v);
-    if (nwarps == 1) return v;
-    __syncthreads();
-    if (lane == 0) red[warp] = v;
-    __syncthreads();
-    v = lane < nwarps ? red[lane] : 0.0f;
-    return emb_warp_sum(v);
-}
 
 /* Position of token t in its sequence: t - cu[s] for the largest s in 0..n-1 with cu[s] <= t
  * (empty sequences are skipped correctly: cu[n] = T > t). */
@@ -84,14 +68,14 @@ static __global__ void emb_vec_kernel(__half *__restrict__ x, const int32_t *__r
             s += v[k];
         }
     }
-    const float mean = emb_block_sum(s, red) / (float)H;
+    const float mean = lb_block_sum(s, red) / (float)H;
     float q2 = 0.0f;
     if (active)
         for (int k = 0; k < EMB_VEC; k++) {
             const float d = v[k] - mean;
             q2 += d * d;
         }
-    const float var = emb_block_sum(q2, red) / (float)H;
+    const float var = lb_block_sum(q2, red) / (float)H;
     const float rstd = 1.0f / sqrtf(var + eps);
     if (active) {
         const emb_f4 *g4 = reinterpret_cast<const emb_f4 *>(gamma + (size_t)j * EMB_VEC);
@@ -125,7 +109,7 @@ static __global__ void emb_generic_kernel(__half *__restrict__ x,
         if (cached) row[i] = v;
         s += v;
     }
-    const float mean = emb_block_sum(s, red) / (float)H;
+    const float mean = lb_block_sum(s, red) / (float)H;
     float q = 0.0f;
     for (int i = threadIdx.x; i < H; i += blockDim.x) {
         const float v = cached ? row[i]
@@ -133,7 +117,7 @@ static __global__ void emb_generic_kernel(__half *__restrict__ x,
         const float d = v - mean;
         q += d * d;
     }
-    const float var = emb_block_sum(q, red) / (float)H;
+    const float var = lb_block_sum(q, red) / (float)H;
     const float rstd = 1.0f / sqrtf(var + eps);
     __half *xr = x + (size_t)t * H;
     for (int i = threadIdx.x; i < H; i += blockDim.x) {

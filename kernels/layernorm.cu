@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "layernorm.cuh"
+#include "reduce.cuh"
 
 #define LN_VEC 8              /* halves per 16-byte vector */
 #define LN_MAX_THREADS 1024   /* vector path: one vector per thread */
@@ -31,25 +32,6 @@
 
 struct alignas(16) ln_h8 { __half v[LN_VEC]; };
 struct alignas(16) ln_f4 { float v[4]; };
-
-/* Sum over a warp; every lane gets the result. */
-static __device__ inline float ln_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
- * red: __shared__ float[32]. The leading barrier lets the caller reuse red right away. */
-static __device__ inline float ln_block_sum(float v, float *red) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-    v = ln_warp_sum(v);
-    if (nwarps == 1) return v;
-    __syncthreads();
-    if (lane == 0) red[warp] = v;
-    __syncthreads();
-    v = lane < nwarps ? red[lane] : 0.0f;
-    return ln_warp_sum(v);
-}
 
 static __global__ void ln_vec_kernel(__half *__restrict__ x, const __half *__restrict__ r,
                                      const float *__restrict__ gamma,
@@ -69,14 +51,14 @@ static __global__ void ln_vec_kernel(__half *__restrict__ x, const __half *__res
         }
         for (int k = 0; k < LN_VEC; k++) s += v[k];
     }
-    const float mean = ln_block_sum(s, red) / (float)H;
+    const float mean = lb_block_sum(s, red) / (float)H;
     float q = 0.0f;
     if (active)
         for (int k = 0; k < LN_VEC; k++) {
             const float d = v[k] - mean;
             q += d * d;
         }
-    const float var = ln_block_sum(q, red) / (float)H;
+    const float var = lb_block_sum(q, red) / (float)H;
     const float rstd = 1.0f / sqrtf(var + eps);
     if (active) {
         const ln_f4 *g4 = reinterpret_cast<const ln_f4 *>(gamma + (size_t)j * LN_VEC);
@@ -105,14 +87,14 @@ static __global__ void ln_generic_kernel(__half *__restrict__ x, const __half *_
         if (cached) row[i] = v;
         s += v;
     }
-    const float mean = ln_block_sum(s, red) / (float)H;
+    const float mean = lb_block_sum(s, red) / (float)H;
     float q = 0.0f;
     for (int i = threadIdx.x; i < H; i += blockDim.x) {
         const float v = cached ? row[i] : __half2float(xr[i]) + (rr ? __half2float(rr[i]) : 0.0f);
         const float d = v - mean;
         q += d * d;
     }
-    const float var = ln_block_sum(q, red) / (float)H;
+    const float var = lb_block_sum(q, red) / (float)H;
     const float rstd = 1.0f / sqrtf(var + eps);
     for (int i = threadIdx.x; i < H; i += blockDim.x) {
         const float v = cached ? row[i] : __half2float(xr[i]) + (rr ? __half2float(rr[i]) : 0.0f);

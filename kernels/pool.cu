@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "pool.cuh"
+#include "reduce.cuh"
 
 #define POOL_THREADS 256
 #define L2_MAX_THREADS 256
@@ -43,23 +44,6 @@ static __global__ void pool_kernel(__half *__restrict__ out, const __half *__res
     *o = __float2half_rn(acc / (float)(e - b));
 }
 
-static __device__ inline float l2_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Block-wide sum, result in every thread; red is __shared__ float[32]; blockDim.x % 32 == 0. */
-static __device__ inline float l2_block_sum(float v, float *red) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-    v = l2_warp_sum(v);
-    if (nwarps == 1) return v;
-    __syncthreads();
-    if (lane == 0) red[warp] = v;
-    __syncthreads();
-    v = lane < nwarps ? red[lane] : 0.0f;
-    return l2_warp_sum(v);
-}
-
 static __global__ void l2norm_kernel(float *__restrict__ out, const __half *__restrict__ y,
                                      int N, int normalize) {
     __shared__ float red[32];
@@ -74,7 +58,7 @@ static __global__ void l2norm_kernel(float *__restrict__ out, const __half *__re
         const float v = __half2float(yr[i]);
         q += v * v;
     }
-    const float norm = sqrtf(l2_block_sum(q, red));
+    const float norm = sqrtf(lb_block_sum(q, red));
     const float d = norm > 1e-12f ? norm : 1e-12f;
     for (int i = threadIdx.x; i < N; i += blockDim.x) orow[i] = __half2float(yr[i]) / d;
 }

@@ -160,10 +160,17 @@ fail:
     return st;
 }
 
+/* Wait for this context's streams (not the whole device: other sessions may share it). */
+static void drain(lb_gpu_ctx *c) {
+    if (c->s_h2d) cudaStreamSynchronize(c->s_h2d);
+    if (c->s_comp) cudaStreamSynchronize(c->s_comp);
+    if (c->s_d2h) cudaStreamSynchronize(c->s_d2h);
+}
+
 void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     if (!c) return;
     cudaSetDevice(c->device);
-    cudaDeviceSynchronize();
+    drain(c);
     for (int k = 0; k < c->nslots; k++) {
         slot *s = &c->sl[k];
         free_slot_bufs(s);
@@ -184,16 +191,6 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     free(c);
 }
 
-/* Kernel launch result → labse_error. */
-#define LB_K(call)                                                                    \
-    do {                                                                              \
-        cudaError_t lb_e_ = (call);                                                   \
-        if (lb_e_ != cudaSuccess) {                                                   \
-            st = lb_cuda_fail(err, lb_e_, #call, __FILE__, __LINE__);                 \
-            goto fail;                                                                \
-        }                                                                             \
-    } while (0)
-
 /* Enqueue the forward pass of slot s's batch (n sequences, T tokens, longest maxlen) on the
  * compute stream. */
 static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, labse_error *err) {
@@ -202,29 +199,29 @@ static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, la
     const lb_gpu_weights *w = c->w;
     const int H = k->hidden;
     cudaStream_t cs = c->s_comp;
-    LB_K(lb_embed_layernorm(c->x, s->ids, s->cu, n, T, w->word, w->pos, w->type, w->emb_g,
+    LB_CU(lb_embed_layernorm(c->x, s->ids, s->cu, n, T, w->word, w->pos, w->type, w->emb_g,
                             w->emb_b, H, k->ln_eps, cs));
     for (int l = 0; l < k->layers; l++) {
         const lb_gpu_layer *ly = &w->layer[l];
         if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_K(lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs));
+        LB_CU(lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs));
         if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_K(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
+        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
         if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_K(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
+        LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
         if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_K(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps, cs));
+        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps, cs));
     }
-    LB_K(lb_pool(c->pa, c->x, s->cu, n, H, (int)k->pooling, cs));
+    LB_CU(lb_pool(c->pa, c->x, s->cu, n, H, (int)k->pooling, cs));
     lb_half *y = c->pa, *z = c->pb;
     int width = H;
     for (int d = 0; d < w->n_dense; d++) {
         if ((st = lb_gemm_linear(c->gemm, &w->dense[d], y, n, z, cs, err)) != LABSE_OK) goto fail;
-        LB_K(lb_bias_act(z, NULL, n, w->dense[d].out, (int)w->dense_act[d], cs));
+        LB_CU(lb_bias_act(z, NULL, n, w->dense[d].out, (int)w->dense_act[d], cs));
         lb_half *t = y; y = z; z = t;
         width = w->dense[d].out;
     }
-    LB_K(lb_l2norm_out(s->rows, y, n, width, k->normalize, cs));
+    LB_CU(lb_l2norm_out(s->rows, y, n, width, k->normalize, cs));
     return LABSE_OK;
 fail:
     return st;
@@ -268,7 +265,7 @@ labse_status lb_gpu_submit(lb_gpu_ctx *c, int sl, const int32_t *ids, const int3
     return LABSE_OK;
 fail:
     /* leave nothing half-queued behind: drain so the slot can be reused */
-    cudaDeviceSynchronize();
+    drain(c);
     cudaGetLastError();
     return st;
 }

@@ -272,6 +272,9 @@ static void test_shards_partition(void **st) {
     for (size_t a = 0; a < 3; a++)
         for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++) {
             int N = Ns[ni];
+            /* more shards than lines (empty shards) once: every shard open fingerprints the
+             * file, which under ASan in a Debug build costs ~10 ms a call */
+            if (N > 1000 && a > 0) continue;
             uint64_t pos = 0, line = 0;
             for (int k = 0; k < N; k++) {
                 lb_input_range r;

@@ -31,7 +31,9 @@ fi
 if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   # The emulation build under ASan: the unit tests, plus the kernels on the emulator (an
   # out-of-bounds access in a kernel is an out-of-bounds access of host memory here).
-  cmake -S . -B build-asan -DLABSE_CUDA_EMU=ON -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  # -O1: what ASan's authors recommend; at -O0 the CPU encoder under ASan is ~3x slower.
+  cmake -S . -B build-asan -DLABSE_CUDA_EMU=ON -DLABSE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 >/dev/null
   cmake --build build-asan -j"$JOBS"
   export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
