@@ -227,16 +227,14 @@ fail:
     return st;
 }
 
-labse_status lb_gpu_submit(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
-                           float *out, labse_error *err) {
+/* Queue a batch that already passed lb_batch_check (n >= 1) in slot sl. */
+static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                            float *out, labse_error *err) {
     labse_status st = LABSE_OK;
     if (sl < 0 || sl >= c->nslots)
         return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d not in 0..%d", sl, c->nslots - 1);
     slot *s = &c->sl[sl];
     if (s->busy) return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d is still in flight", sl);
-    lb_batch b = {.n = n, .ids = ids, .cu_seqlens = cu};
-    if ((st = lb_batch_check(c->m, &b, err)) != LABSE_OK) return st;
-    if (n == 0) return LABSE_OK;
     const int T = cu[n];
     int maxlen = 0;
     for (int i = 0; i < n; i++)
@@ -268,6 +266,14 @@ fail:
     drain(c);
     cudaGetLastError();
     return st;
+}
+
+labse_status lb_gpu_submit(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                           float *out, labse_error *err) {
+    lb_batch b = {.n = n, .ids = ids, .cu_seqlens = cu};
+    labse_status st = lb_batch_check(c->m, &b, err);
+    if (st != LABSE_OK || n == 0) return st;
+    return enqueue(c, sl, ids, cu, n, out, err);
 }
 
 labse_status lb_gpu_wait(lb_gpu_ctx *c, int sl, labse_error *err) {
@@ -317,7 +323,7 @@ labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu,
     }
     memcpy(c->st_ids, ids, T * sizeof *ids);
     memcpy(c->st_cu, cu, ((size_t)n + 1) * sizeof *cu);
-    labse_status st = lb_gpu_submit(c, 0, c->st_ids, c->st_cu, n, c->st_out, err);
+    labse_status st = enqueue(c, 0, c->st_ids, c->st_cu, n, c->st_out, err); /* checked above */
     if (st == LABSE_OK) st = lb_gpu_wait(c, 0, err);
     if (st == LABSE_OK) memcpy(out, c->st_out, (size_t)n * dim * sizeof *out);
     return st;
