@@ -39,7 +39,7 @@
 #include "bias_act.cuh"
 #include "cuda_compat.h"
 #include "embed.cuh"
-#include "half.h"
+#include "base/half.h"
 #include "layernorm.cuh"
 #include "pool.cuh"
 

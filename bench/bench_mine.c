@@ -23,9 +23,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "knn.h"
-#include "margin.h"
-#include "mine_emb.h"
+#include "mine/knn.h"
+#include "mine/margin.h"
+#include "mine/mine_emb.h"
 
 static double now(void) {
     struct timespec ts;

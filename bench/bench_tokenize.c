@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 typedef struct { const char *p; size_t n; } span;
 

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #ifdef LABSE_CUDA_EMU
-#include "emu/cuda_emu.h"
+#include "cuda_emu.h"
 #else
 #ifdef __cplusplus
 #include <cuda_runtime.h>

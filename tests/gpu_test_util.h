@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "cuda_compat.h"
-#include "half.h"
+#include "base/half.h"
 
 #define GT_CUDA(call)                                                                        \
     do {                                                                                     \

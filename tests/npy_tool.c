@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "npy.h"
+#include "io/npy.h"
 
 static int parse_index(const char *s, unsigned long long *out) {
     char *end;

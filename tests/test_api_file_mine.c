@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "labse.h"
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 
 static const char *g_model_dir, *g_cli;
 static char g_tmp[256];

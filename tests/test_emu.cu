@@ -20,7 +20,7 @@
 extern "C" {
 #include <cmocka.h>
 
-#include "half.h"
+#include "base/half.h"
 }
 #include "gpu_test_util.h"
 

@@ -33,10 +33,10 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "encoder.h"
+#include "cpu/encoder.h"
 #include "labse.h"
-#include "model.h"
-#include "npy.h"
+#include "model/model.h"
+#include "io/npy.h"
 
 static const char *g_model_dir, *g_golden_dir;
 static int g_ref_limit = -1;

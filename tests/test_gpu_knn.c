@@ -44,9 +44,9 @@
 #include <cmocka.h>
 
 #include "gpu_test_util.h"
-#include "knn.h"
-#include "margin.h"
-#include "mine_emb.h"
+#include "mine/knn.h"
+#include "mine/margin.h"
+#include "mine/mine_emb.h"
 #include "topk.cuh"
 
 #define TOL_COS 1e-6

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "knn.h"
-#include "margin.h"
-#include "mine_emb.h"
+#include "mine/knn.h"
+#include "mine/margin.h"
+#include "mine/mine_emb.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 static uint32_t rnd(void) { /* xorshift64 */

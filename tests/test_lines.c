@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "lines.h"
+#include "io/lines.h"
 
 /* Split buf[0..len) three ways (count, iterator, array) and check they agree with the
  * expected lines (given as n (ptr,len) pairs of literal strings). */

@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "model/model.h"
 
 static char g_root[256];
 

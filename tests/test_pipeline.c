@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "lines.h"
-#include "pipe_internal.h"
-#include "sha256.h"
+#include "io/lines.h"
+#include "pipeline/pipe_internal.h"
+#include "base/sha256.h"
 
 static char g_tmp[256];
 

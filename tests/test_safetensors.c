@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 static char g_dir[256];
 

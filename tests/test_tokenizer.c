@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "tokenizer.h"
-#include "utf8.h"
+#include "model/tokenizer.h"
+#include "model/utf8.h"
 
 /* The tiny vocabulary: id = index. */
 static const char *const k_vocab[] = {

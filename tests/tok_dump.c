@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 /* Read all of stdin into a malloc'd buffer; *n its size. NULL on failure. */
 static char *read_all(FILE *f, size_t *n) {

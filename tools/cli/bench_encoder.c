@@ -4,8 +4,8 @@
  * backend (pinned buffers, the GPU's batches in flight, copies both ways included), so this is
  * the throughput the encoder sustains when the host keeps up: the figure for the GPU targets. */
 #include "cli.h"
-#include "pipe_internal.h"
-#include "pipeline.h"
+#include "pipeline/pipe_internal.h"
+#include "pipeline/pipeline.h"
 
 #define WINDOW 32768
 

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "labse.h"
-#include "lines.h"
-#include "npy.h"
+#include "io/lines.h"
+#include "io/npy.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 
 static const char USAGE_ENCODE[] =
     "usage: labse encode --model DIR --input FILE|- --output OUT.npy|DIR/ [options]\n"

@@ -3,9 +3,9 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "knn.h"
-#include "margin.h"
-#include "mine_emb.h"
+#include "mine/knn.h"
+#include "mine/margin.h"
+#include "mine/mine_emb.h"
 
 static const char USAGE_EVAL[] =
     "usage: labse eval --model DIR FILE.tsv...\n"

@@ -1,7 +1,7 @@
 /* merge.c — `labse merge`: join the shard folders of `labse encode --shard` into one folder
  * (hard links + one manifest) and/or one .npy. */
 #include "cli.h"
-#include "pipeline.h"
+#include "pipeline/pipeline.h"
 
 static const char USAGE_MERGE[] =
     "usage: labse merge OUT_DIR SHARD_DIR...\n"

@@ -3,9 +3,9 @@
 #include <omp.h>
 
 #include "cli.h"
-#include "knn.h"
-#include "margin.h"
-#include "mine_emb.h"
+#include "mine/knn.h"
+#include "mine/margin.h"
+#include "mine/mine_emb.h"
 
 static const char USAGE_MINE[] =
     "usage: labse mine (--src A.txt | --src-emb A) (--tgt B.txt | --tgt-emb B) --output OUT\n"

@@ -1,0 +1,90 @@
+/* gpu_backend.c — the pipeline's backend seam (pipeline.h) over the GPU encoder.
+ *
+ * One lb_gpu_ctx per GPU (its own streams and activations), DEPTH batches in flight on each.
+ * The scheduler's slot k goes to GPU k % G, local slot k / G: consecutive batches go round-robin
+ * over the GPUs, and while GPU g computes, the scheduler thread packs the next GPU's batch —
+ * one tokenizer pool and one scheduler feed every GPU (`--device cuda:all`). submit only
+ * queues work, so one host thread keeps several GPUs busy. Pinned host buffers come from
+ * cudaHostAlloc (portable: usable by every GPU). */
+#include <stdlib.h>
+
+#include "gpu/gpu.h"
+#include "pipeline/pipeline.h"
+
+#define DEPTH 2
+
+typedef struct multi {
+    int g;
+    lb_gpu_ctx *c[LB_MAX_GPUS];
+} multi;
+
+static void *gpu_alloc(void *ctx, size_t bytes) {
+    (void)ctx;
+    return lb_gpu_host_alloc(bytes);
+}
+
+static void gpu_free(void *ctx, void *p) {
+    (void)ctx;
+    lb_gpu_host_free(p);
+}
+
+static labse_status gpu_submit(void *ctx, int slot, const int32_t *ids, const int32_t *cu, int n,
+                               float *out, labse_error *err) {
+    multi *m = ctx;
+    return lb_gpu_submit(m->c[slot % m->g], slot / m->g, ids, cu, n, out, err);
+}
+
+static labse_status gpu_wait(void *ctx, int slot, labse_error *err) {
+    multi *m = ctx;
+    return lb_gpu_wait(m->c[slot % m->g], slot / m->g, err);
+}
+
+static void gpu_destroy(void *ctx) {
+    multi *m = ctx;
+    if (!m) return;
+    for (int i = 0; i < m->g; i++) lb_gpu_ctx_free(m->c[i]);
+    free(m);
+}
+
+/* busy: mean over the GPUs; span: the longest. */
+static void gpu_timing(void *ctx, double *busy_s, double *span_s) {
+    multi *m = ctx;
+    double busy = 0, span = 0;
+    for (int i = 0; i < m->g; i++) {
+        double b, s;
+        lb_gpu_ctx_timing(m->c[i], &b, &s);
+        busy += b;
+        if (s > span) span = s;
+    }
+    *busy_s = m->g ? busy / m->g : 0;
+    *span_s = span;
+}
+
+labse_status lb_pipe_backend_gpu(const labse_model *lm, lb_pipe_backend *be, labse_error *err) {
+    const int G = lb_model_gpu_count(lm);
+    if (G < 1) return lb_err(err, LABSE_E_INVALID, "the model was not loaded for a CUDA device");
+    if (G * DEPTH > LB_PIPE_MAX_DEPTH) /* the pipeline's ring of batches in flight */
+        return lb_err(err, LABSE_E_UNSUPPORTED, "at most %d GPUs per process (got %d)",
+                      LB_PIPE_MAX_DEPTH / DEPTH, G);
+    multi *m = calloc(1, sizeof *m);
+    if (!m) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    for (int i = 0; i < G; i++) {
+        labse_status st = lb_gpu_ctx_new(lb_model_inner(lm), lb_model_gpu_weights(lm, i),
+                                         lb_model_options(lm)->batch_tokens, DEPTH, &m->c[i], err);
+        if (st != LABSE_OK) {
+            gpu_destroy(m);
+            return st;
+        }
+        m->g = i + 1;
+    }
+    be->ctx = m;
+    be->depth = DEPTH * G;
+    be->name = lb_model_device_name(lm);
+    be->host_alloc = gpu_alloc;
+    be->host_free = gpu_free;
+    be->submit = gpu_submit;
+    be->wait = gpu_wait;
+    be->destroy = gpu_destroy;
+    be->timing = gpu_timing;
+    return LABSE_OK;
+}

@@ -1,0 +1,341 @@
+/* gpu_forward.c — the fp16 encoder on a GPU: one context = three streams (h2d, compute, d2h),
+ * activations sized from the token budget, a cuBLASLt GEMM cache, and a ring of `slots` batches
+ * in flight (see gpu.h for the data path). The maths is cpu_forward.c's, layer by layer:
+ *
+ *   x   = LN(word[ids] + pos[t - cu[s]] + type[0])                    lb_embed_layernorm
+ *   per layer:  qkv = x Wqkvᵀ + b          [T, 3H]                    GEMM (bias epilogue)
+ *               ctx = attention(qkv)        [T, H]                    lb_attention
+ *               tmp = ctx Woᵀ + b; x = LN(x + tmp)                    GEMM, lb_add_layernorm
+ *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM, lb_bias_act
+ *               tmp = big Wdownᵀ + b; x = LN(x + tmp)                 GEMM, lb_add_layernorm
+ *   pooled = cls(x) | mean(x)               [n, H]                    lb_pool
+ *   per Dense: y = act(pooled Wᵀ + b)       [n, out]                  GEMM, lb_bias_act
+ *   rows = y / ||y||                        [n, dim] fp32             lb_l2norm_out
+ *
+ * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
+ * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense]. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "attention.cuh"
+#include "bias_act.cuh"
+#include "embed.cuh"
+#include "cpu/encoder.h"
+#include "gpu/gpu_internal.h"
+#include "layernorm.cuh"
+#include "pool.cuh"
+
+#define MAX_SLOTS 8
+
+typedef struct slot {
+    int32_t *ids, *cu;          /* device [cap_tok], [cap_seq + 1] */
+    float *rows;                /* device [cap_seq, dim] */
+    size_t cap_tok, cap_seq;
+    cudaEvent_t h2d, start, done, d2h;
+    int busy;
+} slot;
+
+struct lb_gpu_ctx {
+    const lb_model *m;
+    const lb_gpu_weights *w;
+    int device;
+    cudaStream_t s_h2d, s_comp, s_d2h;
+    lb_gemm *gemm;
+    lb_half *x, *big, *ctx, *tmp, *pa, *pb;
+    size_t cap_tok, cap_seq;
+    int widest;                 /* widest pooled/Dense row */
+    int nslots;
+    slot sl[MAX_SLOTS];
+    /* lb_gpu_encode's pinned staging */
+    int32_t *st_ids, *st_cu;
+    float *st_out;
+    size_t st_tok, st_seq;
+    /* timing (lb_gpu_ctx_timing) */
+    double busy_ms, t_first, t_last;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void free_acts(lb_gpu_ctx *c) {
+    lb_half **p[] = {&c->x, &c->big, &c->ctx, &c->tmp, &c->pa, &c->pb};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
+        if (*p[i]) cudaFree(*p[i]);
+        *p[i] = NULL;
+    }
+    c->cap_tok = c->cap_seq = 0;
+}
+
+/* (Re)allocate the activations for tok tokens and seq sequences. The compute stream must be
+ * idle (callers synchronise first). */
+static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error *err) {
+    labse_status st = LABSE_OK;
+    if (tok <= c->cap_tok && seq <= c->cap_seq) return LABSE_OK;
+    if (tok < c->cap_tok) tok = c->cap_tok;
+    if (seq < c->cap_seq) seq = c->cap_seq;
+    free_acts(c);
+    const lb_config *k = &c->m->cfg;
+    const size_t H = (size_t)k->hidden, wide = (size_t)(k->intermediate > 3 * k->hidden
+                                                              ? k->intermediate : 3 * k->hidden);
+    LB_CU(cudaMalloc((void **)&c->x, tok * H * 2));
+    LB_CU(cudaMalloc((void **)&c->ctx, tok * H * 2));
+    LB_CU(cudaMalloc((void **)&c->tmp, tok * H * 2));
+    LB_CU(cudaMalloc((void **)&c->big, tok * wide * 2));
+    LB_CU(cudaMalloc((void **)&c->pa, seq * (size_t)c->widest * 2));
+    LB_CU(cudaMalloc((void **)&c->pb, seq * (size_t)c->widest * 2));
+    c->cap_tok = tok;
+    c->cap_seq = seq;
+    return LABSE_OK;
+fail:
+    free_acts(c);
+    lb_err_prefix(err, "activations for a batch of %zu tokens", tok);
+    return st;
+}
+
+static void free_slot_bufs(slot *s) {
+    if (s->ids) cudaFree(s->ids);
+    if (s->cu) cudaFree(s->cu);
+    if (s->rows) cudaFree(s->rows);
+    s->ids = s->cu = NULL;
+    s->rows = NULL;
+    s->cap_tok = s->cap_seq = 0;
+}
+
+static labse_status grow_slot(lb_gpu_ctx *c, slot *s, size_t tok, size_t seq, labse_error *err) {
+    labse_status st = LABSE_OK;
+    if (tok <= s->cap_tok && seq <= s->cap_seq) return LABSE_OK;
+    if (tok < s->cap_tok) tok = s->cap_tok;
+    if (seq < s->cap_seq) seq = s->cap_seq;
+    free_slot_bufs(s);
+    LB_CU(cudaMalloc((void **)&s->ids, tok * sizeof(int32_t)));
+    LB_CU(cudaMalloc((void **)&s->cu, (seq + 1) * sizeof(int32_t)));
+    LB_CU(cudaMalloc((void **)&s->rows, seq * (size_t)c->m->cfg.dim * sizeof(float)));
+    s->cap_tok = tok;
+    s->cap_seq = seq;
+    return LABSE_OK;
+fail:
+    free_slot_bufs(s);
+    return st;
+}
+
+labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_tokens, int slots,
+                            lb_gpu_ctx **out, labse_error *err) {
+    labse_status st = LABSE_OK;
+    if (slots < 1 || slots > MAX_SLOTS)
+        return lb_err(err, LABSE_E_INVALID, "GPU context: slots %d not in 1..%d", slots, MAX_SLOTS);
+    lb_gpu_ctx *c = calloc(1, sizeof *c);
+    if (!c) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    c->m = m;
+    c->w = w;
+    c->device = w->device;
+    c->nslots = slots;
+    c->widest = m->cfg.hidden;
+    for (int k = 0; k < m->n_dense; k++)
+        if (m->dense[k].lin.out > c->widest) c->widest = m->dense[k].lin.out;
+    LB_CU(cudaSetDevice(c->device));
+    LB_CU(cudaStreamCreateWithFlags(&c->s_h2d, cudaStreamNonBlocking));
+    LB_CU(cudaStreamCreateWithFlags(&c->s_comp, cudaStreamNonBlocking));
+    LB_CU(cudaStreamCreateWithFlags(&c->s_d2h, cudaStreamNonBlocking));
+    for (int k = 0; k < slots; k++) {
+        slot *s = &c->sl[k];
+        LB_CU(cudaEventCreateWithFlags(&s->h2d, cudaEventDisableTiming));
+        LB_CU(cudaEventCreate(&s->start));
+        LB_CU(cudaEventCreate(&s->done));
+        LB_CU(cudaEventCreateWithFlags(&s->d2h, cudaEventDisableTiming));
+    }
+    if ((st = lb_gemm_new(c->device, &c->gemm, err)) != LABSE_OK) goto fail;
+    {
+        size_t tok = (size_t)(max_tokens > m->cfg.max_seq_length ? max_tokens : m->cfg.max_seq_length);
+        if ((st = grow_acts(c, tok, tok, err)) != LABSE_OK) goto fail;
+    }
+    *out = c;
+    return LABSE_OK;
+fail:
+    lb_gpu_ctx_free(c);
+    return st;
+}
+
+/* Wait for this context's streams (not the whole device: other sessions may share it). */
+static void drain(lb_gpu_ctx *c) {
+    if (c->s_h2d) cudaStreamSynchronize(c->s_h2d);
+    if (c->s_comp) cudaStreamSynchronize(c->s_comp);
+    if (c->s_d2h) cudaStreamSynchronize(c->s_d2h);
+}
+
+void lb_gpu_ctx_free(lb_gpu_ctx *c) {
+    if (!c) return;
+    cudaSetDevice(c->device);
+    drain(c);
+    for (int k = 0; k < c->nslots; k++) {
+        slot *s = &c->sl[k];
+        free_slot_bufs(s);
+        if (s->h2d) cudaEventDestroy(s->h2d);
+        if (s->start) cudaEventDestroy(s->start);
+        if (s->done) cudaEventDestroy(s->done);
+        if (s->d2h) cudaEventDestroy(s->d2h);
+    }
+    free_acts(c);
+    lb_gemm_free(c->gemm);
+    if (c->s_h2d) cudaStreamDestroy(c->s_h2d);
+    if (c->s_comp) cudaStreamDestroy(c->s_comp);
+    if (c->s_d2h) cudaStreamDestroy(c->s_d2h);
+    lb_gpu_host_free(c->st_ids);
+    lb_gpu_host_free(c->st_cu);
+    lb_gpu_host_free(c->st_out);
+    cudaGetLastError();
+    free(c);
+}
+
+/* Enqueue the forward pass of slot s's batch (n sequences, T tokens, longest maxlen) on the
+ * compute stream. */
+static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const lb_config *k = &c->m->cfg;
+    const lb_gpu_weights *w = c->w;
+    const int H = k->hidden;
+    cudaStream_t cs = c->s_comp;
+    LB_CU(lb_embed_layernorm(c->x, s->ids, s->cu, n, T, w->word, w->pos, w->type, w->emb_g,
+                            w->emb_b, H, k->ln_eps, cs));
+    for (int l = 0; l < k->layers; l++) {
+        const lb_gpu_layer *ly = &w->layer[l];
+        if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+        LB_CU(lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs));
+        if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
+        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
+        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+        LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
+        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
+        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps, cs));
+    }
+    LB_CU(lb_pool(c->pa, c->x, s->cu, n, H, (int)k->pooling, cs));
+    lb_half *y = c->pa, *z = c->pb;
+    int width = H;
+    for (int d = 0; d < w->n_dense; d++) {
+        if ((st = lb_gemm_linear(c->gemm, &w->dense[d], y, n, z, cs, err)) != LABSE_OK) goto fail;
+        LB_CU(lb_bias_act(z, NULL, n, w->dense[d].out, (int)w->dense_act[d], cs));
+        lb_half *t = y; y = z; z = t;
+        width = w->dense[d].out;
+    }
+    LB_CU(lb_l2norm_out(s->rows, y, n, width, k->normalize, cs));
+    return LABSE_OK;
+fail:
+    return st;
+}
+
+/* Queue a batch that already passed lb_batch_check (n >= 1) in slot sl. */
+static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                            float *out, labse_error *err) {
+    labse_status st = LABSE_OK;
+    if (sl < 0 || sl >= c->nslots)
+        return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d not in 0..%d", sl, c->nslots - 1);
+    slot *s = &c->sl[sl];
+    if (s->busy) return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d is still in flight", sl);
+    const int T = cu[n];
+    int maxlen = 0;
+    for (int i = 0; i < n; i++)
+        if (cu[i + 1] - cu[i] > maxlen) maxlen = cu[i + 1] - cu[i];
+    LB_CU(cudaSetDevice(c->device));
+    if ((size_t)T > c->cap_tok || (size_t)n > c->cap_seq) {
+        /* a batch over the budget (labse_encode_ids accepts any): grow after the work in
+         * flight that uses the activations is done */
+        LB_CU(cudaStreamSynchronize(c->s_comp));
+        if ((st = grow_acts(c, (size_t)T, (size_t)n, err)) != LABSE_OK) return st;
+    }
+    if ((st = grow_slot(c, s, c->cap_tok, c->cap_seq, err)) != LABSE_OK) return st;
+    if (c->t_first == 0) c->t_first = now_s();
+    const size_t dim = (size_t)c->m->cfg.dim;
+    LB_CU(cudaMemcpyAsync(s->ids, ids, (size_t)T * sizeof *ids, cudaMemcpyHostToDevice, c->s_h2d));
+    LB_CU(cudaMemcpyAsync(s->cu, cu, (size_t)(n + 1) * sizeof *cu, cudaMemcpyHostToDevice, c->s_h2d));
+    LB_CU(cudaEventRecord(s->h2d, c->s_h2d));
+    LB_CU(cudaStreamWaitEvent(c->s_comp, s->h2d, 0));
+    LB_CU(cudaEventRecord(s->start, c->s_comp));
+    if ((st = forward(c, s, n, T, maxlen, err)) != LABSE_OK) goto fail;
+    LB_CU(cudaEventRecord(s->done, c->s_comp));
+    LB_CU(cudaStreamWaitEvent(c->s_d2h, s->done, 0));
+    LB_CU(cudaMemcpyAsync(out, s->rows, (size_t)n * dim * sizeof *out, cudaMemcpyDeviceToHost, c->s_d2h));
+    LB_CU(cudaEventRecord(s->d2h, c->s_d2h));
+    s->busy = 1;
+    return LABSE_OK;
+fail:
+    /* leave nothing half-queued behind: drain so the slot can be reused */
+    drain(c);
+    cudaGetLastError();
+    return st;
+}
+
+labse_status lb_gpu_submit(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                           float *out, labse_error *err) {
+    lb_batch b = {.n = n, .ids = ids, .cu_seqlens = cu};
+    labse_status st = lb_batch_check(c->m, &b, err);
+    if (st != LABSE_OK || n == 0) return st;
+    return enqueue(c, sl, ids, cu, n, out, err);
+}
+
+labse_status lb_gpu_wait(lb_gpu_ctx *c, int sl, labse_error *err) {
+    labse_status st = LABSE_OK;
+    if (sl < 0 || sl >= c->nslots)
+        return lb_err(err, LABSE_E_INVALID, "GPU wait: slot %d not in 0..%d", sl, c->nslots - 1);
+    slot *s = &c->sl[sl];
+    if (!s->busy) return LABSE_OK;
+    s->busy = 0;
+    LB_CU(cudaSetDevice(c->device));
+    LB_CU(cudaEventSynchronize(s->d2h));
+    {
+        float ms = 0;
+        if (cudaEventElapsedTime(&ms, s->start, s->done) == cudaSuccess) c->busy_ms += ms;
+        else cudaGetLastError();
+    }
+    c->t_last = now_s();
+    /* an asynchronous fault of a kernel surfaces here */
+    LB_CU(cudaGetLastError());
+    return LABSE_OK;
+fail:
+    return st;
+}
+
+labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu, int n, float *out,
+                           labse_error *err) {
+    lb_batch b = {.n = n, .ids = ids, .cu_seqlens = cu};
+    labse_status cs = lb_batch_check(c->m, &b, err);
+    if (cs != LABSE_OK || n == 0) return cs;
+    const size_t T = (size_t)cu[n], dim = (size_t)c->m->cfg.dim;
+    if (T > c->st_tok) {
+        lb_gpu_host_free(c->st_ids);
+        c->st_tok = 0;
+        if (!(c->st_ids = lb_gpu_host_alloc(T * sizeof *ids)))
+            return lb_err(err, LABSE_E_CUDA, "cannot allocate %zu bytes of pinned host memory", T * 4);
+        c->st_tok = T;
+    }
+    if ((size_t)n > c->st_seq) {
+        lb_gpu_host_free(c->st_cu);
+        lb_gpu_host_free(c->st_out);
+        c->st_out = NULL;
+        c->st_seq = 0;
+        if (!(c->st_cu = lb_gpu_host_alloc(((size_t)n + 1) * sizeof *cu)) ||
+            !(c->st_out = lb_gpu_host_alloc((size_t)n * dim * sizeof *out)))
+            return lb_err(err, LABSE_E_CUDA, "cannot allocate pinned host memory for %d rows", n);
+        c->st_seq = (size_t)n;
+    }
+    memcpy(c->st_ids, ids, T * sizeof *ids);
+    memcpy(c->st_cu, cu, ((size_t)n + 1) * sizeof *cu);
+    labse_status st = enqueue(c, 0, c->st_ids, c->st_cu, n, c->st_out, err); /* checked above */
+    if (st == LABSE_OK) st = lb_gpu_wait(c, 0, err);
+    if (st == LABSE_OK) memcpy(out, c->st_out, (size_t)n * dim * sizeof *out);
+    return st;
+}
+
+void lb_gpu_ctx_timing(const lb_gpu_ctx *c, double *busy_s, double *span_s) {
+    if (busy_s) *busy_s = c ? c->busy_ms / 1e3 : 0;
+    if (span_s) *span_s = c && c->t_last > c->t_first ? c->t_last - c->t_first : 0;
+}
+
+_Static_assert(LB_KACT_GELU == (int)LB_ACT_GELU && LB_KACT_TANH == (int)LB_ACT_TANH &&
+                   LB_KACT_RELU == (int)LB_ACT_RELU && LB_KACT_IDENTITY == (int)LB_ACT_IDENTITY,
+               "kernels/bias_act.cuh codes must match lb_act");
+_Static_assert(LB_KPOOL_CLS == (int)LABSE_POOL_CLS && LB_KPOOL_MEAN == (int)LABSE_POOL_MEAN,
+               "kernels/pool.cuh codes must match labse_pooling");

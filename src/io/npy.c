@@ -1,0 +1,528 @@
+/* npy.c — NumPy .npy v1.0 header, atomic writer, validating reader. See npy.h. */
+#include "io/npy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/common.h"
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+#define NPY_ALIGN 64
+#define NPY_GROWTH_DIGITS 21 /* numpy's GROWTH_AXIS_MAX_DIGITS */
+
+static int host_is_little_endian(void) {
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+size_t lb_npy_dtype_size(lb_npy_dtype dtype) {
+    switch (dtype) {
+    case LB_NPY_F32: return 4;
+    case LB_NPY_F16: return 2;
+    }
+    return 0;
+}
+
+static const char *dtype_descr(lb_npy_dtype dtype) {
+    switch (dtype) {
+    case LB_NPY_F32: return "<f4";
+    case LB_NPY_F16: return "<f2";
+    }
+    return NULL;
+}
+
+/* ==========================================================================================
+ * Header
+ * ========================================================================================== */
+
+size_t lb_npy_header(char *buf, lb_npy_dtype dtype, uint64_t rows, uint64_t cols) {
+    const char *descr = dtype_descr(dtype);
+    if (!descr || !buf) return 0;
+    char dict[160];
+    int n = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (%" PRIu64 ", %" PRIu64
+                     "), }",
+                     descr, rows, cols);
+    if (n < 0 || (size_t)n >= sizeof dict) return 0;
+    size_t dlen = (size_t)n;
+    /* numpy adds spare spaces so the first axis can grow in place up to 21 digits. */
+    char rdigits[32];
+    int rd = snprintf(rdigits, sizeof rdigits, "%" PRIu64, rows);
+    size_t growth = rd < NPY_GROWTH_DIGITS ? (size_t)(NPY_GROWTH_DIGITS - rd) : 0;
+    size_t hlen = dlen + growth + 1; /* + '\n' */
+    /* magic (6) + version (2) + header length (2) + header: a multiple of 64. */
+    size_t padlen = NPY_ALIGN - ((NPY_MAGIC_LEN + 2 + 2 + hlen) % NPY_ALIGN);
+    size_t total = NPY_MAGIC_LEN + 2 + 2 + hlen + padlen;
+    if (total > LB_NPY_HEADER_MAX) return 0;
+    size_t field = hlen + padlen;
+    memcpy(buf, NPY_MAGIC, NPY_MAGIC_LEN);
+    buf[6] = 1;
+    buf[7] = 0;
+    buf[8] = (char)(field & 0xff);
+    buf[9] = (char)((field >> 8) & 0xff);
+    memcpy(buf + 10, dict, dlen);
+    memset(buf + 10 + dlen, ' ', growth + padlen);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+/* ==========================================================================================
+ * Writer
+ * ========================================================================================== */
+
+struct lb_npy_writer {
+    int fd;
+    lb_npy_dtype dtype;
+    uint64_t rows, cols, written;
+    char *path;      /* final name */
+    char *tmp_path;  /* path.tmp.pid */
+    void *swap_buf;  /* big-endian hosts only */
+    size_t swap_cap;
+};
+
+/* write() all of buf, retrying short writes and EINTR. Returns 0 or an errno value. */
+static int write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        size_t chunk = len > ((size_t)1 << 30) ? ((size_t)1 << 30) : len;
+        ssize_t r = write(fd, p, chunk);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (r == 0) return EIO;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+static void writer_free(lb_npy_writer *w) {
+    free(w->path);
+    free(w->tmp_path);
+    free(w->swap_buf);
+    free(w);
+}
+
+labse_status lb_npy_writer_open(const char *path, lb_npy_dtype dtype, uint64_t rows,
+                                uint64_t cols, lb_npy_writer **out, labse_error *err) {
+    if (!path || !out || !*path) return lb_err(err, LABSE_E_INVALID, "npy writer: no path");
+    if (!dtype_descr(dtype)) return lb_err(err, LABSE_E_INVALID, "npy writer: bad dtype");
+    size_t es = lb_npy_dtype_size(dtype);
+    if (cols != 0 && rows > UINT64_MAX / cols / es)
+        return lb_err(err, LABSE_E_INVALID, "%s: shape (%" PRIu64 ", %" PRIu64 ") too large",
+                      path, rows, cols);
+    lb_npy_writer *w = calloc(1, sizeof *w);
+    if (!w) return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
+    w->fd = -1;
+    w->dtype = dtype;
+    w->rows = rows;
+    w->cols = cols;
+    size_t plen = strlen(path);
+    w->path = malloc(plen + 1);
+    w->tmp_path = malloc(plen + 40);
+    if (!w->path || !w->tmp_path) {
+        writer_free(w);
+        return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
+    }
+    memcpy(w->path, path, plen + 1);
+    snprintf(w->tmp_path, plen + 40, "%s.tmp.%ld", path, (long)getpid());
+    do {
+        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (w->fd < 0 && errno == EINTR);
+    if (w->fd < 0) {
+        int e = errno;
+        lb_err(err, LABSE_E_IO, "%s: cannot create: %s", w->tmp_path, strerror(e));
+        writer_free(w);
+        return LABSE_E_IO;
+    }
+    char hdr[LB_NPY_HEADER_MAX];
+    size_t hl = lb_npy_header(hdr, dtype, rows, cols);
+    int e = hl ? write_all(w->fd, hdr, hl) : EINVAL;
+    if (e) {
+        lb_err(err, LABSE_E_IO, "%s: write failed: %s", w->tmp_path, strerror(e));
+        lb_npy_writer_abort(w);
+        return LABSE_E_IO;
+    }
+    *out = w;
+    return LABSE_OK;
+}
+
+static labse_status append_raw(lb_npy_writer *w, lb_npy_dtype dtype, const void *data,
+                               size_t n_rows, labse_error *err) {
+    if (!w || (!data && n_rows)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
+    if (w->fd < 0) return lb_err(err, LABSE_E_INVALID, "%s: writer already failed", w->tmp_path);
+    if (w->dtype != dtype)
+        return lb_err(err, LABSE_E_INVALID, "%s: wrong element type for this file", w->tmp_path);
+    if ((uint64_t)n_rows > w->rows - w->written)
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: %zu more rows than the %" PRIu64 " declared (%" PRIu64 " written)",
+                      w->tmp_path, n_rows, w->rows, w->written);
+    size_t es = lb_npy_dtype_size(dtype);
+    size_t bytes = n_rows * (size_t)w->cols * es; /* cannot overflow: checked at open */
+    int e = 0;
+    if (host_is_little_endian() || es == 1) {
+        e = write_all(w->fd, data, bytes);
+    } else {
+        /* Byte-swap through a bounded buffer. */
+        const unsigned char *src = data;
+        if (!w->swap_buf) {
+            w->swap_cap = (size_t)1 << 20;
+            w->swap_buf = malloc(w->swap_cap);
+            if (!w->swap_buf) return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
+        }
+        while (bytes > 0 && !e) {
+            size_t c = bytes < w->swap_cap ? bytes : w->swap_cap;
+            unsigned char *d = w->swap_buf;
+            for (size_t i = 0; i < c; i += es)
+                for (size_t k = 0; k < es; k++) d[i + k] = src[i + es - 1 - k];
+            e = write_all(w->fd, d, c);
+            src += c;
+            bytes -= c;
+        }
+    }
+    if (e) {
+        close(w->fd);
+        w->fd = -1;
+        return lb_err(err, LABSE_E_IO, "%s: write failed: %s", w->tmp_path, strerror(e));
+    }
+    w->written += n_rows;
+    return LABSE_OK;
+}
+
+labse_status lb_npy_writer_append_f32(lb_npy_writer *w, const float *data, size_t n_rows,
+                                      labse_error *err) {
+    return append_raw(w, LB_NPY_F32, data, n_rows, err);
+}
+
+labse_status lb_npy_writer_append_f16(lb_npy_writer *w, const uint16_t *data, size_t n_rows,
+                                      labse_error *err) {
+    return append_raw(w, LB_NPY_F16, data, n_rows, err);
+}
+
+uint64_t lb_npy_writer_rows_written(const lb_npy_writer *w) { return w ? w->written : 0; }
+
+const char *lb_npy_writer_tmp_path(const lb_npy_writer *w) { return w ? w->tmp_path : ""; }
+
+/* fsync the directory holding path so the rename itself is durable. Best effort: some file
+ * systems refuse fsync on directories. */
+static void fsync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = strdup(".");
+    } else if (slash == path) {
+        dir = strdup("/");
+    } else {
+        dir = strndup(path, (size_t)(slash - path));
+    }
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+labse_status lb_npy_writer_commit(lb_npy_writer *w, labse_error *err) {
+    if (!w) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL");
+    if (w->fd < 0) {
+        lb_err(err, LABSE_E_IO, "%s: earlier write failed", w->tmp_path);
+        lb_npy_writer_abort(w);
+        return LABSE_E_IO;
+    }
+    if (w->written != w->rows) {
+        lb_err(err, LABSE_E_INVALID, "%s: %" PRIu64 " rows written, %" PRIu64 " declared",
+               w->tmp_path, w->written, w->rows);
+        lb_npy_writer_abort(w);
+        return LABSE_E_INVALID;
+    }
+    if (fsync(w->fd) != 0) {
+        int e = errno;
+        /* EINVAL/EROFS: the file cannot be synced (special file system); not a data loss. */
+        if (e != EINVAL && e != EROFS) {
+            lb_err(err, LABSE_E_IO, "%s: fsync failed: %s", w->tmp_path, strerror(e));
+            lb_npy_writer_abort(w);
+            return LABSE_E_IO;
+        }
+    }
+    int fd = w->fd;
+    w->fd = -1;
+    if (close(fd) != 0) {
+        int e = errno;
+        lb_err(err, LABSE_E_IO, "%s: close failed: %s", w->tmp_path, strerror(e));
+        lb_npy_writer_abort(w);
+        return LABSE_E_IO;
+    }
+    if (rename(w->tmp_path, w->path) != 0) {
+        int e = errno;
+        lb_err(err, LABSE_E_IO, "%s: cannot rename %s onto it: %s", w->path, w->tmp_path,
+               strerror(e));
+        lb_npy_writer_abort(w);
+        return LABSE_E_IO;
+    }
+    fsync_parent_dir(w->path);
+    writer_free(w);
+    return LABSE_OK;
+}
+
+void lb_npy_writer_abort(lb_npy_writer *w) {
+    if (!w) return;
+    if (w->fd >= 0) close(w->fd);
+    if (w->tmp_path) unlink(w->tmp_path);
+    writer_free(w);
+}
+
+/* ==========================================================================================
+ * Reader
+ * ========================================================================================== */
+
+typedef struct hdr_cursor {
+    const char *p, *end;
+} hdr_cursor;
+
+static void skip_ws(hdr_cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t')) c->p++;
+}
+
+static int accept_ch(hdr_cursor *c, char ch) {
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A quoted Python string ('...' or "...", no escapes) into out (cap bytes). */
+static int parse_str(hdr_cursor *c, char *out, size_t cap) {
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) return 0;
+    char q = *c->p++;
+    size_t n = 0;
+    while (c->p < c->end && *c->p != q) {
+        if (*c->p == '\\' || n + 1 >= cap) return 0;
+        out[n++] = *c->p++;
+    }
+    if (c->p >= c->end) return 0;
+    c->p++;
+    out[n] = '\0';
+    return 1;
+}
+
+static int parse_u64(hdr_cursor *c, uint64_t *v) {
+    skip_ws(c);
+    if (c->p >= c->end || *c->p < '0' || *c->p > '9') return 0;
+    uint64_t x = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        unsigned d = (unsigned)(*c->p - '0');
+        if (x > (UINT64_MAX - d) / 10) return 0;
+        x = x * 10 + d;
+        c->p++;
+    }
+    if (c->p < c->end && *c->p == 'L') c->p++; /* Python 2 long */
+    *v = x;
+    return 1;
+}
+
+static int accept_word(hdr_cursor *c, const char *w) {
+    skip_ws(c);
+    size_t n = strlen(w);
+    if ((size_t)(c->end - c->p) >= n && memcmp(c->p, w, n) == 0) {
+        c->p += n;
+        return 1;
+    }
+    return 0;
+}
+
+labse_status lb_npy_parse_header(const void *buf, size_t len, const char *name,
+                                 lb_npy_info *info, labse_error *err) {
+    if (!buf || !info) return lb_err(err, LABSE_E_INVALID, "npy: NULL argument");
+    if (!name) name = "<npy>";
+    const unsigned char *b = buf;
+    if (len < 10 || memcmp(b, NPY_MAGIC, NPY_MAGIC_LEN) != 0)
+        return lb_err(err, LABSE_E_FORMAT, "%s: not a .npy file (bad magic)", name);
+    unsigned major = b[6], minor = b[7];
+    size_t hstart, hlen;
+    if (major == 1 && minor == 0) {
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+        hstart = 10;
+    } else if ((major == 2 || major == 3) && minor == 0) {
+        if (len < 12) return lb_err(err, LABSE_E_FORMAT, "%s: truncated header", name);
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+        hstart = 12;
+    } else {
+        return lb_err(err, LABSE_E_FORMAT, "%s: unsupported .npy version %u.%u", name, major,
+                      minor);
+    }
+    if (hlen > len - hstart)
+        return lb_err(err, LABSE_E_FORMAT, "%s: truncated header (%zu bytes announced)", name,
+                      hlen);
+    if (hlen == 0 || b[hstart + hlen - 1] != '\n')
+        return lb_err(err, LABSE_E_FORMAT, "%s: header does not end with a newline", name);
+
+    hdr_cursor c = {(const char *)b + hstart, (const char *)b + hstart + hlen - 1};
+    char descr[16] = "";
+    int have_descr = 0, have_order = 0, have_shape = 0, fortran = 0, ndim = 0;
+    uint64_t shape[2] = {0, 0};
+    if (!accept_ch(&c, '{')) return lb_err(err, LABSE_E_FORMAT, "%s: header is not a dict", name);
+    for (;;) {
+        if (accept_ch(&c, '}')) break;
+        char key[32];
+        if (!parse_str(&c, key, sizeof key) || !accept_ch(&c, ':'))
+            return lb_err(err, LABSE_E_FORMAT, "%s: malformed header dict", name);
+        if (strcmp(key, "descr") == 0 && !have_descr) {
+            if (!parse_str(&c, descr, sizeof descr))
+                return lb_err(err, LABSE_E_FORMAT, "%s: descr is not a plain string", name);
+            have_descr = 1;
+        } else if (strcmp(key, "fortran_order") == 0 && !have_order) {
+            if (accept_word(&c, "False"))
+                fortran = 0;
+            else if (accept_word(&c, "True"))
+                fortran = 1;
+            else
+                return lb_err(err, LABSE_E_FORMAT, "%s: fortran_order is not a bool", name);
+            have_order = 1;
+        } else if (strcmp(key, "shape") == 0 && !have_shape) {
+            if (!accept_ch(&c, '('))
+                return lb_err(err, LABSE_E_FORMAT, "%s: shape is not a tuple", name);
+            while (!accept_ch(&c, ')')) {
+                uint64_t v;
+                if (ndim >= 2 || !parse_u64(&c, &v))
+                    return lb_err(err, LABSE_E_FORMAT,
+                                  "%s: shape must be a tuple of 1 or 2 integers", name);
+                shape[ndim++] = v;
+                if (!accept_ch(&c, ',')) {
+                    if (!accept_ch(&c, ')'))
+                        return lb_err(err, LABSE_E_FORMAT, "%s: malformed shape", name);
+                    break;
+                }
+            }
+            have_shape = 1;
+        } else {
+            return lb_err(err, LABSE_E_FORMAT, "%s: unexpected or repeated key '%s'", name, key);
+        }
+        if (!accept_ch(&c, ',')) {
+            if (!accept_ch(&c, '}'))
+                return lb_err(err, LABSE_E_FORMAT, "%s: malformed header dict", name);
+            break;
+        }
+    }
+    skip_ws(&c);
+    if (c.p != c.end) return lb_err(err, LABSE_E_FORMAT, "%s: junk after the header dict", name);
+    if (!have_descr || !have_order || !have_shape)
+        return lb_err(err, LABSE_E_FORMAT, "%s: header lacks descr, fortran_order or shape", name);
+    lb_npy_dtype dt;
+    if (strcmp(descr, "<f4") == 0)
+        dt = LB_NPY_F32;
+    else if (strcmp(descr, "<f2") == 0)
+        dt = LB_NPY_F16;
+    else
+        return lb_err(err, LABSE_E_FORMAT, "%s: dtype '%s' not supported (want '<f4' or '<f2')",
+                      name, descr);
+    if (fortran) return lb_err(err, LABSE_E_FORMAT, "%s: fortran_order arrays not supported", name);
+    if (ndim == 0) return lb_err(err, LABSE_E_FORMAT, "%s: 0-d arrays not supported", name);
+    if (ndim == 1) shape[1] = 1;
+    size_t es = lb_npy_dtype_size(dt);
+    if (shape[1] != 0 && shape[0] > (uint64_t)SIZE_MAX / shape[1] / es)
+        return lb_err(err, LABSE_E_FORMAT, "%s: shape too large", name);
+    info->dtype = dt;
+    info->rows = shape[0];
+    info->cols = shape[1];
+    info->ndim = ndim;
+    info->data_offset = hstart + hlen;
+    return LABSE_OK;
+}
+
+labse_status lb_npy_read_f32(const char *path, float **data, lb_npy_info *info,
+                             labse_error *err) {
+    if (!path || !data) return lb_err(err, LABSE_E_INVALID, "npy: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    labse_status s = LABSE_OK;
+    float *buf = NULL;
+    unsigned char hdr[65536 + 12];
+    size_t got = fread(hdr, 1, 12, f);
+    if (got < 10) {
+        s = ferror(f) ? lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(errno))
+                      : lb_err(err, LABSE_E_FORMAT, "%s: too short for a .npy file", path);
+        goto done;
+    }
+    /* Read the rest of the announced header, then parse. */
+    size_t hlen_total;
+    if (hdr[6] == 1)
+        hlen_total = 10 + ((size_t)hdr[8] | ((size_t)hdr[9] << 8));
+    else
+        hlen_total = got >= 12 ? 12 + ((size_t)hdr[8] | ((size_t)hdr[9] << 8) |
+                                       ((size_t)hdr[10] << 16) | ((size_t)hdr[11] << 24))
+                               : got;
+    if (hlen_total > sizeof hdr) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: header too long", path);
+        goto done;
+    }
+    if (hlen_total > got) got += fread(hdr + got, 1, hlen_total - got, f);
+    lb_npy_info in;
+    s = lb_npy_parse_header(hdr, got, path, &in, err);
+    if (s != LABSE_OK) goto done;
+    if (in.dtype != LB_NPY_F32) {
+        s = lb_err(err, LABSE_E_UNSUPPORTED, "%s: dtype is not '<f4'", path);
+        goto done;
+    }
+    size_t n = (size_t)(in.rows * in.cols);
+    if (fseeko(f, 0, SEEK_END) != 0) {
+        s = lb_err(err, LABSE_E_IO, "%s: seek failed: %s", path, strerror(errno));
+        goto done;
+    }
+    off_t fsz = ftello(f);
+    if (fsz < 0 || (uint64_t)fsz != (uint64_t)in.data_offset + (uint64_t)n * 4) {
+        s = lb_err(err, LABSE_E_FORMAT,
+                   "%s: file is %lld bytes, header promises %" PRIu64 " (shape %" PRIu64
+                   " x %" PRIu64 ")",
+                   path, (long long)fsz, (uint64_t)in.data_offset + (uint64_t)n * 4, in.rows,
+                   in.cols);
+        goto done;
+    }
+    if (fseeko(f, (off_t)in.data_offset, SEEK_SET) != 0) {
+        s = lb_err(err, LABSE_E_IO, "%s: seek failed: %s", path, strerror(errno));
+        goto done;
+    }
+    if (n > 0) {
+        buf = malloc(n * sizeof *buf);
+        if (!buf) {
+            s = lb_err(err, LABSE_E_NOMEM, "%s: out of memory for %zu floats", path, n);
+            goto done;
+        }
+        if (fread(buf, sizeof *buf, n, f) != n) {
+            s = lb_err(err, LABSE_E_IO, "%s: short read", path);
+            goto done;
+        }
+        if (!host_is_little_endian()) {
+            unsigned char *p = (unsigned char *)buf;
+            for (size_t i = 0; i < n * 4; i += 4) {
+                unsigned char t0 = p[i], t1 = p[i + 1];
+                p[i] = p[i + 3];
+                p[i + 1] = p[i + 2];
+                p[i + 2] = t1;
+                p[i + 3] = t0;
+            }
+        }
+    }
+    if (info) *info = in;
+    *data = buf;
+    buf = NULL;
+done:
+    free(buf);
+    fclose(f);
+    return s;
+}

@@ -1,0 +1,172 @@
+/* pipe_internal.h — the pieces of the pipeline (pipeline.h), one concern per file:
+ *   pipe_reader.c   input range, line reading with the line cap, shards, fingerprint
+ *   pipe_tokpool.c  window slots, reader thread, tokenizer threads
+ *   pipe_batch.c    length bucketing and batch cutting (pure functions)
+ *   pipe_out.c      streaming .npy writer, float16, manifest read/write
+ * Shared with the tests (tests/test_pipeline.c). Not part of the public API. */
+#ifndef LB_PIPE_INTERNAL_H
+#define LB_PIPE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/common.h"
+#include "io/npy.h"
+#include "pipeline/pipeline.h"
+
+/* ==========================================================================================
+ * Reader (pipe_reader.c)
+ * ========================================================================================== */
+
+/* The bytes to encode: a whole regular file or stdin, or a shard of a regular file. */
+typedef struct lb_input_range {
+    int is_file;             /* 1 regular file (seekable, size known); 0 stdin / pipe */
+    uint64_t file_size;      /* whole file (0 for a stream) */
+    uint64_t start, end;     /* byte range of this shard ([0, size) without sharding) */
+    uint64_t line_start;     /* global index of the first line of the range */
+    uint64_t lines;          /* lines in the range (0 for a stream: unknown) */
+    char fingerprint[65];    /* see lb_input_fingerprint; "" for a stream */
+} lb_input_range;
+
+/*
+ * Shard rule. For a file of S bytes and N shards, nominal cut k is b_k = floor(k·S/N). The
+ * actual cut c_k is the first line start at or after b_k (a line starts at 0 or just after
+ * a '\n'; S counts as a line start) whose global line index is a multiple of `align` (the
+ * part rows), or S when there is none; c_0 = 0, c_N = S. Shard k covers bytes [c_k, c_{k+1}).
+ * So every line lies in exactly one shard, shards are made of whole parts, and the windows
+ * (cut at global multiples of the window and of the part rows) are the same in a sharded
+ * and in a single run: merged shards are byte-identical to a single run with the same
+ * --window, --part-rows, --batch-tokens and encoder threads. Shards may be empty.
+ * Cost: one memchr pass over bytes [0, c_{k+1}) to count lines (global line numbers).
+ * Fills *r for path (a regular file; "-" or a pipe only with shard_count 1).
+ */
+labse_status lb_input_range_open(const char *path, int shard_index, int shard_count,
+                                 uint64_t align, lb_input_range *r, labse_error *err);
+
+/* Fingerprint of a regular file: sha256 over the decimal size, a '\n', the first
+ * min(1 MiB, size) bytes and the last min(1 MiB, size) bytes. Cost: 2 MiB read, whatever the
+ * size. It catches appends, truncations and edits near either end, not a same-size edit in
+ * the middle (a full hash would cost a whole pass: ~2 s/GB). hex[65]. */
+labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char hex[65],
+                                  labse_error *err);
+
+typedef struct lb_reader lb_reader;
+
+/* Open a line reader on path ("-" = stdin) over bytes [start, end) (end = UINT64_MAX: to
+ * EOF; start must be a line start; for stdin start must be 0). One thread uses it. */
+labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
+                            labse_error *err);
+void lb_reader_free(lb_reader *r);
+
+/* Next line: 1 and *p, *len (valid until the next call; no terminator) and *capped (the line
+ * was longer than LB_PIPE_LINE_CAP and cut, see pipeline.h); 0 at the end; -1 on a read
+ * error (err filled). The line rules are lines.h's. */
+int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse_error *err);
+
+/* Absolute input offset just after the last line returned (its '\n' included). */
+uint64_t lb_reader_offset(const lb_reader *r);
+
+/* ==========================================================================================
+ * Tokenizer pool (pipe_tokpool.c)
+ * ========================================================================================== */
+
+/* One window of consecutive lines, tokenised. Owned by the pool; the consumer reads it
+ * between lb_tokpool_next() and lb_tokpool_release(). */
+typedef struct lb_window {
+    uint64_t first_line;       /* global index of line 0 */
+    size_t n;                  /* lines */
+    uint64_t byte_start, byte_end; /* input offsets covered (end = after the last '\n') */
+    const int32_t *const *ids; /* [n] pointers to each line's ids ([CLS] ... [SEP]) */
+    const int32_t *ntok;       /* [n] id counts (2..max_length) */
+    uint64_t tokens, truncated, repaired, capped; /* sums over the window */
+    int last;                  /* 1: the input ends with this window */
+} lb_window;
+
+typedef struct lb_tokpool lb_tokpool;
+
+typedef struct lb_tokpool_config {
+    const labse_model *model;  /* tokenises with labse_tokenize (thread-safe) */
+    int threads;               /* >= 1 */
+    size_t window, window_bytes;
+    uint64_t first_line;       /* global index of the first line the reader returns */
+    uint64_t grid;             /* windows also end at global line multiples of grid (the
+                                  part rows; 0: none) - and always at multiples of window */
+} lb_tokpool_config;
+
+/* Start the reader thread and the tokenizer threads. The pool takes ownership of r. */
+labse_status lb_tokpool_start(const lb_tokpool_config *c, lb_reader *r, lb_tokpool **out,
+                              labse_error *err);
+/* The next window in input order, blocking; NULL at the end of input or after an error
+ * (then lb_tokpool_finish reports it). Windows come one at a time: release before next. */
+lb_window *lb_tokpool_next(lb_tokpool *p);
+void lb_tokpool_release(lb_tokpool *p, lb_window *w);
+/* Stop the threads (early or at the end), join them, free everything. Returns the first
+ * error of the reader or a tokenizer thread. *tok_cpu_seconds: summed tokenizer time. */
+labse_status lb_tokpool_finish(lb_tokpool *p, double *tok_cpu_seconds, labse_error *err);
+
+/* ==========================================================================================
+ * Bucketing and batches (pipe_batch.c)
+ * ========================================================================================== */
+
+/* order[0..n): line indices sorted by ntok ascending, ties by index (stable counting sort;
+ * lengths 0..max_len). Returns 0, -1 when out of memory. */
+int lb_bucket_order(const int32_t *ntok, size_t n, int max_len, uint32_t *order);
+
+/* Length of the next batch starting at order[from]: as many lines as fit in batch_tokens
+ * tokens and attn_budget Σ len² (at least 1). */
+size_t lb_batch_cut(const int32_t *ntok, const uint32_t *order, size_t from, size_t n,
+                    uint64_t batch_tokens, uint64_t attn_budget);
+
+/* ==========================================================================================
+ * Output (pipe_out.c)
+ * ========================================================================================== */
+
+/* A .npy being streamed to "<path>.tmp.<pid>": header for rows_hint rows, rows appended as
+ * float32 (converted to float16 for LB_NPY_F16), sha256 of the whole file kept on the way.
+ * When the final row count differs from the hint, the header is rewritten in place (same
+ * length) and the checksum recomputed from the file. One thread. */
+typedef struct lb_npys lb_npys;
+labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hint,
+                          uint64_t cols, lb_npys **out, labse_error *err);
+labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err);
+/* Raw rows already in the file's dtype (merge). */
+labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
+uint64_t lb_npys_rows(const lb_npys *w);
+/* Fix the header, fsync, rename onto path, fsync the directory; sha256 hex (may be NULL).
+ * Frees w always; on failure nothing is left. */
+labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err);
+void lb_npys_abort(lb_npys *w);
+
+typedef struct lb_manifest_part {
+    char file[32];             /* "part-00000.npy" */
+    uint64_t first_line, rows; /* global line index of row 0; rows */
+    uint64_t byte_start, byte_end; /* input bytes covered */
+    char sha256[65];           /* of the whole .npy file */
+} lb_manifest_part;
+
+typedef struct lb_manifest {
+    int format;                /* 1 */
+    char *model;               /* model identity (heap) */
+    int dim, max_length;
+    lb_npy_dtype dtype;
+    uint64_t part_rows;
+    char *input_path;          /* heap */
+    uint64_t input_size;
+    char fingerprint[65];      /* "" for stdin */
+    int shard_index, shard_count;
+    uint64_t byte_start, byte_end, line_start, lines; /* the range (lines: 0 = unknown) */
+    lb_manifest_part *parts;   /* heap, n_parts */
+    size_t n_parts, cap_parts;
+    int complete;
+} lb_manifest;
+
+void lb_manifest_free(lb_manifest *m);
+int lb_manifest_add_part(lb_manifest *m, const lb_manifest_part *p); /* 0 or -1 (NOMEM) */
+/* Write dir/manifest.json atomically (temporary, fsync, rename, fsync dir). Deterministic
+ * bytes: no time stamps, fixed key order. */
+labse_status lb_manifest_write(const char *dir, const lb_manifest *m, labse_error *err);
+/* Read dir/manifest.json. LABSE_E_IO when absent (errno ENOENT → *absent = 1),
+ * LABSE_E_FORMAT when malformed. */
+labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labse_error *err);
+
+#endif

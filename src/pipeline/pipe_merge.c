@@ -1,0 +1,248 @@
+/* pipe_merge.c — `labse merge`: join complete shard folders into one folder and/or one .npy
+ * (see lb_pipe_merge in pipeline.h). Checks before touching anything: every manifest is
+ * complete, all describe the same input (size + fingerprint), model, dim, max_length, dtype
+ * and shard count, every shard index appears once, and the shards' byte ranges and line
+ * ranges are contiguous and cover the input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/pipe_internal.h"
+#include "base/sha256.h"
+
+/* Copy src to dst (link() failed across file systems). */
+static labse_status copy_file(const char *src, const char *dst, labse_error *err) {
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (out < 0) {
+        close(in);
+        return lb_err(err, LABSE_E_IO, "%s: cannot create: %s", dst, strerror(errno));
+    }
+    char *buf = malloc((size_t)1 << 20);
+    labse_status s = buf ? LABSE_OK : lb_err(err, LABSE_E_NOMEM, "out of memory");
+    while (s == LABSE_OK) {
+        ssize_t r = read(in, buf, (size_t)1 << 20);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", src, strerror(errno));
+        if (r <= 0) break;
+        for (ssize_t o = 0; o < r && s == LABSE_OK;) {
+            ssize_t w = write(out, buf + o, (size_t)(r - o));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0)
+                s = lb_err(err, LABSE_E_IO, "%s: write failed: %s", dst, strerror(errno));
+            else
+                o += w;
+        }
+    }
+    if (s == LABSE_OK && fsync(out) != 0 && errno != EINVAL && errno != EROFS)
+        s = lb_err(err, LABSE_E_IO, "%s: fsync failed: %s", dst, strerror(errno));
+    free(buf);
+    close(in);
+    if (close(out) != 0 && s == LABSE_OK)
+        s = lb_err(err, LABSE_E_IO, "%s: close failed: %s", dst, strerror(errno));
+    if (s != LABSE_OK) unlink(dst);
+    return s;
+}
+
+/* Append the rows of one part file to w, checking its header and sha256. */
+static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
+                                const lb_manifest *m, labse_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    char hdr[LB_NPY_HEADER_MAX];
+    ssize_t hn = read(fd, hdr, sizeof hdr);
+    lb_npy_info info;
+    labse_status s = lb_npy_parse_header(hdr, hn > 0 ? (size_t)hn : 0, path, &info, err);
+    if (s == LABSE_OK && (info.rows != p->rows || info.cols != (uint64_t)m->dim ||
+                          info.dtype != m->dtype || info.ndim != 2))
+        s = lb_err(err, LABSE_E_FORMAT, "%s: shape or dtype differs from the manifest", path);
+    size_t rowb = (size_t)m->dim * lb_npy_dtype_size(m->dtype);
+    size_t per = ((size_t)4 << 20) / rowb + 1;
+    char *buf = s == LABSE_OK ? malloc(per * rowb) : NULL;
+    if (s == LABSE_OK && !buf) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+    lb_sha256 sha;
+    lb_sha256_init(&sha);
+    if (s == LABSE_OK) lb_sha256_update(&sha, hdr, info.data_offset);
+    uint64_t off = info.data_offset, left = p->rows;
+    while (s == LABSE_OK && left > 0) {
+        size_t n = left < per ? (size_t)left : per;
+        ssize_t r = pread(fd, buf, n * rowb, (off_t)off);
+        if (r != (ssize_t)(n * rowb)) {
+            s = lb_err(err, LABSE_E_FORMAT, "%s: truncated", path);
+            break;
+        }
+        lb_sha256_update(&sha, buf, n * rowb);
+        s = lb_npys_append_raw(w, buf, n, err);
+        off += n * rowb;
+        left -= n;
+    }
+    if (s == LABSE_OK) {
+        char extra;
+        if (pread(fd, &extra, 1, (off_t)off) != 0)
+            s = lb_err(err, LABSE_E_FORMAT, "%s: trailing bytes after the rows", path);
+    }
+    if (s == LABSE_OK) {
+        uint8_t d[32];
+        char hex[65];
+        lb_sha256_final(&sha, d);
+        lb_sha256_hex(d, hex);
+        if (strcmp(hex, p->sha256) != 0)
+            s = lb_err(err, LABSE_E_FORMAT, "%s: sha256 %s differs from the manifest's %s", path,
+                       hex, p->sha256);
+    }
+    free(buf);
+    close(fd);
+    return s;
+}
+
+labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
+                           const char *npy_path, uint64_t *rows_out, labse_error *err) {
+    lb_err_clear(err);
+    if (n < 1 || !dirs || (!out_dir && !npy_path))
+        return lb_err(err, LABSE_E_INVALID, "merge: nothing to merge or nowhere to write");
+    lb_manifest *ms = calloc((size_t)n, sizeof *ms);
+    int *by_index = malloc((size_t)n * sizeof *by_index);
+    lb_manifest out;
+    memset(&out, 0, sizeof out);
+    lb_npys *w = NULL;
+    labse_status s = LABSE_OK;
+    int loaded = 0;
+    if (!ms || !by_index) {
+        s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) by_index[i] = -1;
+    for (int i = 0; i < n; i++, loaded++) {
+        if ((s = lb_manifest_read(dirs[i], &ms[i], NULL, err)) != LABSE_OK) goto done;
+        const lb_manifest *a = &ms[i], *b = &ms[0];
+        if (!a->complete) {
+            s = lb_err(err, LABSE_E_INVALID, "%s: shard %d/%d is not complete (rerun it)",
+                       dirs[i], a->shard_index, a->shard_count);
+            goto done;
+        }
+        if (strcmp(a->model, b->model) != 0 || a->dim != b->dim ||
+            a->max_length != b->max_length || a->dtype != b->dtype ||
+            a->input_size != b->input_size || strcmp(a->fingerprint, b->fingerprint) != 0 ||
+            a->shard_count != b->shard_count) {
+            s = lb_err(err, LABSE_E_INVALID,
+                       "%s and %s: not shards of one run (model, dim, max_length, dtype, input "
+                       "or shard count differ)",
+                       dirs[0], dirs[i]);
+            goto done;
+        }
+        if (a->shard_count != n || a->shard_index < 0 || a->shard_index >= n) {
+            s = lb_err(err, LABSE_E_INVALID, "%s: shard %d of %d, but %d folders were given",
+                       dirs[i], a->shard_index, a->shard_count, n);
+            goto done;
+        }
+        if (by_index[a->shard_index] >= 0) {
+            s = lb_err(err, LABSE_E_INVALID, "%s and %s: both are shard %d", dirs[by_index[a->shard_index]],
+                       dirs[i], a->shard_index);
+            goto done;
+        }
+        by_index[a->shard_index] = i;
+    }
+    /* Contiguity: bytes and lines. */
+    uint64_t byte = 0, line = 0;
+    for (int k = 0; k < n; k++) {
+        const lb_manifest *a = &ms[by_index[k]];
+        uint64_t rows = 0;
+        for (size_t j = 0; j < a->n_parts; j++) {
+            if (a->parts[j].first_line != a->line_start + rows) {
+                s = lb_err(err, LABSE_E_FORMAT, "%s: parts are not contiguous", dirs[by_index[k]]);
+                goto done;
+            }
+            rows += a->parts[j].rows;
+        }
+        if (a->byte_start != byte || a->line_start != line || rows != a->lines) {
+            s = lb_err(err, LABSE_E_INVALID,
+                       "%s: shard %d starts at byte %" PRIu64 " line %" PRIu64 " with %" PRIu64
+                       " rows, expected byte %" PRIu64 " line %" PRIu64 " and %" PRIu64
+                       " rows (shards must be contiguous)",
+                       dirs[by_index[k]], k, a->byte_start, a->line_start, rows, byte, line,
+                       a->lines);
+            goto done;
+        }
+        byte = a->byte_end;
+        line += rows;
+    }
+    if (byte != ms[0].input_size) {
+        s = lb_err(err, LABSE_E_INVALID, "shards cover %" PRIu64 " of %" PRIu64 " input bytes",
+                   byte, ms[0].input_size);
+        goto done;
+    }
+    const lb_manifest *m0 = &ms[0];
+    if (npy_path) {
+        s = lb_npys_open(npy_path, m0->dtype, line, (uint64_t)m0->dim, &w, err);
+        if (s != LABSE_OK) goto done;
+    }
+    if (out_dir) {
+        if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+            s = lb_err(err, LABSE_E_IO, "%s: cannot create: %s", out_dir, strerror(errno));
+            goto done;
+        }
+        out.format = 1;
+        out.model = strdup(m0->model);
+        out.input_path = strdup(m0->input_path);
+        if (!out.model || !out.input_path) {
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+            goto done;
+        }
+        out.dim = m0->dim;
+        out.max_length = m0->max_length;
+        out.dtype = m0->dtype;
+        out.part_rows = m0->part_rows;
+        out.input_size = m0->input_size;
+        memcpy(out.fingerprint, m0->fingerprint, sizeof out.fingerprint);
+        out.shard_index = 0;
+        out.shard_count = 1;
+        out.byte_start = 0;
+        out.byte_end = m0->input_size;
+        out.line_start = 0;
+        out.lines = line;
+    }
+    for (int k = 0; k < n; k++) {
+        const char *dir = dirs[by_index[k]];
+        const lb_manifest *a = &ms[by_index[k]];
+        for (size_t j = 0; j < a->n_parts; j++) {
+            char src[4096];
+            snprintf(src, sizeof src, "%s/%s", dir, a->parts[j].file);
+            if (w && (s = append_part(w, src, &a->parts[j], a, err)) != LABSE_OK) goto done;
+            if (out_dir) {
+                lb_manifest_part p = a->parts[j];
+                snprintf(p.file, sizeof p.file, "part-%05zu.npy", out.n_parts);
+                char dst[4096];
+                snprintf(dst, sizeof dst, "%s/%s", out_dir, p.file);
+                (void)unlink(dst);
+                if (link(src, dst) != 0 && (s = copy_file(src, dst, err)) != LABSE_OK) goto done;
+                if (lb_manifest_add_part(&out, &p) != 0) {
+                    s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+                    goto done;
+                }
+            }
+        }
+    }
+    if (out_dir) {
+        out.complete = 1;
+        if ((s = lb_manifest_write(out_dir, &out, err)) != LABSE_OK) goto done;
+    }
+    if (w) {
+        s = lb_npys_commit(w, NULL, err);
+        w = NULL;
+        if (s != LABSE_OK) goto done;
+    }
+    if (rows_out) *rows_out = line;
+done:
+    lb_npys_abort(w);
+    lb_manifest_free(&out);
+    for (int i = 0; i < loaded && ms; i++) lb_manifest_free(&ms[i]);
+    free(ms);
+    free(by_index);
+    return s;
+}

@@ -1,0 +1,395 @@
+/* pipe_reader.c — the input side of the pipeline: a line reader over a byte range of a file
+ * or over stdin, with large reads into one fixed buffer (constant memory whatever the line
+ * lengths), the shard rule and the input fingerprint. See pipe_internal.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/pipe_internal.h"
+#include "base/sha256.h"
+
+#define READ_CHUNK ((size_t)8 << 20)              /* bytes per read() */
+#define BUF_SIZE (READ_CHUNK + 2 * LB_PIPE_LINE_CAP) /* holds a capped line + one read */
+
+/* ==========================================================================================
+ * Small I/O helpers
+ * ========================================================================================== */
+
+/* pread all of len bytes at off (short only at EOF). Returns bytes read or -1. */
+static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int open_ro(const char *path) {
+    int fd;
+    do {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+/* Count '\n' in [a, b) of fd. */
+static labse_status count_newlines(int fd, uint64_t a, uint64_t b, const char *name,
+                                   uint64_t *out, labse_error *err) {
+    char *buf = malloc(READ_CHUNK);
+    if (!buf) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    uint64_t n = 0;
+    while (a < b) {
+        size_t want = (b - a) < READ_CHUNK ? (size_t)(b - a) : READ_CHUNK;
+        ssize_t r = pread_full(fd, buf, want, a);
+        if (r <= 0) {
+            free(buf);
+            return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name,
+                          r < 0 ? strerror(errno) : "file shrank while reading");
+        }
+        const char *p = buf, *e = buf + r;
+        while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+            n++;
+            p++;
+        }
+        a += (uint64_t)r;
+    }
+    free(buf);
+    *out = n;
+    return LABSE_OK;
+}
+
+/* The first line start at or after b (b = 0 → 0; none → size). */
+static labse_status line_start_at(int fd, uint64_t size, uint64_t b, const char *name,
+                                  uint64_t *out, labse_error *err) {
+    if (b == 0 || b >= size) {
+        *out = b == 0 ? 0 : size;
+        return LABSE_OK;
+    }
+    char buf[65536];
+    uint64_t pos = b - 1; /* look for the first '\n' at or after b-1 */
+    for (;;) {
+        ssize_t r = pread_full(fd, buf, sizeof buf, pos);
+        if (r < 0) return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name, strerror(errno));
+        if (r == 0) {
+            *out = size;
+            return LABSE_OK;
+        }
+        const char *nl = memchr(buf, '\n', (size_t)r);
+        if (nl) {
+            *out = pos + (uint64_t)(nl - buf) + 1;
+            return LABSE_OK;
+        }
+        pos += (uint64_t)r;
+    }
+}
+
+/* Advance from the line start *pos (global line *line) to the next line start whose index is
+ * a multiple of align (or to size). */
+static labse_status align_forward(int fd, uint64_t size, uint64_t align, const char *name,
+                                  uint64_t *pos, uint64_t *line, labse_error *err) {
+    if (align <= 1 || *pos >= size || *line % align == 0) return LABSE_OK;
+    uint64_t need = align - *line % align; /* newlines to pass */
+    char buf[65536];
+    uint64_t p = *pos;
+    while (need > 0) {
+        ssize_t r = pread_full(fd, buf, sizeof buf, p);
+        if (r < 0) return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name, strerror(errno));
+        if (r == 0) { /* the last line has no '\n': it ends the file */
+            *pos = size;
+            *line += 1;
+            return LABSE_OK;
+        }
+        const char *q = buf, *e = buf + r;
+        while (need > 0 && (q = memchr(q, '\n', (size_t)(e - q))) != NULL) {
+            q++;
+            need--;
+            (*line)++;
+        }
+        if (need == 0) {
+            p += (uint64_t)(q - buf);
+            break;
+        }
+        p += (uint64_t)r;
+    }
+    *pos = p;
+    return LABSE_OK;
+}
+
+labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char hex[65],
+                                  labse_error *err) {
+    const size_t MB = (size_t)1 << 20;
+    char *buf = malloc(MB);
+    if (!buf) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    lb_sha256 c;
+    lb_sha256_init(&c);
+    char head[32];
+    int hn = snprintf(head, sizeof head, "%llu\n", (unsigned long long)size);
+    lb_sha256_update(&c, head, (size_t)hn);
+    uint64_t offs[2] = {0, size > MB ? size - MB : 0};
+    for (int k = 0; k < 2; k++) {
+        size_t want = size < MB ? (size_t)size : MB;
+        ssize_t r = pread_full(fd, buf, want, offs[k]);
+        if (r != (ssize_t)want) {
+            free(buf);
+            return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name,
+                          r < 0 ? strerror(errno) : "file shrank while reading");
+        }
+        lb_sha256_update(&c, buf, want);
+    }
+    free(buf);
+    uint8_t d[32];
+    lb_sha256_final(&c, d);
+    lb_sha256_hex(d, hex);
+    return LABSE_OK;
+}
+
+labse_status lb_input_range_open(const char *path, int k, int n, uint64_t align,
+                                 lb_input_range *r, labse_error *err) {
+    memset(r, 0, sizeof *r);
+    if (n < 1 || k < 0 || k >= n)
+        return lb_err(err, LABSE_E_INVALID, "shard %d/%d: want 0 <= K < N", k, n);
+    int is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open_ro(path);
+    if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        if (!is_stdin) close(fd);
+        return lb_err(err, LABSE_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        if (!is_stdin) close(fd);
+        return lb_err(err, LABSE_E_IO, "%s: is a directory", path);
+    }
+    labse_status s = LABSE_OK;
+    if (!S_ISREG(sb.st_mode) || is_stdin) {
+        /* A stream (stdin is read as a stream even when it is a file: its offset may be
+         * shared with a parent). */
+        if (!is_stdin) close(fd);
+        if (n != 1)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s: sharding needs a regular file (not stdin or a pipe)", path);
+        r->is_file = 0;
+        r->end = UINT64_MAX;
+        return LABSE_OK;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    r->is_file = 1;
+    r->file_size = size;
+    uint64_t b0 = (uint64_t)((unsigned __int128)size * (unsigned)k / (unsigned)n);
+    uint64_t b1 = (uint64_t)((unsigned __int128)size * (unsigned)(k + 1) / (unsigned)n);
+    uint64_t nl = 0, end_line;
+    /* start: first line start >= b0, counted, then aligned forward to a part boundary */
+    if ((s = line_start_at(fd, size, b0, path, &r->start, err)) != LABSE_OK) goto out;
+    if ((s = count_newlines(fd, 0, r->start, path, &r->line_start, err)) != LABSE_OK) goto out;
+    if (n > 1 && (s = align_forward(fd, size, align, path, &r->start, &r->line_start, err)))
+        goto out;
+    /* end: the same rule for b1 (the next shard's start), counted from our start */
+    if (k == n - 1) {
+        r->end = size;
+    } else {
+        uint64_t e0;
+        if ((s = line_start_at(fd, size, b1, path, &e0, err)) != LABSE_OK) goto out;
+        if (e0 < r->start) e0 = r->start;
+        if ((s = count_newlines(fd, r->start, e0, path, &nl, err)) != LABSE_OK) goto out;
+        end_line = r->line_start + nl;
+        r->end = e0;
+        if ((s = align_forward(fd, size, align, path, &r->end, &end_line, err))) goto out;
+    }
+    if ((s = count_newlines(fd, r->start, r->end, path, &nl, err)) != LABSE_OK) goto out;
+    r->lines = nl;
+    if (r->end > r->start) { /* a last line without '\n' */
+        char last;
+        if (pread_full(fd, &last, 1, r->end - 1) != 1) {
+            s = lb_err(err, LABSE_E_IO, "%s: read failed", path);
+            goto out;
+        }
+        if (last != '\n') r->lines++;
+    }
+    s = lb_input_fingerprint(fd, size, path, r->fingerprint, err);
+out:
+    close(fd);
+    return s;
+}
+
+/* ==========================================================================================
+ * The line reader
+ * ========================================================================================== */
+
+struct lb_reader {
+    int fd, own_fd, is_file;
+    char *name;
+    uint64_t pos;        /* absolute offset of buf[fill] (the next byte to read) */
+    uint64_t end;        /* stop reading here (files) */
+    char *buf;           /* BUF_SIZE bytes */
+    size_t start, fill;  /* unread lines are buf[start..fill) */
+    uint64_t consumed;   /* absolute offset after the last line returned */
+    int eof;             /* no more bytes to read */
+    int skipping;        /* inside an over-long line: drop bytes up to the next '\n' */
+};
+
+labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
+                            labse_error *err) {
+    lb_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->buf = malloc(BUF_SIZE)) || !(r->name = strdup(path))) {
+        if (r) free(r->buf);
+        free(r);
+        return lb_err(err, LABSE_E_NOMEM, "out of memory for the input buffer");
+    }
+    if (strcmp(path, "-") == 0) {
+        r->fd = STDIN_FILENO;
+        if (start != 0) {
+            lb_reader_free(r);
+            return lb_err(err, LABSE_E_INVALID, "stdin cannot be read from an offset");
+        }
+    } else {
+        r->fd = open_ro(path);
+        if (r->fd < 0) {
+            int e = errno;
+            lb_reader_free(r);
+            return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(e));
+        }
+        r->own_fd = 1;
+        struct stat sb;
+        r->is_file = fstat(r->fd, &sb) == 0 && S_ISREG(sb.st_mode);
+        if (!r->is_file && start != 0) {
+            lb_reader_free(r);
+            return lb_err(err, LABSE_E_INVALID, "%s: not a regular file", path);
+        }
+#ifdef POSIX_FADV_SEQUENTIAL
+        if (r->is_file) (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+    r->pos = r->consumed = start;
+    r->end = end;
+    *out = r;
+    return LABSE_OK;
+}
+
+void lb_reader_free(lb_reader *r) {
+    if (!r) return;
+    if (r->own_fd && r->fd >= 0) close(r->fd);
+    free(r->buf);
+    free(r->name);
+    free(r);
+}
+
+uint64_t lb_reader_offset(const lb_reader *r) { return r->consumed; }
+
+/* Read more bytes after buf[fill] (compacting first). 1 got bytes, 0 EOF, -1 error. */
+static int fill_more(lb_reader *r, labse_error *err) {
+    if (r->eof) return 0;
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->fill - r->start);
+        r->fill -= r->start;
+        r->start = 0;
+    }
+    size_t room = BUF_SIZE - r->fill;
+    if (room > READ_CHUNK) room = READ_CHUNK;
+    if (r->is_file && r->end != UINT64_MAX) {
+        if (r->pos >= r->end) {
+            r->eof = 1;
+            return 0;
+        }
+        if (r->end - r->pos < room) room = (size_t)(r->end - r->pos);
+    }
+    for (;;) {
+        ssize_t n = r->is_file ? pread(r->fd, r->buf + r->fill, room, (off_t)r->pos)
+                               : read(r->fd, r->buf + r->fill, room);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            lb_err(err, LABSE_E_IO, "%s: read failed: %s", r->name, strerror(errno));
+            return -1;
+        }
+        if (n == 0) {
+            r->eof = 1;
+            return 0;
+        }
+        r->fill += (size_t)n;
+        r->pos += (uint64_t)n;
+        return 1;
+    }
+}
+
+/* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap): back off to
+ * the last ASCII whitespace, else to a UTF-8 character boundary. */
+static size_t cap_cut(const char *p, size_t cap) {
+    for (size_t i = cap; i > 0; i--) {
+        char c = p[i - 1];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') return i - 1;
+    }
+    size_t i = cap;
+    while (i > 0 && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
+    return i;
+}
+
+int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse_error *err) {
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->fill - r->start;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        if (r->skipping) { /* the rest of an over-long line */
+            if (nl) {
+                size_t k = (size_t)(nl - s) + 1;
+                r->start += k;
+                r->consumed += k;
+                r->skipping = 0;
+                continue;
+            }
+            r->consumed += avail;
+            r->start = r->fill;
+            int f = fill_more(r, err);
+            if (f < 0) return -1;
+            if (f == 0) {
+                r->skipping = 0;
+                return 0;
+            }
+            continue;
+        }
+        if (nl && (size_t)(nl - s) <= LB_PIPE_LINE_CAP) {
+            size_t n = (size_t)(nl - s);
+            r->start += n + 1;
+            r->consumed += n + 1;
+            if (n > 0 && s[n - 1] == '\r') n--;
+            *p = s;
+            *len = n;
+            *capped = 0;
+            return 1;
+        }
+        if (avail > LB_PIPE_LINE_CAP) { /* over-long: keep a prefix, skip the rest */
+            size_t keep = cap_cut(s, LB_PIPE_LINE_CAP);
+            r->start += LB_PIPE_LINE_CAP;
+            r->consumed += LB_PIPE_LINE_CAP;
+            r->skipping = 1;
+            *p = s;
+            *len = keep;
+            *capped = 1;
+            return 1;
+        }
+        int f = fill_more(r, err);
+        if (f < 0) return -1;
+        if (f == 0) {
+            if (r->start == r->fill) return 0;
+            /* The last line, without '\n'. */
+            s = r->buf + r->start;
+            size_t n = r->fill - r->start;
+            r->start = r->fill;
+            r->consumed += n;
+            if (s[n - 1] == '\r') n--;
+            *p = s;
+            *len = n;
+            *capped = 0;
+            return 1;
+        }
+    }
+}

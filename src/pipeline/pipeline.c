@@ -1,0 +1,536 @@
+/* pipeline.c — the scheduler of the streaming encoder (see pipeline.h): set up the input
+ * range and the output (fresh, resumed or refused), then take tokenised windows in order,
+ * bucket them by length, cut batches, run them through the backend's in-flight ring, put the
+ * rows back in input order, and write them (one .npy, or parts + manifest). */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipeline/pipe_internal.h"
+
+lb_pipe_options lb_pipe_default_options(void) {
+    lb_pipe_options o;
+    memset(&o, 0, sizeof o);
+    o.dtype = LB_NPY_F32;
+    o.batch_tokens = 16384;
+    o.window = 32768;
+    o.window_bytes = (size_t)64 << 20;
+    o.part_rows = 1000000;
+    o.shard_index = 0;
+    o.shard_count = 1;
+    o.progress_interval = 0.5;
+    return o;
+}
+
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ==========================================================================================
+ * Output folder: fresh, resumed or refused
+ * ========================================================================================== */
+
+/* Expected byte size of a part file. */
+static uint64_t part_bytes(const lb_manifest *m, uint64_t rows) {
+    char hdr[LB_NPY_HEADER_MAX];
+    size_t hl = lb_npy_header(hdr, m->dtype, rows, (uint64_t)m->dim);
+    return hl + rows * (uint64_t)m->dim * lb_npy_dtype_size(m->dtype);
+}
+
+/* Remove "NAME.tmp.PID" leftovers of killed runs from dir. */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".tmp.") && (strncmp(e->d_name, "part-", 5) == 0 ||
+                                           strncmp(e->d_name, "manifest.json", 13) == 0)) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            (void)unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+#define DIFF_U64(field, label)                                                             \
+    if (old->field != want->field)                                                         \
+        return lb_err(err, LABSE_E_INVALID,                                                \
+                      "%s: cannot resume: %s differs (folder: %" PRIu64 ", now: %" PRIu64  \
+                      "); use another folder or remove this one",                          \
+                      dir, label, (uint64_t)old->field, (uint64_t)want->field)
+
+/* Check that the folder's manifest `old` describes the same run as `want`. */
+static labse_status same_run(const char *dir, const lb_manifest *old, const lb_manifest *want,
+                             labse_error *err) {
+    if (!want->fingerprint[0])
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: holds an incomplete run; resuming needs a regular input file (stdin "
+                      "cannot be checked); use another folder or remove this one",
+                      dir);
+    if (old->input_size != want->input_size || strcmp(old->fingerprint, want->fingerprint) != 0)
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: cannot resume: the input changed (folder: %s, %" PRIu64
+                      " bytes, fingerprint %.16s...; now: %s, %" PRIu64
+                      " bytes, fingerprint %.16s...); use another folder or remove this one",
+                      dir, old->input_path, old->input_size,
+                      old->fingerprint[0] ? old->fingerprint : "none", want->input_path,
+                      want->input_size, want->fingerprint);
+    if (strcmp(old->model, want->model) != 0)
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: cannot resume: the model differs (folder: %s, now: %s)", dir,
+                      old->model, want->model);
+    DIFF_U64(dim, "dim");
+    DIFF_U64(max_length, "max_length");
+    if (old->dtype != want->dtype)
+        return lb_err(err, LABSE_E_INVALID, "%s: cannot resume: dtype differs (folder: %s)", dir,
+                      old->dtype == LB_NPY_F16 ? "float16" : "float32");
+    DIFF_U64(part_rows, "part_rows");
+    DIFF_U64(shard_index, "shard index");
+    DIFF_U64(shard_count, "shard count");
+    DIFF_U64(byte_start, "shard byte_start");
+    DIFF_U64(byte_end, "shard byte_end");
+    /* The parts must be the contiguous prefix we would have written, and on disk. */
+    uint64_t line = want->line_start, byte = want->byte_start;
+    for (size_t i = 0; i < old->n_parts; i++) {
+        const lb_manifest_part *p = &old->parts[i];
+        char name[32];
+        snprintf(name, sizeof name, "part-%05zu.npy", i);
+        int last = i + 1 == old->n_parts;
+        if (strcmp(p->file, name) != 0 || p->first_line != line || p->byte_start != byte ||
+            p->rows == 0 || p->rows > want->part_rows ||
+            (p->rows != want->part_rows && !(last && old->complete)))
+            return lb_err(err, LABSE_E_FORMAT,
+                          "%s: cannot resume: part %zu (%s) is not where this run puts it", dir,
+                          i, p->file);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, p->file);
+        struct stat sb;
+        if (stat(path, &sb) != 0 || (uint64_t)sb.st_size != part_bytes(want, p->rows))
+            return lb_err(err, LABSE_E_FORMAT,
+                          "%s: cannot resume: %s is missing or has the wrong size; remove the "
+                          "folder and start again",
+                          dir, p->file);
+        line += p->rows;
+        byte = p->byte_end;
+    }
+    return LABSE_OK;
+}
+
+/* ==========================================================================================
+ * The run
+ * ========================================================================================== */
+
+typedef struct run {
+    const lb_pipe_options *o;
+    const lb_pipe_backend *be;
+    size_t dim;
+    int max_len;
+    /* output */
+    lb_manifest man;           /* folder mode */
+    lb_npys *part;             /* part (folder) or the whole file (single) being written */
+    uint64_t part_first_line, part_byte_start;
+    /* batch ring */
+    int32_t *ids[LB_PIPE_MAX_DEPTH], *cu[LB_PIPE_MAX_DEPTH];
+    float *out[LB_PIPE_MAX_DEPTH];
+    uint32_t *batch_lines[LB_PIPE_MAX_DEPTH];  /* window line index of each sequence in flight */
+    int batch_n[LB_PIPE_MAX_DEPTH];
+    int in_flight[LB_PIPE_MAX_DEPTH];
+    size_t cap_ids, cap_seq;
+    /* window */
+    float *wrows;              /* [window * dim] rows in input order */
+    uint32_t *order;           /* [window] */
+} run;
+
+/* Wait for ring slot k and scatter its rows into input order. */
+static labse_status drain_slot(run *r, int k, labse_error *err) {
+    if (!r->in_flight[k]) return LABSE_OK;
+    r->in_flight[k] = 0;
+    labse_status s = r->be->wait(r->be->ctx, k, err);
+    if (s != LABSE_OK) return s;
+    for (int j = 0; j < r->batch_n[k]; j++) {
+        const float *src = r->out[k] + (size_t)j * r->dim;
+        for (size_t d = 0; d < r->dim; d++)
+            if (!isfinite(src[d]))
+                return lb_err(err, LABSE_E_INVALID,
+                              "the encoder produced a non-finite value (a backend fault)");
+        memcpy(r->wrows + (size_t)r->batch_lines[k][j] * r->dim, src, r->dim * sizeof *src);
+    }
+    return LABSE_OK;
+}
+
+/* Encode one window into r->wrows. Returns LABSE_OK, or an error; *stopped when *stop fired. */
+static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st, int *stopped,
+                                  labse_error *err) {
+    const lb_pipe_options *o = r->o;
+    const int depth = r->be->depth;
+    if (lb_bucket_order(w->ntok, w->n, r->max_len, r->order) != 0)
+        return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    const uint64_t bt = (uint64_t)o->batch_tokens;
+    const uint64_t attn = bt * (uint64_t)r->max_len / 2;
+    size_t at = 0;
+    int j = 0;
+    labse_status s = LABSE_OK;
+    while (at < w->n) {
+        if (o->stop && *o->stop) {
+            *stopped = 1;
+            break;
+        }
+        size_t nb = lb_batch_cut(w->ntok, r->order, at, w->n, bt, attn);
+        if (nb > r->cap_seq) nb = r->cap_seq;
+        int k = j % depth;
+        if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
+        /* pack */
+        int32_t *ids = r->ids[k], *cu = r->cu[k];
+        cu[0] = 0;
+        for (size_t q = 0; q < nb; q++) {
+            uint32_t li = r->order[at + q];
+            int32_t l = w->ntok[li];
+            memcpy(ids + cu[q], w->ids[li], (size_t)l * sizeof *ids);
+            cu[q + 1] = cu[q] + l;
+            r->batch_lines[k][q] = li;
+        }
+        r->batch_n[k] = (int)nb;
+        s = r->be->submit(r->be->ctx, k, ids, cu, (int)nb, r->out[k], err);
+        if (s != LABSE_OK) return s;
+        r->in_flight[k] = 1;
+        st->batches++;
+        at += nb;
+        j++;
+    }
+    for (int k = 0; k < depth; k++)
+        if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
+    return LABSE_OK;
+}
+
+/* Start the next part file (folder mode). */
+static labse_status part_open(run *r, uint64_t first_line, uint64_t byte_start,
+                              labse_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/part-%05zu.npy", r->o->output, r->man.n_parts);
+    uint64_t hint = r->o->part_rows;
+    if (r->man.lines) { /* known: the last part is shorter */
+        uint64_t left = r->man.line_start + r->man.lines - first_line;
+        if (left < hint) hint = left;
+    }
+    r->part_first_line = first_line;
+    r->part_byte_start = byte_start;
+    return lb_npys_open(path, r->o->dtype, hint, r->dim, &r->part, err);
+}
+
+/* A stream's size and line count are known only at its end. */
+static void stream_done(run *r, uint64_t next_line, uint64_t byte_end) {
+    if (r->man.fingerprint[0]) return; /* a regular file: known from the start */
+    r->man.lines = next_line - r->man.line_start;
+    r->man.byte_end = byte_end;
+    r->man.input_size = byte_end;
+}
+
+static labse_status part_commit(run *r, uint64_t byte_end, int complete, labse_error *err) {
+    lb_manifest_part p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.file, sizeof p.file, "part-%05zu.npy", r->man.n_parts);
+    p.first_line = r->part_first_line;
+    p.rows = lb_npys_rows(r->part);
+    p.byte_start = r->part_byte_start;
+    p.byte_end = byte_end;
+    labse_status s = lb_npys_commit(r->part, p.sha256, err);
+    r->part = NULL;
+    if (s != LABSE_OK) return s;
+    if (lb_manifest_add_part(&r->man, &p) != 0) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    r->man.complete = complete;
+    if (complete) stream_done(r, p.first_line + p.rows, byte_end);
+    return lb_manifest_write(r->o->output, &r->man, err);
+}
+
+static int default_tok_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)(n - 1) : 1;
+}
+
+labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
+                         const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err) {
+    lb_err_clear(err);
+    memset(st, 0, sizeof *st);
+    double t0 = wall_now();
+    if (!m || !be || !o || !o->input || !o->output)
+        return lb_err(err, LABSE_E_INVALID, "lb_pipe_run: NULL argument");
+    if (be->depth < 1 || be->depth > LB_PIPE_MAX_DEPTH)
+        return lb_err(err, LABSE_E_INVALID, "backend depth %d not in 1..%d", be->depth, LB_PIPE_MAX_DEPTH);
+    if (o->window < 1 || o->window > ((size_t)1 << 24) || o->batch_tokens < 1 ||
+        o->part_rows < 1 || o->window_bytes < 2 * LB_PIPE_LINE_CAP)
+        return lb_err(err, LABSE_E_INVALID, "pipeline: bad window, batch_tokens or part_rows");
+    if (o->dtype != LB_NPY_F32 && o->dtype != LB_NPY_F16)
+        return lb_err(err, LABSE_E_INVALID, "pipeline: bad dtype");
+    if (o->shard_count > 1 && !o->output_dir)
+        return lb_err(err, LABSE_E_INVALID, "sharding needs a folder output");
+
+    run r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.be = be;
+    r.dim = (size_t)labse_model_dim(m);
+    r.max_len = labse_model_max_length(m);
+    st->tok_threads = o->tok_threads > 0 ? o->tok_threads : default_tok_threads();
+
+    lb_input_range rng;
+    labse_status s = lb_input_range_open(o->input, o->shard_count > 1 ? o->shard_index : 0,
+                                         o->shard_count > 1 ? o->shard_count : 1, o->part_rows,
+                                         &rng, err);
+    if (s != LABSE_OK) return s;
+
+    uint64_t first_line = rng.line_start, byte_start = rng.start;
+    lb_tokpool *pool = NULL;
+    if (o->output_dir) {
+        lb_manifest *w = &r.man;
+        w->format = 1;
+        w->model = strdup(o->model_id ? o->model_id : "");
+        w->input_path = strdup(o->input);
+        if (!w->model || !w->input_path) {
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+            goto done;
+        }
+        w->dim = (int)r.dim;
+        w->max_length = r.max_len;
+        w->dtype = o->dtype;
+        w->part_rows = o->part_rows;
+        w->input_size = rng.file_size;
+        memcpy(w->fingerprint, rng.fingerprint, sizeof w->fingerprint);
+        w->shard_index = o->shard_count > 1 ? o->shard_index : 0;
+        w->shard_count = o->shard_count > 1 ? o->shard_count : 1;
+        w->byte_start = rng.start;
+        w->byte_end = rng.is_file ? rng.end : 0;
+        w->line_start = rng.line_start;
+        w->lines = rng.lines;
+        if (mkdir(o->output, 0777) != 0 && errno != EEXIST) {
+            s = lb_err(err, LABSE_E_IO, "%s: cannot create the folder: %s", o->output,
+                       strerror(errno));
+            goto done;
+        }
+        lb_manifest old;
+        int absent = 0;
+        labse_error e2;
+        s = lb_manifest_read(o->output, &old, &absent, &e2);
+        if (s != LABSE_OK && !absent) {
+            *err = e2;
+            goto done;
+        }
+        if (s == LABSE_OK) {
+            s = same_run(o->output, &old, w, err);
+            if (s != LABSE_OK) {
+                lb_manifest_free(&old);
+                goto done;
+            }
+            for (size_t i = 0; i < old.n_parts; i++) {
+                if (lb_manifest_add_part(w, &old.parts[i]) != 0) {
+                    lb_manifest_free(&old);
+                    s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+                    goto done;
+                }
+                st->lines_resumed += old.parts[i].rows;
+                first_line += old.parts[i].rows;
+                byte_start = old.parts[i].byte_end;
+            }
+            int was_complete = old.complete;
+            lb_manifest_free(&old);
+            if (was_complete) {
+                st->already_complete = 1;
+                s = LABSE_OK;
+                goto done;
+            }
+        }
+        s = LABSE_OK;
+        remove_stale_tmp(o->output);
+        if ((s = lb_manifest_write(o->output, w, err)) != LABSE_OK) goto done;
+    } else {
+        s = lb_npys_open(o->output, o->dtype, rng.lines, r.dim, &r.part, err);
+        if (s != LABSE_OK) goto done;
+    }
+
+    /* Buffers: the window's rows and order, and the batch ring from the backend. */
+    size_t W = o->window;
+    r.cap_seq = W < (size_t)o->batch_tokens ? W : (size_t)o->batch_tokens;
+    r.cap_ids = (size_t)o->batch_tokens > (size_t)r.max_len ? (size_t)o->batch_tokens
+                                                              : (size_t)r.max_len;
+    r.wrows = malloc(W * r.dim * sizeof *r.wrows);
+    r.order = malloc(W * sizeof *r.order);
+    if (!r.wrows || !r.order) {
+        s = lb_err(err, LABSE_E_NOMEM, "out of memory for a window of %zu rows", W);
+        goto done;
+    }
+    for (int k = 0; k < be->depth; k++) {
+        r.ids[k] = be->host_alloc(be->ctx, r.cap_ids * sizeof(int32_t));
+        r.cu[k] = be->host_alloc(be->ctx, (r.cap_seq + 1) * sizeof(int32_t));
+        r.out[k] = be->host_alloc(be->ctx, r.cap_seq * r.dim * sizeof(float));
+        r.batch_lines[k] = malloc(r.cap_seq * sizeof(uint32_t));
+        if (!r.ids[k] || !r.cu[k] || !r.out[k] || !r.batch_lines[k]) {
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
+            goto done;
+        }
+    }
+
+    lb_reader *rd = NULL;
+    s = lb_reader_open(o->input, byte_start, rng.is_file ? rng.end : UINT64_MAX, &rd, err);
+    if (s != LABSE_OK) goto done;
+    lb_tokpool_config pc = {
+        .model = m,
+        .threads = st->tok_threads,
+        .window = W,
+        .window_bytes = o->window_bytes,
+        .first_line = first_line,
+        .grid = o->part_rows,
+    };
+    if ((s = lb_tokpool_start(&pc, rd, &pool, err)) != LABSE_OK) goto done;
+
+    double last_progress = 0;
+    lb_pipe_progress pr;
+    memset(&pr, 0, sizeof pr);
+    pr.lines_total = rng.lines;
+    pr.bytes_total = rng.is_file ? rng.end - rng.start : 0;
+    int stopped = 0;
+    for (;;) {
+        if (o->stop && *o->stop) {
+            stopped = 1;
+            break;
+        }
+        double tw = wall_now();
+        lb_window *w = lb_tokpool_next(pool);
+        st->wait_seconds += wall_now() - tw;
+        if (!w) break; /* end, or a reader/tokenizer error reported by finish */
+        double te = wall_now();
+        s = encode_window(&r, w, st, &stopped, err);
+        st->encode_seconds += wall_now() - te;
+        if (s != LABSE_OK || stopped) {
+            lb_tokpool_release(pool, w);
+            break;
+        }
+        double tr = wall_now();
+        if (o->output_dir && w->n > 0) {
+            if (!r.part && (s = part_open(&r, w->first_line, w->byte_start, err)) != LABSE_OK)
+                goto release;
+            if ((s = lb_npys_append(r.part, r.wrows, w->n, err)) != LABSE_OK) goto release;
+            uint64_t rows = lb_npys_rows(r.part);
+            if (rows == o->part_rows || w->last) {
+                if ((s = part_commit(&r, w->byte_end, w->last, err)) != LABSE_OK) goto release;
+                st->parts_written++;
+            }
+        } else if (o->output_dir && w->last) { /* empty tail: only the manifest */
+            r.man.complete = 1;
+            stream_done(&r, w->first_line, w->byte_end);
+            if ((s = lb_manifest_write(o->output, &r.man, err)) != LABSE_OK) goto release;
+        } else if (!o->output_dir && w->n > 0) {
+            if ((s = lb_npys_append(r.part, r.wrows, w->n, err)) != LABSE_OK) goto release;
+        }
+        st->write_seconds += wall_now() - tr;
+        st->lines += w->n;
+        st->tokens += w->tokens;
+        st->truncated += w->truncated;
+        st->repaired += w->repaired;
+        st->capped += w->capped;
+        pr.lines_done = st->lines_resumed + st->lines;
+        pr.run_lines = st->lines;
+        pr.tokens = st->tokens;
+        pr.bytes_done = w->byte_end - rng.start;
+        pr.seconds = wall_now() - t0;
+        if (o->progress && (pr.seconds - last_progress >= o->progress_interval || w->last)) {
+            o->progress(&pr, o->progress_user);
+            last_progress = pr.seconds;
+        }
+    release:
+        lb_tokpool_release(pool, w);
+        if (s != LABSE_OK) break;
+    }
+    {
+        labse_error pe;
+        double tok_s = 0;
+        labse_status ps = lb_tokpool_finish(pool, &tok_s, &pe);
+        pool = NULL;
+        st->tok_cpu_seconds = tok_s;
+        if (s == LABSE_OK && ps != LABSE_OK) {
+            s = ps;
+            *err = pe;
+        }
+    }
+    if (s == LABSE_OK && stopped) {
+        st->stopped = 1;
+    } else if (s == LABSE_OK && !o->output_dir) {
+        s = lb_npys_commit(r.part, NULL, err);
+        r.part = NULL;
+    } else if (s == LABSE_OK && o->output_dir && !r.man.complete) {
+        s = lb_err(err, LABSE_E_IO, "%s: input ended early (internal error)", o->input);
+    }
+done:
+    if (be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
+    if (pool) lb_tokpool_finish(pool, NULL, NULL);
+    lb_npys_abort(r.part); /* an unfinished part or file: its temporary goes */
+    for (int k = 0; k < LB_PIPE_MAX_DEPTH; k++) {
+        if (r.ids[k]) be->host_free(be->ctx, r.ids[k]);
+        if (r.cu[k]) be->host_free(be->ctx, r.cu[k]);
+        if (r.out[k]) be->host_free(be->ctx, r.out[k]);
+        free(r.batch_lines[k]);
+    }
+    free(r.wrows);
+    free(r.order);
+    lb_manifest_free(&r.man);
+    st->seconds = wall_now() - t0;
+    return s;
+}
+
+/* ==========================================================================================
+ * Output setup shared by `labse encode` and labse_encode_file
+ * ========================================================================================== */
+
+int lb_pipe_output_is_dir(const char *output) {
+    size_t n = strlen(output);
+    if (n == 0) return 0;
+    if (output[n - 1] == '/') return 1;
+    struct stat sb;
+    int is_dir = stat(output, &sb) == 0 && S_ISDIR(sb.st_mode);
+    return is_dir && !(n >= 4 && strcmp(output + n - 4, ".npy") == 0);
+}
+
+labse_status lb_pipe_set_output(lb_pipe_options *o, const char *output, int shard_index,
+                                int shard_count, char *buf, size_t cap, labse_error *err) {
+    if (!o || !output || !buf || cap == 0)
+        return lb_err(err, LABSE_E_INVALID, "output: NULL argument");
+    if (!*output || strcmp(output, "-") == 0)
+        return lb_err(err, LABSE_E_INVALID, "output must name a file or a folder");
+    if (shard_count < 1 || shard_count > 1000000 || shard_index < 0 ||
+        shard_index >= shard_count)
+        return lb_err(err, LABSE_E_INVALID, "shard %d/%d is not K/N with 0 <= K < N",
+                      shard_index, shard_count);
+    size_t olen = strlen(output);
+    int dir = lb_pipe_output_is_dir(output);
+    int w;
+    if (shard_count > 1) {
+        if (!dir)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s: a shard needs a folder output (OUT/ or an existing folder)",
+                          output);
+        if (mkdir(output, 0777) != 0 && errno != EEXIST)
+            return lb_err(err, LABSE_E_IO, "%s: cannot create the folder: %s", output,
+                          strerror(errno));
+        w = snprintf(buf, cap, "%s%sshard-%05d-of-%05d", output,
+                     output[olen - 1] == '/' ? "" : "/", shard_index, shard_count);
+    } else {
+        w = snprintf(buf, cap, "%s", output);
+        /* no trailing '/' in the folder name itself (manifest paths read better) */
+        size_t l = strlen(buf);
+        while (dir && l > 1 && buf[l - 1] == '/') buf[--l] = '\0';
+    }
+    if (w < 0 || (size_t)w >= cap) return lb_err(err, LABSE_E_INVALID, "%s: name too long", output);
+    o->output = buf;
+    o->output_dir = dir;
+    o->shard_index = shard_index;
+    o->shard_count = shard_count;
+    return LABSE_OK;
+}
