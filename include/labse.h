@@ -327,6 +327,46 @@ labse_status labse_mine(const float *src, size_t ns, const float *tgt, size_t nt
 /* Free memory the library returned to the caller (labse_mine's pairs). NULL is a no-op. */
 void labse_free(void *p);
 
+/* ==========================================================================================
+ * Benchmark: the encoder alone (the engine of `labse bench`'s encoder-only phase)
+ * ========================================================================================== */
+
+/* What labse_bench_encoder measured. */
+typedef struct labse_bench_result {
+    char backend[128];         /* the device the batches ran on ("cpu", "cuda:0 (NAME)") */
+    int in_flight;             /* batches kept in flight (1 on the CPU; 2 per GPU) */
+    int batch_tokens;          /* the model's token budget of one batch */
+    int repeat;                /* timed runs (after one warm-up run) */
+    uint64_t sentences;        /* texts encoded per run */
+    uint64_t tokens;           /* tokens per run, [CLS]/[SEP] included */
+    uint64_t batches;          /* batches per run */
+    uint64_t sum_len_sq;       /* Σ len² over the texts (attention work) */
+    double seconds;            /* the best timed run */
+    double device_busy_s;      /* GPU: seconds the device computed over all runs (else 0) */
+    double device_span_s;      /* GPU: first submit to last wait over all runs (else 0);
+                                  device_busy_s / device_span_s is the busy fraction */
+} labse_bench_result;
+
+/*
+ * Time the encoder alone: the n texts are tokenised and packed first exactly as labse_encode
+ * packs them (windows of labse_options.window texts, sorted by length, batches cut on the
+ * token and attention budgets), then only the device runs them: 1 + repeat runs through the
+ * streaming backend of the model's device (pinned buffers and batches in flight on the GPU,
+ * copies both ways included); the first run is a warm-up (allocation, algorithm choice),
+ * out->seconds is the best of the other `repeat`.
+ *   texts, lens  n texts (n may be 0; lens NULL: NUL-terminated; a NULL text is empty);
+ *                not retained.
+ *   repeat       >= 1.
+ *   out          filled on success (caller-owned).
+ * Memory: the packed ids of all n texts (4 bytes a token) plus one batch per slot in flight.
+ * Errors: LABSE_E_INVALID (NULL argument, repeat < 1), LABSE_E_NOMEM, encoder errors;
+ * the message says which step failed ("tokenize", "backend", "encode").
+ * Thread-safety: m may be shared; the call makes and frees its own backend.
+ */
+labse_status labse_bench_encoder(const labse_model *m, const char *const *texts,
+                                 const size_t *lens, size_t n, int repeat,
+                                 labse_bench_result *out, labse_error *err);
+
 #ifdef __cplusplus
 }
 #endif

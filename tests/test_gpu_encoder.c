@@ -204,7 +204,7 @@ static void test_errors(void **state) {
     /* the session still works afterwards */
     ids[1] = 3;
     assert_int_equal(labse_encode_ids(g_sgpu, ids, cu, 1, row, &e), LABSE_OK);
-    /* activations for a billion tokens fit no GPU: a clear error naming --batch-tokens */
+    /* activations for a billion tokens fit no GPU: a clear error naming the option batch_tokens */
     labse_options o = labse_default_options();
     o.device = LABSE_DEVICE_CUDA;
     o.batch_tokens = 1000000000;
@@ -214,7 +214,7 @@ static void test_errors(void **state) {
     labse_session *s = NULL;
     st = labse_session_new(m, &s, &e);
     assert_int_equal(st, LABSE_E_CUDA);
-    assert_non_null(strstr(e.message, "--batch-tokens"));
+    assert_non_null(strstr(e.message, "option batch_tokens"));
     printf("  out-of-memory message: %s\n", e.message);
     labse_model_free(m);
 }

@@ -363,7 +363,7 @@ static void test_tokpool_order(void **st) {
     fclose(f);
     lb_reader *r;
     assert_int_equal(lb_reader_open(path, 0, UINT64_MAX, &r, &e), LABSE_OK);
-    lb_tokpool_config c = {.model = m, .threads = 3, .window = 300, .window_bytes = (size_t)4 << 20,
+    lb_tokpool_config c = {.engine = lb_model_engine(m), .threads = 3, .window = 300, .window_bytes = (size_t)4 << 20,
                            .first_line = 0, .grid = 1000};
     lb_tokpool *p;
     assert_int_equal(lb_tokpool_start(&c, r, &p, &e), LABSE_OK);

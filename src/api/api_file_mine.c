@@ -31,7 +31,7 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     if (!m || !input || !output)
         return lb_err(err, LABSE_E_INVALID, "labse_encode_file: NULL argument");
     labse_file_options fo = opt ? *opt : labse_default_file_options();
-    const labse_options *mo = lb_model_options(m);
+    const lb_engine *e = lb_model_engine(m);
     lb_pipe_options po = lb_pipe_default_options();
     switch (fo.dtype) {
     case LABSE_DTYPE_F32: po.dtype = LB_NPY_F32; break;
@@ -42,27 +42,26 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         return lb_err(err, LABSE_E_INVALID, "tok_threads %d not in 0..4096", fo.tok_threads);
     if (fo.part_rows < 1 || fo.part_rows > ((uint64_t)1 << 40))
         return lb_err(err, LABSE_E_INVALID, "part_rows %" PRIu64 " not in 1..2^40", fo.part_rows);
-    size_t window = fo.window ? fo.window : (size_t)mo->window;
+    size_t window = fo.window ? fo.window : (size_t)lb_engine_options(e)->window;
     if (window > ((size_t)1 << 24))
         return lb_err(err, LABSE_E_INVALID, "window %zu not in 1..16777216", window);
     if (strcmp(input, "-") == 0)
         return lb_err(err, LABSE_E_INVALID, "labse_encode_file: input must be a file, not '-'");
     po.tok_threads = fo.tok_threads;
     po.part_rows = fo.part_rows;
-    po.window = window;
-    po.batch_tokens = mo->batch_tokens;
+    po.window = fo.window; /* 0: the engine's */
     po.input = input;
-    po.model_id = lb_model_id(m);
+    po.model_id = lb_engine_id(e);
     char outbuf[4096];
     labse_status s = lb_pipe_set_output(&po, output, fo.shard_index, fo.shard_count, outbuf,
                                         sizeof outbuf, err);
     if (s != LABSE_OK) return s;
-    lb_pipe_backend be;
-    s = lb_pipe_backend_for(m, &be, err);
+    lb_backend be;
+    s = lb_engine_backend(e, LB_BACKEND_STREAM, &be, err);
     if (s != LABSE_OK) return s;
     lb_pipe_stats ps;
     memset(&ps, 0, sizeof ps);
-    s = lb_pipe_run(m, &be, &po, &ps, err);
+    s = lb_pipe_run(e, &be, &po, &ps, err);
     be.destroy(be.ctx);
     if (s != LABSE_OK) return s;
     if (st) {

@@ -161,7 +161,7 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         free(ws->x); free(ws->qkv); free(ws->ctx); free(ws->tmp); free(ws->scratch);
         memset(ws, 0, sizeof *ws);
         return lb_err(err, LABSE_E_NOMEM,
-                      "cpu forward: cannot allocate activations for %d tokens (lower --batch-tokens)", T);
+                      "cpu forward: cannot allocate activations for %d tokens (lower the batch token budget, option batch_tokens)", T);
     }
 
     /* The OpenMP build of OpenBLAS sizes its GEMMs from this thread's OpenMP default, so the

@@ -7,7 +7,8 @@
  *   gpu_gemm.c     y = x Wᵀ + b through cuBLASLt, algorithms cached per shape
  *   gpu_forward.c  lb_gpu_ctx: streams, activations sized from the token budget, the layer loop
  *                  over the kernels (kernels/NAME.cuh), batches in flight (slots)
- *   gpu_backend.c  the pipeline's backend seam (pipeline.h) over lb_gpu_ctx, depth 2
+ *
+ * The backend seam over lb_gpu_ctx (engine/backend.h) is engine/backend_gpu.c.
  *
  * The data path of one batch (slot k of the ring):
  *   h2d stream:      wait(slot free) → ids, cu_seqlens (pinned host) → device  → event h2d[k]

@@ -16,7 +16,7 @@ labse_status lb_cuda_fail(labse_error *err, cudaError_t e, const char *call, con
         if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
         return lb_err(err, LABSE_E_CUDA,
                       "GPU out of memory in %s (%s:%d): %s; %.0f MiB free of %.0f MiB — lower "
-                      "--batch-tokens (activations grow with it) or use a GPU with more memory",
+                      "the batch token budget, option batch_tokens (activations grow with it) or use a GPU with more memory",
                       call, base, line, cudaGetErrorString(e), free_b / 1048576.0,
                       total_b / 1048576.0);
     }

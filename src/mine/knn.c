@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "engine/device.h"
 #ifdef LABSE_HAVE_GPU
 #include "gpu/gpu.h"
 #endif
@@ -257,34 +258,23 @@ labse_status lb_knn_backend_select(labse_device device, int cuda_device,
                                    const lb_knn_backend **out, labse_error *err) {
     if (!out) return lb_err(err, LABSE_E_INVALID, "k-NN backend: NULL argument");
     *out = lb_knn_backend_cpu();
+    labse_device dev;
+    labse_status s = lb_device_resolve(device, cuda_device, &dev, err); /* the "auto" rule */
+    if (s != LABSE_OK) {
+        lb_err_prefix(err, "k-NN");
+        return s;
+    }
+    if (dev == LABSE_DEVICE_CPU) return LABSE_OK;
+#ifdef LABSE_HAVE_GPU
     const int ord = cuda_device == LABSE_CUDA_ALL ? 0 : cuda_device;
-    (void)ord; /* unused without a GPU backend */
-    switch (device) {
-    case LABSE_DEVICE_CPU: return LABSE_OK;
-    case LABSE_DEVICE_AUTO:
-#ifdef LABSE_HAVE_GPU
-        /* As the encoder: the GPU when this build has a real one and the device is present. */
-        if (!lb_gpu_is_emulated() && ord >= 0 && ord < LB_MAX_GPUS &&
-            lb_gpu_device_count() > ord)
-            *out = lb_knn_backend_gpu(ord);
-#endif
-        return LABSE_OK;
-    case LABSE_DEVICE_CUDA:
-#ifdef LABSE_HAVE_GPU
-    {
-        if (ord < 0 || ord >= LB_MAX_GPUS)
-            return lb_err(err, LABSE_E_UNSUPPORTED, "k-NN: device cuda:%d is not supported",
-                          cuda_device);
-        labse_status s = lb_gpu_device_check(ord, NULL, 0, err);
-        if (s != LABSE_OK) return s;
-        *out = lb_knn_backend_gpu(ord);
-        return LABSE_OK;
+    if (ord < 0 || ord >= LB_MAX_GPUS) {
+        if (device != LABSE_DEVICE_CUDA) return LABSE_OK; /* auto: the CPU */
+        return lb_err(err, LABSE_E_UNSUPPORTED, "k-NN: device cuda:%d is not supported",
+                      cuda_device);
     }
-#else
-        return lb_err(err, LABSE_E_UNSUPPORTED,
-                      "k-NN on device cuda: this build has no GPU backend (it was built without "
-                      "CUDA; use --device cpu or auto)");
+    if (device == LABSE_DEVICE_CUDA && (s = lb_gpu_device_check(ord, NULL, 0, err)) != LABSE_OK)
+        return s;
+    *out = lb_knn_backend_gpu(ord);
 #endif
-    }
-    return lb_err(err, LABSE_E_INVALID, "k-NN: unknown device %d", (int)device);
+    return LABSE_OK;
 }

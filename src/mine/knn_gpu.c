@@ -186,7 +186,7 @@ static labse_status gpu_run(const lb_knn_backend *be, const lb_emb *src, const l
     const int k = p->k;
     if (k > LB_TOPK_MAX_K)
         return lb_err(err, LABSE_E_UNSUPPORTED,
-                      "k = %d: the GPU k-NN supports k <= %d (use --device cpu)", k,
+                      "k = %d: the GPU k-NN supports k <= %d (use device cpu)", k,
                       LB_TOPK_MAX_K);
     const int nth = p->threads > 0 ? p->threads : omp_get_num_procs();
     /* the results do not depend on the block size: larger requests are capped (S <= 1 GiB) */

@@ -1,7 +1,7 @@
 /* pipe_internal.h — the pieces of the pipeline (pipeline.h), one concern per file:
  *   pipe_reader.c   input range, line reading with the line cap, shards, fingerprint
  *   pipe_tokpool.c  window slots, reader thread, tokenizer threads
- *   pipe_batch.c    length bucketing and batch cutting (pure functions)
+ *   pack.c          windows, length bucketing, batch cutting, packing (pack.h)
  *   pipe_out.c      streaming .npy writer, float16, manifest read/write
  * Shared with the tests (tests/test_pipeline.c). Not part of the public API. */
 #ifndef LB_PIPE_INTERNAL_H
@@ -85,7 +85,7 @@ typedef struct lb_window {
 typedef struct lb_tokpool lb_tokpool;
 
 typedef struct lb_tokpool_config {
-    const labse_model *model;  /* tokenises with labse_tokenize (thread-safe) */
+    const lb_engine *engine;   /* tokenises with lb_engine_tokenize (thread-safe) */
     int threads;               /* >= 1 */
     size_t window, window_bytes;
     uint64_t first_line;       /* global index of the first line the reader returns */
@@ -103,19 +103,6 @@ void lb_tokpool_release(lb_tokpool *p, lb_window *w);
 /* Stop the threads (early or at the end), join them, free everything. Returns the first
  * error of the reader or a tokenizer thread. *tok_cpu_seconds: summed tokenizer time. */
 labse_status lb_tokpool_finish(lb_tokpool *p, double *tok_cpu_seconds, labse_error *err);
-
-/* ==========================================================================================
- * Bucketing and batches (pipe_batch.c)
- * ========================================================================================== */
-
-/* order[0..n): line indices sorted by ntok ascending, ties by index (stable counting sort;
- * lengths 0..max_len). Returns 0, -1 when out of memory. */
-int lb_bucket_order(const int32_t *ntok, size_t n, int max_len, uint32_t *order);
-
-/* Length of the next batch starting at order[from]: as many lines as fit in batch_tokens
- * tokens and attn_budget Σ len² (at least 1). */
-size_t lb_batch_cut(const int32_t *ntok, const uint32_t *order, size_t from, size_t n,
-                    uint64_t batch_tokens, uint64_t attn_budget);
 
 /* ==========================================================================================
  * Output (pipe_out.c)

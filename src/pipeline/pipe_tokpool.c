@@ -103,11 +103,10 @@ static void *reader_main(void *arg) {
 
         /* Windows end on a global grid (multiples of window and of the part rows), so the
          * batches do not depend on where a run, a resumed run or a shard started. */
-        uint64_t limit = c->window - line % c->window;
-        if (c->grid && c->grid - line % c->grid < limit) limit = c->grid - line % c->grid;
+        uint64_t limit = lb_window_limit(line, c->window, c->grid);
         size_t n = 0, tlen = 0;
         s->w.byte_start = placed_end;
-        while (n < limit && !at_end) {
+        while (!at_end) {
             if (!have_pend) {
                 int r = lb_reader_next(p->reader, &pend, &pend_len, &pend_capped, &e);
                 if (r < 0) {
@@ -123,7 +122,8 @@ static void *reader_main(void *arg) {
                 have_pend = 1;
                 pend_end = lb_reader_offset(p->reader);
             }
-            if (tlen + pend_len > c->window_bytes && n > 0) break; /* next window */
+            if (!lb_window_admits(n, tlen, pend_len, (size_t)limit, c->window_bytes))
+                break; /* next window */
             memcpy(s->text + tlen, pend, pend_len);
             s->off[n] = tlen;
             s->len[n] = (uint32_t)pend_len;
@@ -192,8 +192,11 @@ static int tokenise_chunk(lb_tokpool *p, slot *s, size_t chunk, int32_t *scratch
     size_t used = 0;
     for (size_t i = a; i < b; i++) {
         labse_tok_info info = {0, 0};
-        size_t k = labse_tokenize(p->c.model, s->text + s->off[i], s->len[i], scratch, &info, e);
-        if (k == 0) return -1;
+        size_t k = lb_engine_tokenize(p->c.engine, s->text + s->off[i], s->len[i], scratch, &info);
+        if (k == 0) {
+            lb_err(e, LABSE_E_NOMEM, "out of memory (tokenizer)");
+            return -1;
+        }
         if (used + k > s->ccap[chunk]) {
             size_t cap = s->ccap[chunk] ? s->ccap[chunk] : 1024;
             while (cap < used + k) cap *= 2;
@@ -298,7 +301,7 @@ labse_status lb_tokpool_start(const lb_tokpool_config *c, lb_reader *r, lb_tokpo
     }
     p->c = *c;
     p->reader = r;
-    p->max_len = labse_model_max_length(c->model);
+    p->max_len = lb_engine_max_length(c->engine);
     if (c->window < 1 || c->window > UINT32_MAX || c->window_bytes < 2 * LB_PIPE_LINE_CAP ||
         c->threads < 1 || p->max_len < 2) {
         lb_reader_free(r);

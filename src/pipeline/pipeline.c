@@ -19,9 +19,8 @@ lb_pipe_options lb_pipe_default_options(void) {
     lb_pipe_options o;
     memset(&o, 0, sizeof o);
     o.dtype = LB_NPY_F32;
-    o.batch_tokens = 16384;
-    o.window = 32768;
-    o.window_bytes = (size_t)64 << 20;
+    o.window = 0; /* the engine's */
+    o.window_bytes = LB_WINDOW_BYTES;
     o.part_rows = 1000000;
     o.shard_index = 0;
     o.shard_count = 1;
@@ -132,23 +131,29 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
 
 typedef struct run {
     const lb_pipe_options *o;
-    const lb_pipe_backend *be;
+    const lb_backend *be;
     size_t dim;
     int max_len;
+    size_t window;             /* lines per window (resolved) */
+    lb_pack_budget budget;     /* the engine's token and attention budgets */
+    lb_input_range rng;
+    uint64_t first_line, byte_start; /* where this run starts (after resumed parts) */
     /* output */
     lb_manifest man;           /* folder mode */
     lb_npys *part;             /* part (folder) or the whole file (single) being written */
     uint64_t part_first_line, part_byte_start;
     /* batch ring */
-    int32_t *ids[LB_PIPE_MAX_DEPTH], *cu[LB_PIPE_MAX_DEPTH];
-    float *out[LB_PIPE_MAX_DEPTH];
-    uint32_t *batch_lines[LB_PIPE_MAX_DEPTH];  /* window line index of each sequence in flight */
-    int batch_n[LB_PIPE_MAX_DEPTH];
-    int in_flight[LB_PIPE_MAX_DEPTH];
+    int32_t *ids[LB_BACKEND_MAX_DEPTH], *cu[LB_BACKEND_MAX_DEPTH];
+    float *out[LB_BACKEND_MAX_DEPTH];
+    uint32_t *batch_lines[LB_BACKEND_MAX_DEPTH];  /* window line index of each sequence in flight */
+    int batch_n[LB_BACKEND_MAX_DEPTH];
+    int in_flight[LB_BACKEND_MAX_DEPTH];
     size_t cap_ids, cap_seq;
     /* window */
     float *wrows;              /* [window * dim] rows in input order */
     uint32_t *order;           /* [window] */
+    lb_tokpool *pool;
+    int stopped;
 } run;
 
 /* Wait for ring slot k and scatter its rows into input order. */
@@ -168,39 +173,29 @@ static labse_status drain_slot(run *r, int k, labse_error *err) {
     return LABSE_OK;
 }
 
-/* Encode one window into r->wrows. Returns LABSE_OK, or an error; *stopped when *stop fired. */
-static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st, int *stopped,
+/* Encode one window into r->wrows: order by length, cut and pack batches (pack.h), keep up to
+ * depth of them in flight. Returns LABSE_OK, or an error; r->stopped when *stop fired. */
+static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
                                   labse_error *err) {
     const lb_pipe_options *o = r->o;
     const int depth = r->be->depth;
     if (lb_bucket_order(w->ntok, w->n, r->max_len, r->order) != 0)
         return lb_err(err, LABSE_E_NOMEM, "out of memory");
-    const uint64_t bt = (uint64_t)o->batch_tokens;
-    const uint64_t attn = bt * (uint64_t)r->max_len / 2;
     size_t at = 0;
     int j = 0;
     labse_status s = LABSE_OK;
     while (at < w->n) {
         if (o->stop && *o->stop) {
-            *stopped = 1;
+            r->stopped = 1;
             break;
         }
-        size_t nb = lb_batch_cut(w->ntok, r->order, at, w->n, bt, attn);
-        if (nb > r->cap_seq) nb = r->cap_seq;
+        size_t nb = lb_pack_next(w->ntok, r->order, at, w->n, r->budget, r->cap_seq);
         int k = j % depth;
         if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
-        /* pack */
-        int32_t *ids = r->ids[k], *cu = r->cu[k];
-        cu[0] = 0;
-        for (size_t q = 0; q < nb; q++) {
-            uint32_t li = r->order[at + q];
-            int32_t l = w->ntok[li];
-            memcpy(ids + cu[q], w->ids[li], (size_t)l * sizeof *ids);
-            cu[q + 1] = cu[q] + l;
-            r->batch_lines[k][q] = li;
-        }
+        lb_pack_ids(w->ids, w->ntok, r->order + at, nb, r->ids[k], r->cu[k]);
+        memcpy(r->batch_lines[k], r->order + at, nb * sizeof *r->order);
         r->batch_n[k] = (int)nb;
-        s = r->be->submit(r->be->ctx, k, ids, cu, (int)nb, r->out[k], err);
+        s = r->be->submit(r->be->ctx, k, r->ids[k], r->cu[k], (int)nb, r->out[k], err);
         if (s != LABSE_OK) return s;
         r->in_flight[k] = 1;
         st->batches++;
@@ -257,230 +252,284 @@ static int default_tok_threads(void) {
     return n > 1 ? (int)(n - 1) : 1;
 }
 
-labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
-                         const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err) {
-    lb_err_clear(err);
-    memset(st, 0, sizeof *st);
-    double t0 = wall_now();
-    if (!m || !be || !o || !o->input || !o->output)
+/* ---- the stages of lb_pipe_run --------------------------------------------------------- */
+
+/* Stage 1: check the arguments; resolve the window, the budgets and the dimensions. */
+static labse_status run_check(run *r, const lb_engine *e, const lb_backend *be,
+                              const lb_pipe_options *o, labse_error *err) {
+    if (!e || !be || !o || !o->input || !o->output)
         return lb_err(err, LABSE_E_INVALID, "lb_pipe_run: NULL argument");
-    if (be->depth < 1 || be->depth > LB_PIPE_MAX_DEPTH)
-        return lb_err(err, LABSE_E_INVALID, "backend depth %d not in 1..%d", be->depth, LB_PIPE_MAX_DEPTH);
-    if (o->window < 1 || o->window > ((size_t)1 << 24) || o->batch_tokens < 1 ||
+    if (be->depth < 1 || be->depth > LB_BACKEND_MAX_DEPTH)
+        return lb_err(err, LABSE_E_INVALID, "backend depth %d not in 1..%d", be->depth,
+                      LB_BACKEND_MAX_DEPTH);
+    const labse_options *eo = lb_engine_options(e);
+    r->o = o;
+    r->be = be;
+    r->dim = (size_t)lb_engine_dim(e);
+    r->max_len = lb_engine_max_length(e);
+    r->window = o->window ? o->window : (size_t)eo->window;
+    r->budget = lb_pack_budget_of(eo->batch_tokens, r->max_len);
+    if (r->window < 1 || r->window > ((size_t)1 << 24) || eo->batch_tokens < 1 ||
         o->part_rows < 1 || o->window_bytes < 2 * LB_PIPE_LINE_CAP)
         return lb_err(err, LABSE_E_INVALID, "pipeline: bad window, batch_tokens or part_rows");
     if (o->dtype != LB_NPY_F32 && o->dtype != LB_NPY_F16)
         return lb_err(err, LABSE_E_INVALID, "pipeline: bad dtype");
     if (o->shard_count > 1 && !o->output_dir)
         return lb_err(err, LABSE_E_INVALID, "sharding needs a folder output");
+    return LABSE_OK;
+}
 
-    run r;
-    memset(&r, 0, sizeof r);
-    r.o = o;
-    r.be = be;
-    r.dim = (size_t)labse_model_dim(m);
-    r.max_len = labse_model_max_length(m);
-    st->tok_threads = o->tok_threads > 0 ? o->tok_threads : default_tok_threads();
-
-    lb_input_range rng;
+/* Stage 2: the input range (the shard, its lines and fingerprint). */
+static labse_status run_open_input(run *r, labse_error *err) {
+    const lb_pipe_options *o = r->o;
     labse_status s = lb_input_range_open(o->input, o->shard_count > 1 ? o->shard_index : 0,
                                          o->shard_count > 1 ? o->shard_count : 1, o->part_rows,
-                                         &rng, err);
-    if (s != LABSE_OK) return s;
+                                         &r->rng, err);
+    r->first_line = r->rng.line_start;
+    r->byte_start = r->rng.start;
+    return s;
+}
 
-    uint64_t first_line = rng.line_start, byte_start = rng.start;
-    lb_tokpool *pool = NULL;
-    if (o->output_dir) {
-        lb_manifest *w = &r.man;
-        w->format = 1;
-        w->model = strdup(o->model_id ? o->model_id : "");
-        w->input_path = strdup(o->input);
-        if (!w->model || !w->input_path) {
-            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-            goto done;
-        }
-        w->dim = (int)r.dim;
-        w->max_length = r.max_len;
-        w->dtype = o->dtype;
-        w->part_rows = o->part_rows;
-        w->input_size = rng.file_size;
-        memcpy(w->fingerprint, rng.fingerprint, sizeof w->fingerprint);
-        w->shard_index = o->shard_count > 1 ? o->shard_index : 0;
-        w->shard_count = o->shard_count > 1 ? o->shard_count : 1;
-        w->byte_start = rng.start;
-        w->byte_end = rng.is_file ? rng.end : 0;
-        w->line_start = rng.line_start;
-        w->lines = rng.lines;
-        if (mkdir(o->output, 0777) != 0 && errno != EEXIST) {
-            s = lb_err(err, LABSE_E_IO, "%s: cannot create the folder: %s", o->output,
-                       strerror(errno));
-            goto done;
-        }
-        lb_manifest old;
-        int absent = 0;
-        labse_error e2;
-        s = lb_manifest_read(o->output, &old, &absent, &e2);
-        if (s != LABSE_OK && !absent) {
-            *err = e2;
-            goto done;
-        }
-        if (s == LABSE_OK) {
-            s = same_run(o->output, &old, w, err);
-            if (s != LABSE_OK) {
-                lb_manifest_free(&old);
-                goto done;
-            }
-            for (size_t i = 0; i < old.n_parts; i++) {
-                if (lb_manifest_add_part(w, &old.parts[i]) != 0) {
-                    lb_manifest_free(&old);
-                    s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-                    goto done;
-                }
-                st->lines_resumed += old.parts[i].rows;
-                first_line += old.parts[i].rows;
-                byte_start = old.parts[i].byte_end;
-            }
-            int was_complete = old.complete;
+/* Stage 3, folder output: the manifest of this run; a folder of the same run is resumed after
+ * its last complete part (r->first_line, r->byte_start move on), another one is refused. */
+static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err) {
+    const lb_pipe_options *o = r->o;
+    const lb_input_range *rng = &r->rng;
+    lb_manifest *w = &r->man;
+    w->format = 1;
+    w->model = strdup(o->model_id ? o->model_id : "");
+    w->input_path = strdup(o->input);
+    if (!w->model || !w->input_path) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    w->dim = (int)r->dim;
+    w->max_length = r->max_len;
+    w->dtype = o->dtype;
+    w->part_rows = o->part_rows;
+    w->input_size = rng->file_size;
+    memcpy(w->fingerprint, rng->fingerprint, sizeof w->fingerprint);
+    w->shard_index = o->shard_count > 1 ? o->shard_index : 0;
+    w->shard_count = o->shard_count > 1 ? o->shard_count : 1;
+    w->byte_start = rng->start;
+    w->byte_end = rng->is_file ? rng->end : 0;
+    w->line_start = rng->line_start;
+    w->lines = rng->lines;
+    if (mkdir(o->output, 0777) != 0 && errno != EEXIST)
+        return lb_err(err, LABSE_E_IO, "%s: cannot create the folder: %s", o->output,
+                      strerror(errno));
+    lb_manifest old;
+    int absent = 0;
+    labse_error e2;
+    labse_status s = lb_manifest_read(o->output, &old, &absent, &e2);
+    if (s != LABSE_OK && !absent) {
+        *err = e2;
+        return s;
+    }
+    if (s == LABSE_OK) {
+        s = same_run(o->output, &old, w, err);
+        if (s != LABSE_OK) {
             lb_manifest_free(&old);
-            if (was_complete) {
-                st->already_complete = 1;
-                s = LABSE_OK;
-                goto done;
+            return s;
+        }
+        for (size_t i = 0; i < old.n_parts; i++) {
+            if (lb_manifest_add_part(w, &old.parts[i]) != 0) {
+                lb_manifest_free(&old);
+                return lb_err(err, LABSE_E_NOMEM, "out of memory");
             }
+            st->lines_resumed += old.parts[i].rows;
+            r->first_line += old.parts[i].rows;
+            r->byte_start = old.parts[i].byte_end;
         }
-        s = LABSE_OK;
-        remove_stale_tmp(o->output);
-        if ((s = lb_manifest_write(o->output, w, err)) != LABSE_OK) goto done;
-    } else {
-        s = lb_npys_open(o->output, o->dtype, rng.lines, r.dim, &r.part, err);
-        if (s != LABSE_OK) goto done;
+        int was_complete = old.complete;
+        lb_manifest_free(&old);
+        if (was_complete) {
+            st->already_complete = 1;
+            return LABSE_OK;
+        }
     }
+    remove_stale_tmp(o->output);
+    return lb_manifest_write(o->output, w, err);
+}
 
-    /* Buffers: the window's rows and order, and the batch ring from the backend. */
-    size_t W = o->window;
-    r.cap_seq = W < (size_t)o->batch_tokens ? W : (size_t)o->batch_tokens;
-    r.cap_ids = (size_t)o->batch_tokens > (size_t)r.max_len ? (size_t)o->batch_tokens
-                                                              : (size_t)r.max_len;
-    r.wrows = malloc(W * r.dim * sizeof *r.wrows);
-    r.order = malloc(W * sizeof *r.order);
-    if (!r.wrows || !r.order) {
-        s = lb_err(err, LABSE_E_NOMEM, "out of memory for a window of %zu rows", W);
-        goto done;
-    }
+/* Stage 3: the output, fresh or resumed (folder) or a new single .npy. */
+static labse_status run_setup_output(run *r, lb_pipe_stats *st, labse_error *err) {
+    if (r->o->output_dir) return run_setup_folder(r, st, err);
+    return lb_npys_open(r->o->output, r->o->dtype, r->rng.lines, r->dim, &r->part, err);
+}
+
+/* Stage 4: the window's rows and order, and the ring of batch buffers from the backend. */
+static labse_status run_alloc_ring(run *r, labse_error *err) {
+    const lb_backend *be = r->be;
+    const size_t W = r->window, bt = (size_t)r->budget.tokens;
+    r->cap_seq = W < bt ? W : bt;
+    r->cap_ids = bt > (size_t)r->max_len ? bt : (size_t)r->max_len;
+    r->wrows = malloc(W * r->dim * sizeof *r->wrows);
+    r->order = malloc(W * sizeof *r->order);
+    if (!r->wrows || !r->order)
+        return lb_err(err, LABSE_E_NOMEM, "out of memory for a window of %zu rows", W);
     for (int k = 0; k < be->depth; k++) {
-        r.ids[k] = be->host_alloc(be->ctx, r.cap_ids * sizeof(int32_t));
-        r.cu[k] = be->host_alloc(be->ctx, (r.cap_seq + 1) * sizeof(int32_t));
-        r.out[k] = be->host_alloc(be->ctx, r.cap_seq * r.dim * sizeof(float));
-        r.batch_lines[k] = malloc(r.cap_seq * sizeof(uint32_t));
-        if (!r.ids[k] || !r.cu[k] || !r.out[k] || !r.batch_lines[k]) {
-            s = lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
-            goto done;
-        }
+        r->ids[k] = be->host_alloc(be->ctx, r->cap_ids * sizeof(int32_t));
+        r->cu[k] = be->host_alloc(be->ctx, (r->cap_seq + 1) * sizeof(int32_t));
+        r->out[k] = be->host_alloc(be->ctx, r->cap_seq * r->dim * sizeof(float));
+        r->batch_lines[k] = malloc(r->cap_seq * sizeof(uint32_t));
+        if (!r->ids[k] || !r->cu[k] || !r->out[k] || !r->batch_lines[k])
+            return lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
     }
+    return LABSE_OK;
+}
 
+/* Stage 5: the reader and the tokenizer threads, from where this run starts. */
+static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st,
+                                   labse_error *err) {
     lb_reader *rd = NULL;
-    s = lb_reader_open(o->input, byte_start, rng.is_file ? rng.end : UINT64_MAX, &rd, err);
-    if (s != LABSE_OK) goto done;
+    labse_status s = lb_reader_open(r->o->input, r->byte_start,
+                                    r->rng.is_file ? r->rng.end : UINT64_MAX, &rd, err);
+    if (s != LABSE_OK) return s;
     lb_tokpool_config pc = {
-        .model = m,
+        .engine = e,
         .threads = st->tok_threads,
-        .window = W,
-        .window_bytes = o->window_bytes,
-        .first_line = first_line,
-        .grid = o->part_rows,
+        .window = r->window,
+        .window_bytes = r->o->window_bytes,
+        .first_line = r->first_line,
+        .grid = r->o->part_rows,
     };
-    if ((s = lb_tokpool_start(&pc, rd, &pool, err)) != LABSE_OK) goto done;
+    return lb_tokpool_start(&pc, rd, &r->pool, err);
+}
 
+/* Write one encoded window (r->wrows): append to the part or file; commit a full or last
+ * part (folder mode); the manifest of an empty tail. */
+static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
+                                 labse_error *err) {
+    const lb_pipe_options *o = r->o;
+    labse_status s = LABSE_OK;
+    if (o->output_dir && w->n > 0) {
+        if (!r->part && (s = part_open(r, w->first_line, w->byte_start, err)) != LABSE_OK)
+            return s;
+        if ((s = lb_npys_append(r->part, r->wrows, w->n, err)) != LABSE_OK) return s;
+        uint64_t rows = lb_npys_rows(r->part);
+        if (rows == o->part_rows || w->last) {
+            if ((s = part_commit(r, w->byte_end, w->last, err)) != LABSE_OK) return s;
+            st->parts_written++;
+        }
+    } else if (o->output_dir && w->last) { /* empty tail: only the manifest */
+        r->man.complete = 1;
+        stream_done(r, w->first_line, w->byte_end);
+        s = lb_manifest_write(o->output, &r->man, err);
+    } else if (!o->output_dir && w->n > 0) {
+        s = lb_npys_append(r->part, r->wrows, w->n, err);
+    }
+    return s;
+}
+
+/* Stage 6: the window loop: take tokenised windows in order, encode, write, report progress;
+ * until the end of input, an error or *stop (r->stopped). */
+static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_error *err) {
+    const lb_pipe_options *o = r->o;
     double last_progress = 0;
     lb_pipe_progress pr;
     memset(&pr, 0, sizeof pr);
-    pr.lines_total = rng.lines;
-    pr.bytes_total = rng.is_file ? rng.end - rng.start : 0;
-    int stopped = 0;
+    pr.lines_total = r->rng.lines;
+    pr.bytes_total = r->rng.is_file ? r->rng.end - r->rng.start : 0;
+    labse_status s = LABSE_OK;
     for (;;) {
         if (o->stop && *o->stop) {
-            stopped = 1;
+            r->stopped = 1;
             break;
         }
         double tw = wall_now();
-        lb_window *w = lb_tokpool_next(pool);
+        lb_window *w = lb_tokpool_next(r->pool);
         st->wait_seconds += wall_now() - tw;
         if (!w) break; /* end, or a reader/tokenizer error reported by finish */
         double te = wall_now();
-        s = encode_window(&r, w, st, &stopped, err);
+        s = encode_window(r, w, st, err);
         st->encode_seconds += wall_now() - te;
-        if (s != LABSE_OK || stopped) {
-            lb_tokpool_release(pool, w);
+        if (s != LABSE_OK || r->stopped) {
+            lb_tokpool_release(r->pool, w);
             break;
         }
         double tr = wall_now();
-        if (o->output_dir && w->n > 0) {
-            if (!r.part && (s = part_open(&r, w->first_line, w->byte_start, err)) != LABSE_OK)
-                goto release;
-            if ((s = lb_npys_append(r.part, r.wrows, w->n, err)) != LABSE_OK) goto release;
-            uint64_t rows = lb_npys_rows(r.part);
-            if (rows == o->part_rows || w->last) {
-                if ((s = part_commit(&r, w->byte_end, w->last, err)) != LABSE_OK) goto release;
-                st->parts_written++;
+        s = write_window(r, w, st, err);
+        if (s == LABSE_OK) {
+            st->write_seconds += wall_now() - tr;
+            st->lines += w->n;
+            st->tokens += w->tokens;
+            st->truncated += w->truncated;
+            st->repaired += w->repaired;
+            st->capped += w->capped;
+            pr.lines_done = st->lines_resumed + st->lines;
+            pr.run_lines = st->lines;
+            pr.tokens = st->tokens;
+            pr.bytes_done = w->byte_end - r->rng.start;
+            pr.seconds = wall_now() - t0;
+            if (o->progress && (pr.seconds - last_progress >= o->progress_interval || w->last)) {
+                o->progress(&pr, o->progress_user);
+                last_progress = pr.seconds;
             }
-        } else if (o->output_dir && w->last) { /* empty tail: only the manifest */
-            r.man.complete = 1;
-            stream_done(&r, w->first_line, w->byte_end);
-            if ((s = lb_manifest_write(o->output, &r.man, err)) != LABSE_OK) goto release;
-        } else if (!o->output_dir && w->n > 0) {
-            if ((s = lb_npys_append(r.part, r.wrows, w->n, err)) != LABSE_OK) goto release;
         }
-        st->write_seconds += wall_now() - tr;
-        st->lines += w->n;
-        st->tokens += w->tokens;
-        st->truncated += w->truncated;
-        st->repaired += w->repaired;
-        st->capped += w->capped;
-        pr.lines_done = st->lines_resumed + st->lines;
-        pr.run_lines = st->lines;
-        pr.tokens = st->tokens;
-        pr.bytes_done = w->byte_end - rng.start;
-        pr.seconds = wall_now() - t0;
-        if (o->progress && (pr.seconds - last_progress >= o->progress_interval || w->last)) {
-            o->progress(&pr, o->progress_user);
-            last_progress = pr.seconds;
-        }
-    release:
-        lb_tokpool_release(pool, w);
+        lb_tokpool_release(r->pool, w);
         if (s != LABSE_OK) break;
     }
-    {
-        labse_error pe;
-        double tok_s = 0;
-        labse_status ps = lb_tokpool_finish(pool, &tok_s, &pe);
-        pool = NULL;
-        st->tok_cpu_seconds = tok_s;
-        if (s == LABSE_OK && ps != LABSE_OK) {
-            s = ps;
-            *err = pe;
+    return s;
+}
+
+/* Stage 7: join the threads (their error wins over none), then commit the single file or
+ * check that the folder is complete. */
+static labse_status run_finish(run *r, labse_status s, lb_pipe_stats *st, labse_error *err) {
+    labse_error pe;
+    double tok_s = 0;
+    labse_status ps = lb_tokpool_finish(r->pool, &tok_s, &pe);
+    r->pool = NULL;
+    st->tok_cpu_seconds = tok_s;
+    if (s == LABSE_OK && ps != LABSE_OK) {
+        s = ps;
+        *err = pe;
+    }
+    if (s == LABSE_OK && r->stopped) {
+        st->stopped = 1;
+    } else if (s == LABSE_OK && !r->o->output_dir) {
+        s = lb_npys_commit(r->part, NULL, err);
+        r->part = NULL;
+    } else if (s == LABSE_OK && r->o->output_dir && !r->man.complete) {
+        s = lb_err(err, LABSE_E_IO, "%s: input ended early (internal error)", r->o->input);
+    }
+    return s;
+}
+
+/* Free what the stages left (any stage may have failed). */
+static void run_free(run *r, lb_pipe_stats *st) {
+    const lb_backend *be = r->be;
+    if (be && be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
+    if (r->pool) lb_tokpool_finish(r->pool, NULL, NULL);
+    lb_npys_abort(r->part); /* an unfinished part or file: its temporary goes */
+    for (int k = 0; k < LB_BACKEND_MAX_DEPTH; k++) {
+        if (r->ids[k]) be->host_free(be->ctx, r->ids[k]);
+        if (r->cu[k]) be->host_free(be->ctx, r->cu[k]);
+        if (r->out[k]) be->host_free(be->ctx, r->out[k]);
+        free(r->batch_lines[k]);
+    }
+    free(r->wrows);
+    free(r->order);
+    lb_manifest_free(&r->man);
+}
+
+labse_status lb_pipe_run(const lb_engine *e, const lb_backend *be, const lb_pipe_options *o,
+                         lb_pipe_stats *st, labse_error *err) {
+    lb_err_clear(err);
+    memset(st, 0, sizeof *st);
+    double t0 = wall_now();
+    run r;
+    memset(&r, 0, sizeof r);
+    labse_status s = run_check(&r, e, be, o, err);
+    if (s != LABSE_OK) return s;
+    st->tok_threads = o->tok_threads > 0 ? o->tok_threads : default_tok_threads();
+    if ((s = run_open_input(&r, err)) != LABSE_OK) return s;
+    s = run_setup_output(&r, st, err);
+    if (s == LABSE_OK && !st->already_complete) {
+        if ((s = run_alloc_ring(&r, err)) == LABSE_OK &&
+            (s = run_start_pool(&r, e, st, err)) == LABSE_OK) {
+            s = run_windows(&r, st, t0, err);
+            s = run_finish(&r, s, st, err);
         }
     }
-    if (s == LABSE_OK && stopped) {
-        st->stopped = 1;
-    } else if (s == LABSE_OK && !o->output_dir) {
-        s = lb_npys_commit(r.part, NULL, err);
-        r.part = NULL;
-    } else if (s == LABSE_OK && o->output_dir && !r.man.complete) {
-        s = lb_err(err, LABSE_E_IO, "%s: input ended early (internal error)", o->input);
-    }
-done:
-    if (be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
-    if (pool) lb_tokpool_finish(pool, NULL, NULL);
-    lb_npys_abort(r.part); /* an unfinished part or file: its temporary goes */
-    for (int k = 0; k < LB_PIPE_MAX_DEPTH; k++) {
-        if (r.ids[k]) be->host_free(be->ctx, r.ids[k]);
-        if (r.cu[k]) be->host_free(be->ctx, r.cu[k]);
-        if (r.out[k]) be->host_free(be->ctx, r.out[k]);
-        free(r.batch_lines[k]);
-    }
-    free(r.wrows);
-    free(r.order);
-    lb_manifest_free(&r.man);
+    run_free(&r, st);
     st->seconds = wall_now() - t0;
     return s;
 }

@@ -2,13 +2,18 @@
  * host memory, in input order, resumable, shardable. See GUIDE.md "The data path".
  *
  *   reader ──▶ tokenizer pool (N threads) ──▶ bucketer/packer ──▶ backend ──▶ reorder ──▶ writer
- *   pipe_reader.c  pipe_tokpool.c             pipe_batch.c       pipe_backend_cpu.c     pipe_out.c
+ *   pipe_reader.c  pipe_tokpool.c             pack.c             engine/backend_*.c     pipe_out.c
  *                                 (scheduler: pipeline.c)                               (manifest)
+ *
+ * The pipeline runs on an engine (engine/engine.h): it tokenises with the engine's tokenizer
+ * and takes the token budget (batch_tokens), max_length and the default window from the
+ * engine's options; the caller makes the backend (lb_engine_backend).
  *
  * Units of work
  *   line    split as lines.h says (\n, one trailing \r removed, last line without \n counts,
  *           empty lines count). A line longer than LB_PIPE_LINE_CAP bytes is cut (see below).
- *   window  up to `window` consecutive lines (and at most `window_bytes` bytes of text),
+ *   window  up to `window` consecutive lines (and at most `window_bytes` bytes of text; the
+ *           rules are pack.h's),
  *           cut at every global line index that is a multiple of `window` or of
  *           `part_rows`. Runs, resumed runs and shards all start on that grid (shards are
  *           aligned to parts, see lb_input_range_open), so the windows - hence the batches,
@@ -42,69 +47,20 @@
 #include "labse.h"
 #include "base/half.h"
 #include "io/npy.h"
+#include "engine/engine.h"
+#include "pipeline/pack.h"
 
-/* A line longer than this many bytes is cut before tokenisation: the reader keeps its first
- * LB_PIPE_LINE_CAP bytes, backed off to the last ASCII whitespace (or, with none, to a UTF-8
- * character boundary) and never holds more of it. Pre-tokenisation splits at whitespace, so
- * the ids are exactly those of the whole line whenever those bytes already hold max_length-2
- * pieces (a word is at most 100 code points = 400 bytes before it is [UNK]; 1 MiB holds
- * thousands of words) — always, except for pathological lines (a megabyte without any piece:
- * control characters, one giant word). Such lines are counted as `capped`. */
-#define LB_PIPE_LINE_CAP ((size_t)1 << 20)
+/* LB_PIPE_LINE_CAP (pack.h): a line longer than this many bytes is cut before tokenisation:
+ * the reader keeps its first LB_PIPE_LINE_CAP bytes, backed off to the last ASCII whitespace
+ * (or, with none, to a UTF-8 character boundary) and never holds more of it. Pre-tokenisation
+ * splits at whitespace, so the ids are exactly those of the whole line whenever those bytes
+ * already hold max_length-2 pieces (a word is at most 100 code points = 400 bytes before it
+ * is [UNK]; 1 MiB holds thousands of words) — always, except for pathological lines (a
+ * megabyte without any piece: control characters, one giant word). Such lines are counted as
+ * `capped`. */
 
 #define LB_PIPE_CHUNK 64       /* lines per tokenizer work item */
 #define LB_PIPE_SLOTS 3        /* window slots in the ring */
-
-/* ==========================================================================================
- * The backend seam (the GPU backend implements the same struct)
- * ========================================================================================== */
-
-/*
- * A backend encodes packed batches. The scheduler keeps up to `depth` batches in flight in
- * a ring of host buffers obtained from host_alloc (cudaHostAlloc'ed, pinned memory on the GPU;
- * 64-byte aligned malloc on the CPU):
- *
- *   for batch j:  slot = j % depth
- *                 if j >= depth: wait(slot) → the rows of batch j-depth are in its out buffer
- *                 pack ids/cu_seqlens of batch j into the slot's buffers; submit(slot)
- *   at window end: wait every slot still in flight.
- *
- * submit may return before the work is done (GPU: H2D copy of ids on a copy stream, event,
- * forward on the compute stream, D2H of the rows into `out` on the copy stream, event);
- * wait(slot) blocks until `out` of that slot holds the rows. The buffers passed to submit
- * stay untouched by the scheduler until wait(slot) returned. The CPU backend has depth 1 and
- * computes in submit (wait is a no-op).
- * Thread-safety: all calls come from the scheduler thread.
- */
-#define LB_PIPE_MAX_DEPTH 16   /* batches in flight, all devices together */
-
-typedef struct lb_pipe_backend {
-    void *ctx;
-    int depth;                      /* batches in flight, >= 1 */
-    const char *name;               /* "cpu", later "cuda:0" */
-    /* Host buffers for batches (ids, cu_seqlens, rows). NULL on failure. */
-    void *(*host_alloc)(void *ctx, size_t bytes);
-    void (*host_free)(void *ctx, void *p);
-    /* Encode n sequences: ids[cu[n]], cu[n+1] (cu[0] = 0), rows out[n * dim]. */
-    labse_status (*submit)(void *ctx, int slot, const int32_t *ids, const int32_t *cu, int n,
-                           float *out, labse_error *err);
-    labse_status (*wait)(void *ctx, int slot, labse_error *err);
-    void (*destroy)(void *ctx);     /* frees ctx (NULL-safe) */
-    /* Optional (NULL on the CPU): seconds the device computed, and the span from the first
-     * submit to the last wait; 1 - busy/span is the fraction of time the device waited. */
-    void (*timing)(void *ctx, double *busy_s, double *span_s);
-} lb_pipe_backend;
-
-/* The CPU backend over a labse_session (labse_encode_ids). m must outlive the backend.
- * On success the caller owns *be and ends it with be->destroy(be->ctx). */
-labse_status lb_pipe_backend_cpu(const labse_model *m, lb_pipe_backend *be, labse_error *err);
-
-/* The GPU backend (src/gpu_backend.c; only in builds with a GPU backend): depth 2, pinned
- * buffers, three streams. m must have been loaded for a CUDA device. */
-labse_status lb_pipe_backend_gpu(const labse_model *m, lb_pipe_backend *be, labse_error *err);
-
-/* The backend of m's device: GPU when the model was loaded for CUDA, else CPU. */
-labse_status lb_pipe_backend_for(const labse_model *m, lb_pipe_backend *be, labse_error *err);
 
 /* ==========================================================================================
  * Options, progress, statistics
@@ -126,8 +82,7 @@ typedef struct lb_pipe_options {
     int output_dir;            /* 1: part files + manifest.json in the folder `output` */
     lb_npy_dtype dtype;        /* LB_NPY_F32 or LB_NPY_F16 */
     int tok_threads;           /* tokenizer threads; 0 = cores - 1 (at least 1) */
-    int batch_tokens;          /* token budget of one batch (default 16384) */
-    size_t window;             /* lines per window (default 32768) */
+    size_t window;             /* lines per window; 0 = the engine's window (default) */
     size_t window_bytes;       /* text bytes per window (default 64 MiB, >= 2 × LINE_CAP) */
     uint64_t part_rows;        /* rows per part file (default 1,000,000) */
     int shard_index, shard_count; /* 0/1 = whole input; K/N: shard K of N (0-based) */
@@ -140,8 +95,9 @@ typedef struct lb_pipe_options {
     double progress_interval;
 } lb_pipe_options;
 
-/* Defaults: f32, tok_threads 0, batch_tokens 16384, window 32768, window_bytes 64 MiB, part_rows 1,000,000,
- * no shard, progress every 0.5 s. */
+/* Defaults: f32, tok_threads 0, window 0 (the engine's), window_bytes LB_WINDOW_BYTES,
+ * part_rows 1,000,000, no shard, progress every 0.5 s. The token budget and max_length are
+ * the engine's (lb_engine_options). */
 lb_pipe_options lb_pipe_default_options(void);
 
 typedef struct lb_pipe_stats {
@@ -168,26 +124,16 @@ typedef struct lb_pipe_stats {
  * the folder holds an incomplete manifest of the same input and settings; refused with
  * LABSE_E_INVALID and a message saying what differs otherwise).
  * Returns LABSE_OK also when stopped by *stop (then st->stopped = 1).
- * Thread-safety: m and be are used by this call only (m may be shared read-only).
+ * e supplies the tokenizer and the options batch_tokens, max_length and window (when
+ * o->window is 0); be is a backend made from e (lb_engine_backend, LB_BACKEND_STREAM).
+ * Thread-safety: be is used by this call only (e may be shared read-only).
  */
-labse_status lb_pipe_run(const labse_model *m, const lb_pipe_backend *be,
+labse_status lb_pipe_run(const lb_engine *e, const lb_backend *be,
                          const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err);
 
 /* ==========================================================================================
  * Setup shared by `labse encode` and labse_encode_file
  * ========================================================================================== */
-
-/* Internal accessors of a labse_model (src/labse.c): the options it was loaded with (defaults
- * resolved) and its id for manifests (realpath of the folder, or the path as given). */
-const labse_options *lb_model_options(const labse_model *m);
-const char *lb_model_id(const labse_model *m);
-/* The loaded lb_model (model.h) inside m. */
-const struct lb_model *lb_model_inner(const labse_model *m);
-/* Number of GPUs m runs on (0 on the CPU), and the weights on the i-th (NULL if none). */
-int lb_model_gpu_count(const labse_model *m);
-const struct lb_gpu_weights *lb_model_gpu_weights(const labse_model *m, int i);
-/* "cpu", "cuda:N" — the device m's sessions run on. Static storage of m. */
-const char *lb_model_device_name(const labse_model *m);
 
 /* 1 when `output` names a folder output: it ends in '/', or it is an existing folder whose
  * name does not end in ".npy". 0: a single .npy file. */

@@ -96,10 +96,39 @@ const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf,
     return a ? a : "?";
 }
 
+/* The library names options generically; CLI users read their flags. */
+static const char *const FLAG_NAMES[][2] = {
+    {"option batch_tokens", "--batch-tokens"},
+    {"device cpu", "--device cpu"},
+};
+
+/* msg with every generic name of FLAG_NAMES replaced by its flag (not when already a flag). */
+static void to_flags(const char *msg, char *out, size_t cap) {
+    size_t o = 0;
+    while (*msg && o + 1 < cap) {
+        const char *flag = NULL;
+        size_t n = 0;
+        for (size_t i = 0; i < sizeof FLAG_NAMES / sizeof FLAG_NAMES[0] && !flag; i++) {
+            n = strlen(FLAG_NAMES[i][0]);
+            if (strncmp(msg, FLAG_NAMES[i][0], n) == 0 && !(o >= 2 && out[o - 1] == '-'))
+                flag = FLAG_NAMES[i][1];
+        }
+        if (flag) {
+            int w = snprintf(out + o, cap - o, "%s", flag);
+            o = w < 0 ? o : (o + (size_t)w < cap ? o + (size_t)w : cap - 1);
+            msg += n;
+        } else {
+            out[o++] = *msg++;
+        }
+    }
+    out[o] = '\0';
+}
+
 /* Report a library failure; returns the exit status to use. A refused option value
  * (LABSE_E_INVALID while loading) is a usage error. */
 int report(const char *what, labse_status s, const labse_error *err, int invalid_is_usage) {
-    const char *msg = (err && err->message[0]) ? err->message : labse_status_str(s);
+    char msg[2 * LABSE_ERRMSG_MAX];
+    to_flags((err && err->message[0]) ? err->message : labse_status_str(s), msg, sizeof msg);
     errorf("%s: %s", what, msg);
     return (invalid_is_usage && s == LABSE_E_INVALID) ? EXIT_USAGE : EXIT_RUNTIME;
 }

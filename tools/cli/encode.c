@@ -152,7 +152,6 @@ int cmd_encode(int argc, char **argv) {
     if (!output) return usage_error("encode", "--output is required");
     if (!*output || strcmp(output, "-") == 0)
         return usage_error("encode", "--output must name a file or a folder");
-    po.batch_tokens = ma.opt.batch_tokens;
 
     /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
     int dir = lb_pipe_output_is_dir(output);
@@ -193,10 +192,10 @@ int cmd_encode(int argc, char **argv) {
     int rc;
     if ((rc = load_model(&ma, &m)) != 0) return rc;
     rc = EXIT_RUNTIME;
-    po.model_id = lb_model_id(m);
+    po.model_id = lb_engine_id(lb_model_engine(m));
 
-    lb_pipe_backend be;
-    s = lb_pipe_backend_for(m, &be, &err);
+    lb_backend be;
+    s = lb_engine_backend(lb_model_engine(m), LB_BACKEND_STREAM, &be, &err);
     if (s != LABSE_OK) {
         report("session", s, &err, 0);
         labse_model_free(m);
@@ -213,7 +212,7 @@ int cmd_encode(int argc, char **argv) {
     if (progress) po.progress = progress_cb;
 
     lb_pipe_stats st;
-    s = lb_pipe_run(m, &be, &po, &st, &err);
+    s = lb_pipe_run(lb_model_engine(m), &be, &po, &st, &err);
     if (progress && (st.lines || st.stopped)) fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

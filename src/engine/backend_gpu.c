@@ -1,15 +1,18 @@
-/* gpu_backend.c — the pipeline's backend seam (pipeline.h) over the GPU encoder.
+/* backend_gpu.c — the backend seam (backend.h) over the GPU encoder (gpu/gpu.h).
  *
- * One lb_gpu_ctx per GPU (its own streams and activations), DEPTH batches in flight on each.
+ * Streaming (LB_BACKEND_STREAM): one lb_gpu_ctx per GPU (its own streams and activations), DEPTH batches in flight on each.
  * The scheduler's slot k goes to GPU k % G, local slot k / G: consecutive batches go round-robin
  * over the GPUs, and while GPU g computes, the scheduler thread packs the next GPU's batch —
  * one tokenizer pool and one scheduler feed every GPU (`--device cuda:all`). submit only
  * queues work, so one host thread keeps several GPUs busy. Pinned host buffers come from
- * cudaHostAlloc (portable: usable by every GPU). */
+ * cudaHostAlloc (portable: usable by every GPU).
+ * Session (LB_BACKEND_SESSION): one lb_gpu_ctx with one slot on the GPU the engine hands out
+ * next (round-robin), as a labse_session uses it; encode() stages pageable memory through
+ * pinned buffers (lb_gpu_encode). */
 #include <stdlib.h>
 
 #include "gpu/gpu.h"
-#include "pipeline/pipeline.h"
+#include "engine/engine.h"
 
 #define DEPTH 2
 
@@ -39,6 +42,12 @@ static labse_status gpu_wait(void *ctx, int slot, labse_error *err) {
     return lb_gpu_wait(m->c[slot % m->g], slot / m->g, err);
 }
 
+static labse_status gpu_encode(void *ctx, const int32_t *ids, const int32_t *cu, int n,
+                               float *out, labse_error *err) {
+    multi *m = ctx;
+    return lb_gpu_encode(m->c[0], ids, cu, n, out, err);
+}
+
 static void gpu_destroy(void *ctx) {
     multi *m = ctx;
     if (!m) return;
@@ -60,17 +69,21 @@ static void gpu_timing(void *ctx, double *busy_s, double *span_s) {
     *span_s = span;
 }
 
-labse_status lb_pipe_backend_gpu(const labse_model *lm, lb_pipe_backend *be, labse_error *err) {
-    const int G = lb_model_gpu_count(lm);
+labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend *be,
+                            labse_error *err) {
+    const int G = lb_engine_gpu_count(e);
     if (G < 1) return lb_err(err, LABSE_E_INVALID, "the model was not loaded for a CUDA device");
-    if (G * DEPTH > LB_PIPE_MAX_DEPTH) /* the pipeline's ring of batches in flight */
+    const int session = kind == LB_BACKEND_SESSION;
+    const int n_ctx = session ? 1 : G, slots = session ? 1 : DEPTH;
+    if (n_ctx * slots > LB_BACKEND_MAX_DEPTH) /* the pipeline's ring of batches in flight */
         return lb_err(err, LABSE_E_UNSUPPORTED, "at most %d GPUs per process (got %d)",
-                      LB_PIPE_MAX_DEPTH / DEPTH, G);
+                      LB_BACKEND_MAX_DEPTH / DEPTH, G);
+    const int first = session ? lb_engine_next_gpu(e) : 0;
     multi *m = calloc(1, sizeof *m);
     if (!m) return lb_err(err, LABSE_E_NOMEM, "out of memory");
-    for (int i = 0; i < G; i++) {
-        labse_status st = lb_gpu_ctx_new(lb_model_inner(lm), lb_model_gpu_weights(lm, i),
-                                         lb_model_options(lm)->batch_tokens, DEPTH, &m->c[i], err);
+    for (int i = 0; i < n_ctx; i++) {
+        labse_status st = lb_gpu_ctx_new(lb_engine_model(e), lb_engine_gpu_weights(e, first + i),
+                                         lb_engine_options(e)->batch_tokens, slots, &m->c[i], err);
         if (st != LABSE_OK) {
             gpu_destroy(m);
             return st;
@@ -78,12 +91,13 @@ labse_status lb_pipe_backend_gpu(const labse_model *lm, lb_pipe_backend *be, lab
         m->g = i + 1;
     }
     be->ctx = m;
-    be->depth = DEPTH * G;
-    be->name = lb_model_device_name(lm);
+    be->depth = slots * n_ctx;
+    be->name = lb_engine_device_name(e);
     be->host_alloc = gpu_alloc;
     be->host_free = gpu_free;
     be->submit = gpu_submit;
     be->wait = gpu_wait;
+    be->encode = gpu_encode;
     be->destroy = gpu_destroy;
     be->timing = gpu_timing;
     return LABSE_OK;
