@@ -20,8 +20,9 @@ Text = Union[str, bytes, bytearray, memoryview]
 #: Texts sorted by length together (labse_options.window; ``labse encode --window``). Each
 #: labse_encode call gets a whole number of windows when ``batch_size`` is not given, so the
 #: library packs the same batches as the ``labse encode`` CLI and the rows are bitwise equal
-#: on the CPU (for up to a million texts; see labse.h).
-DEFAULT_WINDOW = 32768
+#: on the CPU (for up to a million texts; see labse.h). The C library's default
+#: (labse_default_options()), not a copy.
+DEFAULT_WINDOW = lib.labse_default_options().window
 
 _DEVICES = {"auto": _lib.DEVICE_AUTO, "cpu": _lib.DEVICE_CPU, "cuda": _lib.DEVICE_CUDA}
 _DEVICE_NAMES = {v: k for k, v in _DEVICES.items()}
@@ -69,7 +70,8 @@ class Model:
         device: ``"auto"`` (the GPU when the library has a GPU backend and a GPU is present,
             else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU ordinal N) or
             ``"cuda:all"`` (every GPU; each session runs on one, round-robin).
-        batch_tokens: token budget of one packed batch (memory bound of one forward pass).
+        batch_tokens: token budget of one packed batch (memory bound of one forward pass);
+            None = the C library's default (labse_default_options().batch_tokens, 16384).
         threads: CPU threads per encode call; 0 = all cores. Use 1 when several Python
             threads encode at once (each call then runs on its own core).
         max_length: max tokens per text incl. [CLS] and [SEP]; None = the model's
@@ -92,7 +94,7 @@ class Model:
     """
 
     def __init__(self, path: Union[str, os.PathLike], device: str = "auto",
-                 batch_tokens: int = 16384, threads: int = 0, max_length: int | None = None,
+                 batch_tokens: int | None = None, threads: int = 0, max_length: int | None = None,
                  window: int = DEFAULT_WINDOW):
         self._m = None  # so that __del__ works on a failed __init__
         self._lock = threading.Lock()
@@ -113,7 +115,8 @@ class Model:
         opt.device = _DEVICES[device]
         opt.cuda_device = cuda_device
         opt.threads = int(threads)
-        opt.batch_tokens = int(batch_tokens)
+        if batch_tokens is not None:
+            opt.batch_tokens = int(batch_tokens)
         opt.max_length = 0 if max_length is None else int(max_length)
         opt.window = int(window)
         self.path = os.fspath(path)

@@ -35,7 +35,7 @@ def assert_bitwise(a, b):
 # ---- CLI parity ------------------------------------------------------------------------------
 
 # `labse encode` (the streaming pipeline) and labse_encode (Model.encode) cut the same windows
-# and sort and pack them with the same functions (src/pipe_batch.c), so on the same options
+# and sort and pack them with the same functions (src/pipeline/pack.c), so on the same options
 # and thread count they run the very same batches and the rows are bitwise equal: with the
 # defaults, with one text per batch, and with a smaller token budget and window.
 
