@@ -2,8 +2,8 @@
  * host memory, in input order, resumable, shardable. See GUIDE.md "The data path".
  *
  *   reader ──▶ tokenizer pool (N threads) ──▶ bucketer/packer ──▶ backend ──▶ reorder ──▶ writer
- *   pipe_reader.c  pipe_tokpool.c             pipe_batch.c       pipe_backend_cpu.c     pipe_out.c
- *                                 (scheduler: pipeline.c)                               (manifest)
+ *   pipe_reader.c  pipe_tokpool.c             pipe_batch.c       pipe_backend_cpu.c     io/npy.c
+ *                                 (scheduler: pipeline.c)                               (io/manifest.c)
  *
  * Units of work
  *   line    split as lines.h says (\n, one trailing \r removed, last line without \n counts,
