@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "io/atomic_file.h"
 #include "io/npy.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -441,6 +442,46 @@ static void test_f16_writer(void **state) {
     assert_null(f);
 }
 
+/* The atomic layer under every writer: append + header rewrite, commit, abort. */
+static void test_atomic_file(void **state) {
+    (void)state;
+    char path[512];
+    labse_error err;
+    lb_afile *f = NULL;
+    path_in_dir(path, sizeof path, "t.txt");
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_OK);
+    assert_string_equal(lb_afile_path(f), path);
+    assert_int_equal(access(lb_afile_tmp_path(f), F_OK), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(lb_afile_write(f, "hello world", 11, &err), LABSE_OK);
+    assert_int_equal(lb_afile_pwrite(f, "J", 1, 0, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, "!", 1, &err), LABSE_OK);
+    char back[16];
+    assert_int_equal(lb_afile_pread(f, back, sizeof back, 0), 12);
+    assert_memory_equal(back, "Jello world!", 12);
+    assert_int_equal(lb_afile_commit(f, &err), LABSE_OK);
+    size_t len;
+    char *b = slurp(path, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(b, "Jello world!", 12);
+    free(b);
+    assert_int_equal(dir_entries(), 1);
+    /* abort: the old file stays, no temporary */
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, "x", 1, &err), LABSE_OK);
+    lb_afile_abort(f);
+    lb_afile_abort(NULL);
+    b = slurp(path, &len);
+    assert_int_equal(len, 12);
+    free(b);
+    assert_int_equal(dir_entries(), 1);
+    /* errors name the file */
+    path_in_dir(path, sizeof path, "none/t.txt");
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_E_IO);
+    assert_true(strstr(err.message, "none/t.txt.tmp.") != NULL);
+    assert_int_equal(lb_afile_open("", &f, &err), LABSE_E_INVALID);
+}
+
 static void test_reader_rejects_sizes(void **state) {
     (void)state;
     char path[512];
@@ -481,6 +522,7 @@ int main(void) {
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_rows_hint, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_atomic_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_f16_writer, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_reader_rejects_sizes, setup_dir, teardown_dir),
