@@ -1,5 +1,6 @@
-/* test_npy.c — the .npy header bytes (exactly numpy's), the atomic writer (temp name, rename,
- * nothing left on failure) and the validating reader. Label: unit. */
+/* test_npy.c — the .npy header bytes (exactly numpy's), the streaming writer lb_npys over the
+ * atomic file layer (temp name, rename, nothing left on failure, header fixed at commit) and
+ * the validating reader. Label: unit. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "io/atomic_file.h"
 #include "io/npy.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -261,20 +263,22 @@ static void test_write_read(void **state) {
     enum { R = 5, C = 3 };
     float data[R * C];
     for (int i = 0; i < R * C; i++) data[i] = (float)i * 0.5f - 3.0f;
-    lb_npy_writer *w = NULL;
+    lb_npys *w = NULL;
     labse_error err;
-    assert_int_equal(lb_npy_writer_open(path, LB_NPY_F32, R, C, &w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_open(path, LB_NPY_F32, R, C, &w, &err), LABSE_OK);
     /* Only the temporary exists while writing. */
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    assert_string_equal(lb_npy_writer_tmp_path(w), tmp);
+    assert_string_equal(lb_npys_tmp_path(w), tmp);
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(access(tmp, F_OK), 0);
-    assert_int_equal(lb_npy_writer_append_f32(w, data, 2, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, data + 2 * C, 0, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, data + 2 * C, 3, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_rows_written(w), R);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append(w, data, 2, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append(w, data + 2 * C, 0, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append(w, data + 2 * C, 3, &err), LABSE_OK);
+    assert_int_equal(lb_npys_rows(w), R);
+    char sha[65];
+    assert_int_equal(lb_npys_commit(w, sha, &err), LABSE_OK);
+    assert_int_equal(strlen(sha), 64);
     assert_int_equal(access(tmp, F_OK), -1);
     assert_int_equal(dir_entries(), 1);
 
@@ -299,8 +303,8 @@ static void test_write_read(void **state) {
 
     /* A zero-row file: header only, reads back as (0, C) with no data. */
     path_in_dir(path, sizeof path, "empty.npy");
-    assert_int_equal(lb_npy_writer_open(path, LB_NPY_F32, 0, 768, &w, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_open(path, LB_NPY_F32, 0, 768, &w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_OK);
     back = (float *)1;
     assert_int_equal(lb_npy_read_f32(path, &back, &info, &err), LABSE_OK);
     assert_null(back);
@@ -308,41 +312,62 @@ static void test_write_read(void **state) {
     assert_int_equal(info.cols, 768);
 }
 
+/* The row count is a hint: fewer or more rows than announced rewrite the header in place
+ * (same length) at commit, and the checksum covers the final bytes. */
+static void test_rows_hint(void **state) {
+    (void)state;
+    char path[512];
+    labse_error err;
+    lb_npys *w = NULL;
+    float rows[3 * 4];
+    for (int i = 0; i < 12; i++) rows[i] = (float)i;
+    const uint64_t hints[2] = {2, 1000000};
+    for (int t = 0; t < 2; t++) {
+        path_in_dir(path, sizeof path, t ? "fewer.npy" : "more.npy");
+        assert_int_equal(lb_npys_open(path, LB_NPY_F32, hints[t], 4, &w, &err), LABSE_OK);
+        assert_int_equal(lb_npys_append(w, rows, 3, &err), LABSE_OK);
+        char sha[65];
+        assert_int_equal(lb_npys_commit(w, sha, &err), LABSE_OK);
+        size_t len;
+        char *b = slurp(path, &len);
+        char hdr[LB_NPY_HEADER_MAX];
+        size_t hl = lb_npy_header(hdr, LB_NPY_F32, 3, 4);
+        assert_int_equal(len, hl + sizeof rows);
+        assert_memory_equal(b, hdr, hl);
+        assert_memory_equal(b + hl, rows, sizeof rows);
+        free(b);
+    }
+    assert_int_equal(dir_entries(), 2);
+}
+
 static void test_writer_failures(void **state) {
     (void)state;
     char path[512], old[512];
     labse_error err;
-    lb_npy_writer *w = NULL;
+    lb_npys *w = NULL;
     float row[4] = {1, 2, 3, 4};
 
     /* An existing file is replaced only by a complete commit. */
     path_in_dir(old, sizeof old, "keep.npy");
     write_file(old, "OLD", 3);
 
-    /* too few rows: commit refuses, temp removed, old file intact */
-    assert_int_equal(lb_npy_writer_open(old, LB_NPY_F32, 2, 4, &w, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, row, 1, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_E_INVALID);
+    /* abort: temp removed, old file intact */
+    assert_int_equal(lb_npys_open(old, LB_NPY_F32, 2, 4, &w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append(w, row, 1, &err), LABSE_OK);
+    assert_int_equal(dir_entries(), 2); /* keep.npy + the temporary */
+    lb_npys_abort(w);
     assert_int_equal(dir_entries(), 1);
     size_t len;
     char *b = slurp(old, &len);
     assert_int_equal(len, 3);
     assert_memory_equal(b, "OLD", 3);
     free(b);
-
-    /* too many rows: append refuses; abort leaves nothing */
-    assert_int_equal(lb_npy_writer_open(old, LB_NPY_F32, 1, 4, &w, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, row, 1, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, row, 1, &err), LABSE_E_INVALID);
-    assert_int_equal(lb_npy_writer_append_f16(w, (const uint16_t *)row, 1, &err), LABSE_E_INVALID);
-    lb_npy_writer_abort(w);
-    assert_int_equal(dir_entries(), 1);
-    lb_npy_writer_abort(NULL);
+    lb_npys_abort(NULL);
 
     /* nonexistent directory */
     path_in_dir(path, sizeof path, "no/such/dir/x.npy");
     w = NULL;
-    assert_int_equal(lb_npy_writer_open(path, LB_NPY_F32, 1, 4, &w, &err), LABSE_E_IO);
+    assert_int_equal(lb_npys_open(path, LB_NPY_F32, 1, 4, &w, &err), LABSE_E_IO);
     assert_null(w);
     assert_true(strstr(err.message, "no/such/dir/x.npy.tmp.") != NULL);
     assert_true(strstr(err.message, strerror(ENOENT)) != NULL);
@@ -350,9 +375,9 @@ static void test_writer_failures(void **state) {
     /* rename fails: the target is a directory */
     path_in_dir(path, sizeof path, "isdir.npy");
     assert_int_equal(mkdir(path, 0755), 0);
-    assert_int_equal(lb_npy_writer_open(path, LB_NPY_F32, 1, 4, &w, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, row, 1, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_E_IO);
+    assert_int_equal(lb_npys_open(path, LB_NPY_F32, 1, 4, &w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append(w, row, 1, &err), LABSE_OK);
+    assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_E_IO);
     assert_true(strstr(err.message, "rename") != NULL);
     assert_int_equal(dir_entries(), 2); /* keep.npy + the directory, no temp */
     assert_int_equal(rmdir(path), 0);
@@ -367,13 +392,15 @@ static void test_writer_failures(void **state) {
     enum { N = 1000 };
     float *many = calloc(N * 4, sizeof *many);
     assert_non_null(many);
-    assert_int_equal(lb_npy_writer_open(old, LB_NPY_F32, N, 4, &w, &err), LABSE_OK);
-    labse_status s = lb_npy_writer_append_f32(w, many, N, &err);
+    assert_int_equal(lb_npys_open(old, LB_NPY_F32, N, 4, &w, &err), LABSE_OK);
+    labse_status s = lb_npys_append(w, many, N, &err);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
     signal(SIGXFSZ, prev);
     assert_int_equal(s, LABSE_E_IO);
     assert_true(strstr(err.message, "write failed") != NULL);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_E_IO); /* also frees + removes */
+    assert_int_equal(lb_npys_append(w, row, 1, &err), LABSE_E_IO); /* stays failed */
+    assert_true(strstr(err.message, "earlier write failed") != NULL);
+    assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_E_IO); /* also frees + removes */
     free(many);
     assert_int_equal(dir_entries(), 1);
     b = slurp(old, &len);
@@ -381,10 +408,9 @@ static void test_writer_failures(void **state) {
     free(b);
 
     /* bad arguments */
-    assert_int_equal(lb_npy_writer_open(NULL, LB_NPY_F32, 1, 1, &w, &err), LABSE_E_INVALID);
-    assert_int_equal(lb_npy_writer_open(old, (lb_npy_dtype)9, 1, 1, &w, &err), LABSE_E_INVALID);
-    assert_int_equal(lb_npy_writer_open(old, LB_NPY_F32, UINT64_MAX, 2, &w, &err),
-                     LABSE_E_INVALID);
+    assert_int_equal(lb_npys_open(NULL, LB_NPY_F32, 1, 1, &w, &err), LABSE_E_INVALID);
+    assert_int_equal(lb_npys_open(old, (lb_npy_dtype)9, 1, 1, &w, &err), LABSE_E_INVALID);
+    assert_int_equal(lb_npys_open(old, LB_NPY_F32, UINT64_MAX, 2, &w, &err), LABSE_E_INVALID);
     assert_int_equal(dir_entries(), 1);
 }
 
@@ -393,23 +419,67 @@ static void test_f16_writer(void **state) {
     char path[512];
     path_in_dir(path, sizeof path, "h.npy");
     uint16_t h[6] = {0x3c00, 0xc000, 0, 0x7bff, 1, 0x8000};
-    lb_npy_writer *w;
+    lb_npys *w;
     labse_error err;
-    assert_int_equal(lb_npy_writer_open(path, LB_NPY_F16, 2, 3, &w, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_append_f32(w, (const float *)h, 1, &err), LABSE_E_INVALID);
-    assert_int_equal(lb_npy_writer_append_f16(w, h, 2, &err), LABSE_OK);
-    assert_int_equal(lb_npy_writer_commit(w, &err), LABSE_OK);
+    /* raw half rows (merge), then float32 rows converted (the pipeline) */
+    assert_int_equal(lb_npys_open(path, LB_NPY_F16, 4, 3, &w, &err), LABSE_OK);
+    assert_int_equal(lb_npys_append_raw(w, h, 2, &err), LABSE_OK);
+    const float f32[6] = {1.0f, -2.0f, 0.0f, 65504.0f, 5.9604645e-8f, -0.0f};
+    assert_int_equal(lb_npys_append(w, f32, 2, &err), LABSE_OK);
+    assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_OK);
     size_t len;
     char *b = slurp(path, &len);
-    assert_int_equal(len, 128 + sizeof h);
+    assert_int_equal(len, 128 + 2 * sizeof h);
     lb_npy_info info;
     assert_int_equal(lb_npy_parse_header(b, len, path, &info, &err), LABSE_OK);
     assert_int_equal(info.dtype, LB_NPY_F16);
+    assert_int_equal(info.rows, 4);
     assert_memory_equal(b + 128, h, sizeof h);
+    assert_memory_equal(b + 128 + sizeof h, h, sizeof h);
     free(b);
     float *f = NULL;
     assert_int_equal(lb_npy_read_f32(path, &f, NULL, &err), LABSE_E_UNSUPPORTED);
     assert_null(f);
+}
+
+/* The atomic layer under every writer: append + header rewrite, commit, abort. */
+static void test_atomic_file(void **state) {
+    (void)state;
+    char path[512];
+    labse_error err;
+    lb_afile *f = NULL;
+    path_in_dir(path, sizeof path, "t.txt");
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_OK);
+    assert_string_equal(lb_afile_path(f), path);
+    assert_int_equal(access(lb_afile_tmp_path(f), F_OK), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(lb_afile_write(f, "hello world", 11, &err), LABSE_OK);
+    assert_int_equal(lb_afile_pwrite(f, "J", 1, 0, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, "!", 1, &err), LABSE_OK);
+    char back[16];
+    assert_int_equal(lb_afile_pread(f, back, sizeof back, 0), 12);
+    assert_memory_equal(back, "Jello world!", 12);
+    assert_int_equal(lb_afile_commit(f, &err), LABSE_OK);
+    size_t len;
+    char *b = slurp(path, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(b, "Jello world!", 12);
+    free(b);
+    assert_int_equal(dir_entries(), 1);
+    /* abort: the old file stays, no temporary */
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, "x", 1, &err), LABSE_OK);
+    lb_afile_abort(f);
+    lb_afile_abort(NULL);
+    b = slurp(path, &len);
+    assert_int_equal(len, 12);
+    free(b);
+    assert_int_equal(dir_entries(), 1);
+    /* errors name the file */
+    path_in_dir(path, sizeof path, "none/t.txt");
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_E_IO);
+    assert_true(strstr(err.message, "none/t.txt.tmp.") != NULL);
+    assert_int_equal(lb_afile_open("", &f, &err), LABSE_E_INVALID);
 }
 
 static void test_reader_rejects_sizes(void **state) {
@@ -451,6 +521,8 @@ int main(void) {
         cmocka_unit_test(test_parse_variants),
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_rows_hint, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_atomic_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_f16_writer, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_reader_rejects_sizes, setup_dir, teardown_dir),

@@ -346,6 +346,56 @@ static void test_manifest_roundtrip(void **st) {
     assert_int_equal(absent, 1);
 }
 
+/* The parts-listing reader (mining): a written run manifest reads back; a minimal listing
+ * without dim/dtype is accepted; unsafe names and bad fields are refused. */
+static void test_manifest_parts_listing(void **st) {
+    (void)st;
+    lb_manifest m;
+    memset(&m, 0, sizeof m);
+    m.format = 1;
+    m.dim = 8;
+    m.dtype = LB_NPY_F16;
+    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, ""};
+    memset(p.sha256, 'c', 64);
+    assert_int_equal(lb_manifest_add_part(&m, &p), 0);
+    labse_error e;
+    assert_int_equal(lb_manifest_write(g_tmp, &m, &e), LABSE_OK);
+    lb_manifest_free(&m);
+    lb_manifest r;
+    assert_int_equal(lb_manifest_read_parts(g_tmp, &r, &e), LABSE_OK);
+    assert_int_equal(r.dim, 8);
+    assert_int_equal(r.has_dtype, 1);
+    assert_int_equal(r.dtype, LB_NPY_F16);
+    assert_int_equal(r.n_parts, 1);
+    assert_string_equal(r.parts[0].file, "part-00000.npy");
+    assert_int_equal(r.parts[0].rows, 7);
+    lb_manifest_free(&r);
+    char path[300];
+    snprintf(path, sizeof path, "%s/manifest.json", g_tmp);
+    const char *min = "{\"parts\": [{\"file\": \"sub/a.npy\", \"first_line\": 0, \"rows\": 3}]}";
+    write_file(path, min, strlen(min));
+    assert_int_equal(lb_manifest_read_parts(g_tmp, &r, &e), LABSE_OK);
+    assert_int_equal(r.dim, 0);
+    assert_int_equal(r.has_dtype, 0);
+    assert_string_equal(r.parts[0].file, "sub/a.npy");
+    lb_manifest_free(&r);
+    const char *bad[] = {
+        "{\"parts\": [{\"file\": \"../a.npy\", \"first_line\": 0, \"rows\": 3}]}",
+        "{\"parts\": [{\"file\": \"/a.npy\", \"first_line\": 0, \"rows\": 3}]}",
+        "{\"parts\": [{\"file\": \"a.npy\", \"first_line\": -1, \"rows\": 3}]}",
+        "{\"dim\": 0, \"parts\": []}",
+        "{\"dtype\": \"int8\", \"parts\": []}",
+        "{\"parts\": 3}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_file(path, bad[i], strlen(bad[i]));
+        assert_int_equal(lb_manifest_read_parts(g_tmp, &r, &e), LABSE_E_FORMAT);
+        assert_non_null(strstr(e.message, "manifest.json"));
+    }
+    unlink(path);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void test_tokpool_order(void **st) {
@@ -408,6 +458,7 @@ int main(void) {
         cmocka_unit_test(test_bucket_and_cut),
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_manifest_roundtrip),
+        cmocka_unit_test(test_manifest_parts_listing),
         cmocka_unit_test(test_tokpool_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,5 @@
-/* npy.c — NumPy .npy v1.0 header, atomic writer, validating reader. See npy.h. */
+/* npy.c — NumPy .npy v1.0 header, the streaming writer (over io/atomic_file), the validating
+ * reader. See npy.h. */
 #include "io/npy.h"
 
 #include <errno.h>
@@ -12,6 +13,9 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "base/half.h"
+#include "base/sha256.h"
+#include "io/atomic_file.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -77,211 +81,179 @@ size_t lb_npy_header(char *buf, lb_npy_dtype dtype, uint64_t rows, uint64_t cols
 }
 
 /* ==========================================================================================
- * Writer
+ * Streaming writer (over io/atomic_file)
  * ========================================================================================== */
 
-struct lb_npy_writer {
-    int fd;
+struct lb_npys {
+    lb_afile *f;
     lb_npy_dtype dtype;
-    uint64_t rows, cols, written;
-    char *path;      /* final name */
-    char *tmp_path;  /* path.tmp.pid */
-    void *swap_buf;  /* big-endian hosts only */
-    size_t swap_cap;
+    uint64_t cols, rows_hint, rows;
+    size_t hlen;
+    lb_sha256 sha;
+    void *conv;           /* f16 conversion / byte-swap buffer */
+    size_t conv_cap;      /* in bytes */
 };
 
-/* write() all of buf, retrying short writes and EINTR. Returns 0 or an errno value. */
-static int write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        size_t chunk = len > ((size_t)1 << 30) ? ((size_t)1 << 30) : len;
-        ssize_t r = write(fd, p, chunk);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        if (r == 0) return EIO;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
-}
-
-static void writer_free(lb_npy_writer *w) {
-    free(w->path);
-    free(w->tmp_path);
-    free(w->swap_buf);
+static void npys_free(lb_npys *w) {
+    free(w->conv);
     free(w);
 }
 
-labse_status lb_npy_writer_open(const char *path, lb_npy_dtype dtype, uint64_t rows,
-                                uint64_t cols, lb_npy_writer **out, labse_error *err) {
+labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hint,
+                          uint64_t cols, lb_npys **out, labse_error *err) {
     if (!path || !out || !*path) return lb_err(err, LABSE_E_INVALID, "npy writer: no path");
     if (!dtype_descr(dtype)) return lb_err(err, LABSE_E_INVALID, "npy writer: bad dtype");
     size_t es = lb_npy_dtype_size(dtype);
-    if (cols != 0 && rows > UINT64_MAX / cols / es)
+    if (cols != 0 && rows_hint > UINT64_MAX / cols / es)
         return lb_err(err, LABSE_E_INVALID, "%s: shape (%" PRIu64 ", %" PRIu64 ") too large",
-                      path, rows, cols);
-    lb_npy_writer *w = calloc(1, sizeof *w);
-    if (!w) return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
-    w->fd = -1;
+                      path, rows_hint, cols);
+    lb_npys *w = calloc(1, sizeof *w);
+    if (!w) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     w->dtype = dtype;
-    w->rows = rows;
     w->cols = cols;
-    size_t plen = strlen(path);
-    w->path = malloc(plen + 1);
-    w->tmp_path = malloc(plen + 40);
-    if (!w->path || !w->tmp_path) {
-        writer_free(w);
-        return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
-    }
-    memcpy(w->path, path, plen + 1);
-    snprintf(w->tmp_path, plen + 40, "%s.tmp.%ld", path, (long)getpid());
-    do {
-        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    } while (w->fd < 0 && errno == EINTR);
-    if (w->fd < 0) {
-        int e = errno;
-        lb_err(err, LABSE_E_IO, "%s: cannot create: %s", w->tmp_path, strerror(e));
-        writer_free(w);
-        return LABSE_E_IO;
+    w->rows_hint = rows_hint;
+    labse_status s = lb_afile_open(path, &w->f, err);
+    if (s != LABSE_OK) {
+        npys_free(w);
+        return s;
     }
     char hdr[LB_NPY_HEADER_MAX];
-    size_t hl = lb_npy_header(hdr, dtype, rows, cols);
-    int e = hl ? write_all(w->fd, hdr, hl) : EINVAL;
-    if (e) {
-        lb_err(err, LABSE_E_IO, "%s: write failed: %s", w->tmp_path, strerror(e));
-        lb_npy_writer_abort(w);
-        return LABSE_E_IO;
+    w->hlen = lb_npy_header(hdr, dtype, rows_hint, cols);
+    if (!w->hlen) {
+        lb_err(err, LABSE_E_INVALID, "%s: shape (%" PRIu64 ", %" PRIu64 ") has no header",
+               path, rows_hint, cols);
+        lb_npys_abort(w);
+        return LABSE_E_INVALID;
     }
+    lb_sha256_init(&w->sha);
+    if ((s = lb_afile_write(w->f, hdr, w->hlen, err)) != LABSE_OK) {
+        lb_npys_abort(w);
+        return s;
+    }
+    lb_sha256_update(&w->sha, hdr, w->hlen);
     *out = w;
     return LABSE_OK;
 }
 
-static labse_status append_raw(lb_npy_writer *w, lb_npy_dtype dtype, const void *data,
-                               size_t n_rows, labse_error *err) {
-    if (!w || (!data && n_rows)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
-    if (w->fd < 0) return lb_err(err, LABSE_E_INVALID, "%s: writer already failed", w->tmp_path);
-    if (w->dtype != dtype)
-        return lb_err(err, LABSE_E_INVALID, "%s: wrong element type for this file", w->tmp_path);
-    if ((uint64_t)n_rows > w->rows - w->written)
-        return lb_err(err, LABSE_E_INVALID,
-                      "%s: %zu more rows than the %" PRIu64 " declared (%" PRIu64 " written)",
-                      w->tmp_path, n_rows, w->rows, w->written);
-    size_t es = lb_npy_dtype_size(dtype);
-    size_t bytes = n_rows * (size_t)w->cols * es; /* cannot overflow: checked at open */
-    int e = 0;
-    if (host_is_little_endian() || es == 1) {
-        e = write_all(w->fd, data, bytes);
+/* Grow the conversion buffer to bytes. 0 or -1 (NOMEM). */
+static int conv_reserve(lb_npys *w, size_t bytes) {
+    if (bytes <= w->conv_cap) return 0;
+    void *nb = realloc(w->conv, bytes);
+    if (!nb) return -1;
+    w->conv = nb;
+    w->conv_cap = bytes;
+    return 0;
+}
+
+labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err) {
+    if (!w || (!data && n)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
+    size_t es = lb_npy_dtype_size(w->dtype);
+    size_t bytes = n * (size_t)w->cols * es;
+    labse_status s;
+    if (host_is_little_endian()) {
+        s = lb_afile_write(w->f, data, bytes, err);
+        if (s == LABSE_OK) lb_sha256_update(&w->sha, data, bytes);
     } else {
-        /* Byte-swap through a bounded buffer. */
+        /* The file is little-endian: byte-swap through a bounded buffer. */
         const unsigned char *src = data;
-        if (!w->swap_buf) {
-            w->swap_cap = (size_t)1 << 20;
-            w->swap_buf = malloc(w->swap_cap);
-            if (!w->swap_buf) return lb_err(err, LABSE_E_NOMEM, "npy writer: out of memory");
-        }
-        while (bytes > 0 && !e) {
-            size_t c = bytes < w->swap_cap ? bytes : w->swap_cap;
-            unsigned char *d = w->swap_buf;
+        size_t cap = (size_t)1 << 20;
+        if (conv_reserve(w, cap) != 0) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+        s = LABSE_OK;
+        while (bytes > 0 && s == LABSE_OK) {
+            size_t c = bytes < cap ? bytes : cap;
+            unsigned char *d = w->conv;
             for (size_t i = 0; i < c; i += es)
                 for (size_t k = 0; k < es; k++) d[i + k] = src[i + es - 1 - k];
-            e = write_all(w->fd, d, c);
+            s = lb_afile_write(w->f, d, c, err);
+            if (s == LABSE_OK) lb_sha256_update(&w->sha, d, c);
             src += c;
             bytes -= c;
         }
     }
-    if (e) {
-        close(w->fd);
-        w->fd = -1;
-        return lb_err(err, LABSE_E_IO, "%s: write failed: %s", w->tmp_path, strerror(e));
-    }
-    w->written += n_rows;
+    if (s != LABSE_OK) return s;
+    w->rows += n;
     return LABSE_OK;
 }
 
-labse_status lb_npy_writer_append_f32(lb_npy_writer *w, const float *data, size_t n_rows,
-                                      labse_error *err) {
-    return append_raw(w, LB_NPY_F32, data, n_rows, err);
+labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err) {
+    if (!w || (!rows && n)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
+    if (w->dtype == LB_NPY_F32) return lb_npys_append_raw(w, rows, n, err);
+    size_t cnt = n * (size_t)w->cols;
+    if (conv_reserve(w, cnt * sizeof(uint16_t)) != 0)
+        return lb_err(err, LABSE_E_NOMEM, "out of memory for float16 rows");
+    uint16_t *h = w->conv;
+    for (size_t i = 0; i < cnt; i++) h[i] = lb_f32_to_f16(rows[i]);
+    if (host_is_little_endian()) return lb_npys_append_raw(w, h, n, err);
+    /* Big-endian: append_raw swaps through conv itself, so hand it a copy. */
+    uint16_t *copy = malloc(cnt * sizeof *copy);
+    if (!copy && cnt) return lb_err(err, LABSE_E_NOMEM, "out of memory for float16 rows");
+    if (cnt) memcpy(copy, h, cnt * sizeof *copy);
+    labse_status s = lb_npys_append_raw(w, copy, n, err);
+    free(copy);
+    return s;
 }
 
-labse_status lb_npy_writer_append_f16(lb_npy_writer *w, const uint16_t *data, size_t n_rows,
-                                      labse_error *err) {
-    return append_raw(w, LB_NPY_F16, data, n_rows, err);
-}
+uint64_t lb_npys_rows(const lb_npys *w) { return w ? w->rows : 0; }
 
-uint64_t lb_npy_writer_rows_written(const lb_npy_writer *w) { return w ? w->written : 0; }
+const char *lb_npys_tmp_path(const lb_npys *w) { return w ? lb_afile_tmp_path(w->f) : ""; }
 
-const char *lb_npy_writer_tmp_path(const lb_npy_writer *w) { return w ? w->tmp_path : ""; }
-
-/* fsync the directory holding path so the rename itself is durable. Best effort: some file
- * systems refuse fsync on directories. */
-static void fsync_parent_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = strdup(".");
-    } else if (slash == path) {
-        dir = strdup("/");
-    } else {
-        dir = strndup(path, (size_t)(slash - path));
+/* Hash the whole temporary file again (after a header rewrite). 0 or -1 (errno set). */
+static int rehash(lb_npys *w) {
+    lb_sha256_init(&w->sha);
+    char *buf = malloc((size_t)1 << 20);
+    if (!buf) return -1;
+    uint64_t off = 0;
+    for (;;) {
+        long long r = lb_afile_pread(w->f, buf, (size_t)1 << 20, off);
+        if (r < 0) {
+            free(buf);
+            return -1;
+        }
+        if (r == 0) break;
+        lb_sha256_update(&w->sha, buf, (size_t)r);
+        off += (uint64_t)r;
     }
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
+    free(buf);
+    return 0;
 }
 
-labse_status lb_npy_writer_commit(lb_npy_writer *w, labse_error *err) {
+labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
     if (!w) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL");
-    if (w->fd < 0) {
-        lb_err(err, LABSE_E_IO, "%s: earlier write failed", w->tmp_path);
-        lb_npy_writer_abort(w);
-        return LABSE_E_IO;
-    }
-    if (w->written != w->rows) {
-        lb_err(err, LABSE_E_INVALID, "%s: %" PRIu64 " rows written, %" PRIu64 " declared",
-               w->tmp_path, w->written, w->rows);
-        lb_npy_writer_abort(w);
-        return LABSE_E_INVALID;
-    }
-    if (fsync(w->fd) != 0) {
-        int e = errno;
-        /* EINVAL/EROFS: the file cannot be synced (special file system); not a data loss. */
-        if (e != EINVAL && e != EROFS) {
-            lb_err(err, LABSE_E_IO, "%s: fsync failed: %s", w->tmp_path, strerror(e));
-            lb_npy_writer_abort(w);
-            return LABSE_E_IO;
+    labse_status s = LABSE_OK;
+    if (w->rows != w->rows_hint) {
+        char hdr[LB_NPY_HEADER_MAX];
+        size_t hl = lb_npy_header(hdr, w->dtype, w->rows, w->cols);
+        if (hl != w->hlen) {
+            s = lb_err(err, LABSE_E_IO, "%s: header length changed (%zu -> %zu)",
+                       lb_afile_tmp_path(w->f), w->hlen, hl);
+            goto fail;
+        }
+        if ((s = lb_afile_pwrite(w->f, hdr, hl, 0, err)) != LABSE_OK) goto fail;
+        if (rehash(w) != 0) {
+            s = lb_err(err, LABSE_E_IO, "%s: read back failed: %s", lb_afile_tmp_path(w->f),
+                       strerror(errno));
+            goto fail;
         }
     }
-    int fd = w->fd;
-    w->fd = -1;
-    if (close(fd) != 0) {
-        int e = errno;
-        lb_err(err, LABSE_E_IO, "%s: close failed: %s", w->tmp_path, strerror(e));
-        lb_npy_writer_abort(w);
-        return LABSE_E_IO;
+    s = lb_afile_commit(w->f, err); /* frees the file in every case */
+    w->f = NULL;
+    if (s != LABSE_OK) goto fail;
+    if (sha_hex) {
+        uint8_t d[32];
+        lb_sha256_final(&w->sha, d);
+        lb_sha256_hex(d, sha_hex);
     }
-    if (rename(w->tmp_path, w->path) != 0) {
-        int e = errno;
-        lb_err(err, LABSE_E_IO, "%s: cannot rename %s onto it: %s", w->path, w->tmp_path,
-               strerror(e));
-        lb_npy_writer_abort(w);
-        return LABSE_E_IO;
-    }
-    fsync_parent_dir(w->path);
-    writer_free(w);
+    npys_free(w);
     return LABSE_OK;
+fail:
+    lb_npys_abort(w);
+    return s;
 }
 
-void lb_npy_writer_abort(lb_npy_writer *w) {
+void lb_npys_abort(lb_npys *w) {
     if (!w) return;
-    if (w->fd >= 0) close(w->fd);
-    if (w->tmp_path) unlink(w->tmp_path);
-    writer_free(w);
+    lb_afile_abort(w->f);
+    npys_free(w);
 }
 
 /* ==========================================================================================

@@ -1,6 +1,7 @@
 /* npy.h — NumPy .npy files, format version 1.0, 2-D, C order, little-endian float32 ('<f4')
- * or float16 ('<f2'): the header exactly as numpy.lib.format writes it, an atomic writer
- * (temporary name, fsync, rename) and a validating reader (tests, mining).
+ * or float16 ('<f2'): the header exactly as numpy.lib.format writes it, the streaming writer
+ * (over io/atomic_file.h: temporary name, fsync, rename) and a validating reader (tests,
+ * tools; mining maps files through mine/mine_emb.h with lb_npy_parse_header()).
  *
  * Layout of a version 1.0 file:
  *   "\x93NUMPY" 0x01 0x00  <u16 little-endian HEADER_LEN>
@@ -41,56 +42,57 @@ size_t lb_npy_dtype_size(lb_npy_dtype dtype);
 size_t lb_npy_header(char *buf, lb_npy_dtype dtype, uint64_t rows, uint64_t cols);
 
 /* ------------------------------------------------------------------------------------------
- * Atomic writer
+ * Streaming writer: the one writer of .npy files (single outputs, part files, merge), over
+ * io/atomic_file.h (temporary "<path>.tmp.<pid>", fsync, rename, directory fsync).
  * ------------------------------------------------------------------------------------------ */
 
-/* An .npy file being written. Opaque; one thread at a time. */
-typedef struct lb_npy_writer lb_npy_writer;
+/* An .npy file being written. Opaque; one thread at a time (different writers are
+ * independent). */
+typedef struct lb_npys lb_npys;
 
 /*
- * Create "<path>.tmp.<pid>" (O_EXCL, mode 0666 & ~umask), write the header for shape
- * (rows, cols) and return a writer for exactly rows * cols elements. `path` itself is not
- * touched until lb_npy_writer_commit().
+ * Create "<path>.tmp.<pid>" and write the header for shape (rows_hint, cols). The row count
+ * need not be known: when the rows finally appended differ from rows_hint, lb_npys_commit()
+ * rewrites the header in place (numpy's spare spaces keep its length for any count of up to
+ * 21 digits; a length change is refused). A sha256 of the whole file is kept on the way.
+ * `path` itself is not touched until lb_npys_commit().
  *   path  final name (copied).
- *   out   receives the writer (caller owns it: it must end with lb_npy_writer_commit() or
- *         lb_npy_writer_abort(), which free it). Untouched on failure.
- * Errors: LABSE_E_IO naming the temporary path and strerror (directory missing, not
- * writable, disk full...), LABSE_E_INVALID (NULL args, bad dtype), LABSE_E_NOMEM.
- * On failure nothing is left on disk. Thread-safety: reentrant.
+ *   out   receives the writer (caller owns it: it must end with lb_npys_commit() or
+ *         lb_npys_abort(), which free it). Untouched on failure.
+ * Errors: LABSE_E_INVALID (NULL or empty path, bad dtype, shape too large), LABSE_E_NOMEM,
+ * LABSE_E_IO naming the temporary and strerror. Nothing is left on disk on failure.
+ * Reentrant.
  */
-labse_status lb_npy_writer_open(const char *path, lb_npy_dtype dtype, uint64_t rows,
-                                uint64_t cols, lb_npy_writer **out, labse_error *err);
+labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hint,
+                          uint64_t cols, lb_npys **out, labse_error *err);
 
-/*
- * Append n_rows rows of float32 (n_rows * cols floats, row-major) to a LB_NPY_F32 writer.
- * Every write is checked (short writes retried, EINTR retried). Refuses more rows than
- * declared at open (LABSE_E_INVALID). On LABSE_E_IO the writer stays valid only for
- * lb_npy_writer_abort(). Not thread-safe (one writer, one thread).
- */
-labse_status lb_npy_writer_append_f32(lb_npy_writer *w, const float *data, size_t n_rows,
-                                      labse_error *err);
+/* Append n rows of float32 (n * cols floats, row-major; converted to float16 for a
+ * LB_NPY_F16 file). Short writes and EINTR are retried. On LABSE_E_IO ("<tmp>: write
+ * failed: ...") the writer is only good for lb_npys_abort() / lb_npys_commit() (which then
+ * fails). Not thread-safe (one writer, one thread). */
+labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err);
 
-/* Same for a LB_NPY_F16 writer: n_rows * cols half floats as uint16_t bit patterns. */
-labse_status lb_npy_writer_append_f16(lb_npy_writer *w, const uint16_t *data, size_t n_rows,
-                                      labse_error *err);
+/* Append n rows already in the file's dtype (n * cols elements of 4 or 2 bytes, host byte
+ * order; float16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
+labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
 
 /* Rows appended so far. */
-uint64_t lb_npy_writer_rows_written(const lb_npy_writer *w);
+uint64_t lb_npys_rows(const lb_npys *w);
 
 /* The temporary path being written ("<path>.tmp.<pid>"); owned by w. */
-const char *lb_npy_writer_tmp_path(const lb_npy_writer *w);
+const char *lb_npys_tmp_path(const lb_npys *w);
 
 /*
- * Finish: check that exactly `rows` rows were appended, fsync, close, rename the temporary
- * file onto path (replacing an existing file atomically), then fsync the directory.
- * Frees w in every case. On any failure the temporary file is removed and path is left as
- * it was before (absent, or the old file). Returns LABSE_E_IO / LABSE_E_INVALID with a
- * message naming the path.
+ * Finish: fix the header when the row count differs from the hint (and hash the file
+ * again), then lb_afile_commit(): fsync, close, rename onto path, fsync the directory.
+ * sha_hex (may be NULL) receives the file's sha256 in lowercase hex. Frees w in every case;
+ * on failure the temporary is removed and path is left as it was. Errors: LABSE_E_IO
+ * naming the file.
  */
-labse_status lb_npy_writer_commit(lb_npy_writer *w, labse_error *err);
+labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err);
 
-/* Give up: close and remove the temporary file, free w. NULL is a no-op. Never fails. */
-void lb_npy_writer_abort(lb_npy_writer *w);
+/* Give up: close and remove the temporary, free w. NULL is a no-op. Never fails. */
+void lb_npys_abort(lb_npys *w);
 
 /* ------------------------------------------------------------------------------------------
  * Reader (validating)

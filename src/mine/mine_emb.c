@@ -2,7 +2,6 @@
  * generators. See mine_emb.h. */
 #include "mine/mine_emb.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "io/manifest.h"
 #include "io/npy.h"
 
 /* One contiguous run of rows: rows [first, first + rows) of the matrix. */
@@ -115,39 +115,17 @@ fail:
     return s;
 }
 
+/* Map the parts listed in dir/manifest.json (io/manifest.h, parts-listing reader): in
+ * order, first_line = the rows before (no gap, no overlap), each (rows, dim) of the
+ * manifest's dtype when it names one. Fills e->segs, e->n_segs, e->rows, e->dim. */
 static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    lb_input in = {0};
-    labse_status s = lb_input_read(path, &in, err);
+    lb_manifest m;
+    labse_status s = lb_manifest_read_parts(dir, &m, err);
     if (s != LABSE_OK) return s;
-    cJSON *root = cJSON_ParseWithLength(in.data ? in.data : "", in.len);
-    lb_input_free(&in);
-    if (!root) return lb_err(err, LABSE_E_FORMAT, "%s: not valid JSON", path);
-    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "parts");
-    const cJSON *jdim = cJSON_GetObjectItemCaseSensitive(root, "dim");
-    const cJSON *jdt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
-    int want_dt = -1;
-    if (jdt) {
-        if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float32") == 0)
-            want_dt = LB_NPY_F32;
-        else if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float16") == 0)
-            want_dt = LB_NPY_F16;
-        else {
-            s = lb_err(err, LABSE_E_FORMAT, "%s: \"dtype\" must be \"float32\" or \"float16\"", path);
-            goto done;
-        }
-    }
-    if (jdim && (!cJSON_IsNumber(jdim) || jdim->valuedouble < 1 || jdim->valuedouble > 1e6 ||
-                 jdim->valuedouble != (double)(int)jdim->valuedouble)) {
-        s = lb_err(err, LABSE_E_FORMAT, "%s: \"dim\" must be a positive integer", path);
-        goto done;
-    }
-    if (!cJSON_IsArray(parts)) {
-        s = lb_err(err, LABSE_E_FORMAT, "%s: no \"parts\" array", path);
-        goto done;
-    }
-    size_t n = (size_t)cJSON_GetArraySize(parts);
+    int want_dt = m.has_dtype ? (int)m.dtype : -1;
+    size_t n = m.n_parts;
     if (n == 0) {
         s = lb_err(err, LABSE_E_FORMAT, "%s: \"parts\" is empty (no rows)", path);
         goto done;
@@ -157,32 +135,20 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
         s = lb_err(err, LABSE_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    e->dim = jdim ? (size_t)jdim->valuedouble : 0;
+    e->dim = (size_t)m.dim;
     uint64_t next = 0;
     for (size_t i = 0; i < n; i++) {
-        const cJSON *p = cJSON_GetArrayItem(parts, (int)i);
-        const cJSON *jf = cJSON_GetObjectItemCaseSensitive(p, "file");
-        const cJSON *jfirst = cJSON_GetObjectItemCaseSensitive(p, "first_line");
-        const cJSON *jrows = cJSON_GetObjectItemCaseSensitive(p, "rows");
-        if (!cJSON_IsString(jf) || !jf->valuestring[0] || jf->valuestring[0] == '/' ||
-            strstr(jf->valuestring, "..") || !cJSON_IsNumber(jfirst) || !cJSON_IsNumber(jrows) ||
-            jfirst->valuedouble < 0 || jrows->valuedouble < 0) {
-            s = lb_err(err, LABSE_E_FORMAT,
-                       "%s: part %zu needs \"file\" (a relative name without '..'), "
-                       "\"first_line\" and \"rows\" (non-negative integers)",
-                       path, i);
-            goto done;
-        }
-        uint64_t first = (uint64_t)jfirst->valuedouble, rows = (uint64_t)jrows->valuedouble;
+        const lb_manifest_part *p = &m.parts[i];
+        uint64_t first = p->first_line, rows = p->rows;
         if (first != next) {
             s = lb_err(err, LABSE_E_FORMAT,
                        "%s: part %zu (%s) starts at line %" PRIu64 ", expected %" PRIu64
                        " (parts must be contiguous and in order)",
-                       path, i, jf->valuestring, first, next);
+                       path, i, p->file, first, next);
             goto done;
         }
         char ppath[4096];
-        snprintf(ppath, sizeof ppath, "%s/%s", dir, jf->valuestring);
+        snprintf(ppath, sizeof ppath, "%s/%s", dir, p->file);
         lb_npy_info info;
         s = map_npy(ppath, &e->segs[i], &info, err);
         if (s != LABSE_OK) goto done;
@@ -203,7 +169,7 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
     }
     e->rows = next;
 done:
-    cJSON_Delete(root);
+    lb_manifest_free(&m);
     return s;
 }
 

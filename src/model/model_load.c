@@ -811,7 +811,19 @@ static void release_unused(lb_model *m, wctx *w) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * lb_model_load / lb_model_free
+ * lb_model_load: the stages, in order
+ *   1. model_dir_check      the folder exists
+ *   2. stage_config         config.json: the BERT shape
+ *   3. stage_modules        modules.json + Pooling/Dense configs: pooling, output dim,
+ *                           Normalize, the Dense modules to read (dense_plan)
+ *   4. stage_max_length     tokenizer_config.json + sentence_bert_config.json: tokenizer
+ *                           options, the maximum sequence length
+ *   5. stage_vocab          tokenizer.json or vocab.txt: the tokenizer; cross-checked with
+ *                           vocab_size
+ *   6. stage_encoder        model.safetensors: map and bind the encoder's tensors
+ *   7. stage_dense          N_Dense/model.safetensors: bind each Dense module's tensors
+ * Each stage fills its part of *m (owned by m: lb_model_free() releases it whatever stage
+ * failed) and returns the first error with a message naming the file. Single-threaded.
  * ---------------------------------------------------------------------------------------- */
 
 /* One Dense module found in modules.json, before its weights are read. */
@@ -820,155 +832,164 @@ typedef struct dense_plan {
     int has_bias;
 } dense_plan;
 
-labse_status lb_model_load(const char *dir, int max_length_override, lb_model **out,
-                           labse_error *err) {
-    if (!dir || !out) return lb_err(err, LABSE_E_INVALID, "lb_model_load: NULL argument");
-    lb_err_clear(err);
-    lb_model *m = calloc(1, sizeof *m);
-    if (!m) return lb_err(err, LABSE_E_NOMEM, "out of memory");
-    lb_config *c = &m->cfg;
-    labse_status s = LABSE_OK;
-    cJSON *mods = NULL;
-    dense_plan *plan = NULL;
-    int n_plan = 0;
-    char *p = NULL, *mpath = NULL;
-#define PATH(...)                                                                  \
-    do {                                                                           \
-        free(p);                                                                   \
-        if (!(p = path_join(__VA_ARGS__))) {                                       \
-            s = lb_err(err, LABSE_E_NOMEM, "out of memory");                       \
-            goto fail;                                                             \
-        }                                                                          \
-    } while (0)
+/* Replace *p (freed) by path_join(a, b, c). LABSE_E_NOMEM on failure (*p is then NULL). */
+static labse_status set_path(char **p, const char *a, const char *b, const char *c,
+                             labse_error *err) {
+    free(*p);
+    if (!(*p = path_join(a, b, c))) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    return LABSE_OK;
+}
 
+/* Stage 1: dir must be an existing directory. */
+static labse_status model_dir_check(const char *dir, labse_error *err) {
     struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        s = lb_err(err, LABSE_E_IO, "%s: not a model folder: %s", dir,
-                   stat(dir, &sb) != 0 ? strerror(errno) : "not a directory");
-        goto fail;
-    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return lb_err(err, LABSE_E_IO, "%s: not a model folder: %s", dir,
+                      stat(dir, &sb) != 0 ? strerror(errno) : "not a directory");
+    return LABSE_OK;
+}
 
-    /* 1. config.json: the BERT shape. */
-    PATH(dir, "config.json", NULL);
-    if ((s = load_bert_config(p, c, err))) goto fail;
+/* Stage 2: config.json into m->cfg. */
+static labse_status stage_config(lb_model *m, const char *dir, labse_error *err) {
+    char *p = NULL;
+    labse_status s = set_path(&p, dir, "config.json", NULL, err);
+    if (!s) s = load_bert_config(p, &m->cfg, err);
+    free(p);
+    return s;
+}
 
-    /* 2. modules.json: Transformer "", Pooling, Dense*, Normalize?. */
-    PATH(dir, "modules.json", NULL);
-    if (!file_exists(p)) {
+/* Stage 3: modules.json — Transformer "", Pooling, Dense*, Normalize? — with the Pooling and
+ * Dense config.json files. Sets cfg.pool*, cfg.normalize, cfg.dim; appends m->dense (shapes
+ * only); *plan (heap array, *n_plan entries, each dir heap; the caller frees them, also on
+ * failure) lists where each Dense module's weights are. */
+static labse_status stage_modules(lb_model *m, const char *dir, dense_plan **plan, int *n_plan,
+                                  labse_error *err) {
+    lb_config *c = &m->cfg;
+    char *p = NULL, *mpath = NULL;
+    cJSON *mods = NULL;
+    labse_status s = set_path(&mpath, dir, "modules.json", NULL, err);
+    if (s) return s;
+    if (!file_exists(mpath)) {
         s = lb_err(err, LABSE_E_FORMAT,
                    "%s: missing: not a sentence-transformers folder (modules.json lists the "
                    "Transformer, Pooling, Dense and Normalize modules)",
-                   p);
-        goto fail;
+                   mpath);
+        goto out;
     }
-    if ((s = read_json(p, 0, &mods, err))) goto fail;
+    if ((s = read_json(mpath, 0, &mods, err))) goto out;
     if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) == 0) {
-        s = lb_err(err, LABSE_E_FORMAT, "%s: not a non-empty JSON array of modules", p);
-        goto fail;
+        s = lb_err(err, LABSE_E_FORMAT, "%s: not a non-empty JSON array of modules", mpath);
+        goto out;
     }
-    {
-        mpath = p;
-        p = NULL;
-        int idx = 0, have_pool = 0, dim = c->hidden;
-        plan = calloc((size_t)cJSON_GetArraySize(mods), sizeof *plan);
-        if (!plan) {
-            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-            goto fail;
-        }
-        for (const cJSON *e = mods->child; e; e = e->next, idx++) {
-            const char *type = NULL, *sub = NULL;
-            if (!cJSON_IsObject(e) || json_str(mpath, e, "type", &type, NULL) || !type ||
-                json_str(mpath, e, "path", &sub, NULL) || !sub) {
-                s = lb_err(err, LABSE_E_FORMAT,
-                           "%s: module %d is not an object with string \"type\" and \"path\"",
-                           mpath, idx);
-                break;
-            }
-            const char *kind = module_kind(type);
-            if (sub[0] == '/' || strstr(sub, "..")) {
-                s = lb_err(err, LABSE_E_FORMAT, "%s: module %d path \"%.64s\" leaves the folder",
-                           mpath, idx, sub);
-                break;
-            }
-            if (idx == 0) {
-                if (strcmp(kind, "Transformer") != 0 || sub[0] != '\0') {
-                    s = lb_err(err, LABSE_E_UNSUPPORTED,
-                               "%s: the first module must be a Transformer with path \"\" "
-                               "(found \"%.96s\" at \"%.64s\")",
-                               mpath, type, sub);
-                    break;
-                }
-                continue;
-            }
-            if (c->normalize) {
-                s = lb_err(err, LABSE_E_UNSUPPORTED,
-                           "%s: module %d (\"%.96s\") after Normalize is not supported", mpath,
-                           idx, type);
-                break;
-            }
-            if (strcmp(kind, "Pooling") == 0) {
-                if (have_pool) {
-                    s = lb_err(err, LABSE_E_UNSUPPORTED, "%s: more than one Pooling module",
-                               mpath);
-                    break;
-                }
-                have_pool = 1;
-                PATH(dir, sub, "config.json");
-                if ((s = load_pooling(p, c, err))) break;
-            } else if (strcmp(kind, "Dense") == 0) {
-                if (!have_pool) {
-                    s = lb_err(err, LABSE_E_UNSUPPORTED,
-                               "%s: Dense module %d comes before the Pooling module", mpath, idx);
-                    break;
-                }
-                lb_dense d = {0};
-                PATH(dir, sub, "config.json");
-                if ((s = load_dense_config(p, &dim, &d, &plan[n_plan].has_bias, err))) break;
-                if (!(plan[n_plan].dir = path_join(dir, sub, NULL))) {
-                    s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-                    break;
-                }
-                n_plan++;
-                lb_dense *nd = realloc(m->dense, (size_t)(m->n_dense + 1) * sizeof *nd);
-                if (!nd) {
-                    s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-                    break;
-                }
-                m->dense = nd;
-                m->dense[m->n_dense++] = d;
-            } else if (strcmp(kind, "Normalize") == 0) {
-                if (!have_pool) {
-                    s = lb_err(err, LABSE_E_UNSUPPORTED,
-                               "%s: Normalize module %d comes before the Pooling module", mpath,
-                               idx);
-                    break;
-                }
-                c->normalize = 1;
-            } else {
-                s = lb_err(err, LABSE_E_UNSUPPORTED,
-                           "%s: module %d of type \"%.96s\" is not supported (Transformer, "
-                           "Pooling, Dense, Normalize)",
-                           mpath, idx, type);
-                break;
-            }
-        }
-        if (!s && !have_pool)
-            s = lb_err(err, LABSE_E_FORMAT, "%s: no Pooling module", mpath);
-        c->dim = dim;
-        free(mpath);
-        mpath = NULL;
-        if (s) goto fail;
+    int idx = 0, have_pool = 0, dim = c->hidden;
+    *plan = calloc((size_t)cJSON_GetArraySize(mods), sizeof **plan);
+    if (!*plan) {
+        s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+        goto out;
     }
+    for (const cJSON *e = mods->child; e; e = e->next, idx++) {
+        const char *type = NULL, *sub = NULL;
+        if (!cJSON_IsObject(e) || json_str(mpath, e, "type", &type, NULL) || !type ||
+            json_str(mpath, e, "path", &sub, NULL) || !sub) {
+            s = lb_err(err, LABSE_E_FORMAT,
+                       "%s: module %d is not an object with string \"type\" and \"path\"",
+                       mpath, idx);
+            break;
+        }
+        const char *kind = module_kind(type);
+        if (sub[0] == '/' || strstr(sub, "..")) {
+            s = lb_err(err, LABSE_E_FORMAT, "%s: module %d path \"%.64s\" leaves the folder",
+                       mpath, idx, sub);
+            break;
+        }
+        if (idx == 0) {
+            if (strcmp(kind, "Transformer") != 0 || sub[0] != '\0') {
+                s = lb_err(err, LABSE_E_UNSUPPORTED,
+                           "%s: the first module must be a Transformer with path \"\" "
+                           "(found \"%.96s\" at \"%.64s\")",
+                           mpath, type, sub);
+                break;
+            }
+            continue;
+        }
+        if (c->normalize) {
+            s = lb_err(err, LABSE_E_UNSUPPORTED,
+                       "%s: module %d (\"%.96s\") after Normalize is not supported", mpath,
+                       idx, type);
+            break;
+        }
+        if (strcmp(kind, "Pooling") == 0) {
+            if (have_pool) {
+                s = lb_err(err, LABSE_E_UNSUPPORTED, "%s: more than one Pooling module",
+                           mpath);
+                break;
+            }
+            have_pool = 1;
+            if ((s = set_path(&p, dir, sub, "config.json", err))) break;
+            if ((s = load_pooling(p, c, err))) break;
+        } else if (strcmp(kind, "Dense") == 0) {
+            if (!have_pool) {
+                s = lb_err(err, LABSE_E_UNSUPPORTED,
+                           "%s: Dense module %d comes before the Pooling module", mpath, idx);
+                break;
+            }
+            lb_dense d = {0};
+            dense_plan *pl = &(*plan)[*n_plan];
+            if ((s = set_path(&p, dir, sub, "config.json", err))) break;
+            if ((s = load_dense_config(p, &dim, &d, &pl->has_bias, err))) break;
+            if (!(pl->dir = path_join(dir, sub, NULL))) {
+                s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+                break;
+            }
+            (*n_plan)++;
+            lb_dense *nd = realloc(m->dense, (size_t)(m->n_dense + 1) * sizeof *nd);
+            if (!nd) {
+                s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+                break;
+            }
+            m->dense = nd;
+            m->dense[m->n_dense++] = d;
+        } else if (strcmp(kind, "Normalize") == 0) {
+            if (!have_pool) {
+                s = lb_err(err, LABSE_E_UNSUPPORTED,
+                           "%s: Normalize module %d comes before the Pooling module", mpath,
+                           idx);
+                break;
+            }
+            c->normalize = 1;
+        } else {
+            s = lb_err(err, LABSE_E_UNSUPPORTED,
+                       "%s: module %d of type \"%.96s\" is not supported (Transformer, "
+                       "Pooling, Dense, Normalize)",
+                       mpath, idx, type);
+            break;
+        }
+    }
+    if (!s && !have_pool) s = lb_err(err, LABSE_E_FORMAT, "%s: no Pooling module", mpath);
+    c->dim = dim;
+out:
+    free(p);
+    free(mpath);
+    cJSON_Delete(mods);
+    return s;
+}
 
-    /* 3. tokenizer_config.json + sentence_bert_config.json: the tokenizer and max length. */
-    lb_tok_config tc;
+/* Stage 4: tokenizer_config.json (into *tc, strings owned by m; cfg.lowercase) and
+ * sentence_bert_config.json: cfg.max_seq_length = max_seq_length, else
+ * min(model_max_length, max_position_embeddings), clamped to 2..max_position; an override
+ * (non-zero) must lie in 2..max_position. */
+static labse_status stage_max_length(lb_model *m, const char *dir, int max_length_override,
+                                     lb_tok_config *tc, labse_error *err) {
+    lb_config *c = &m->cfg;
+    char *p = NULL;
     double model_max;
-    PATH(dir, "tokenizer_config.json", NULL);
-    if ((s = load_tok_config(m, p, &tc, &model_max, err))) goto fail;
-    c->lowercase = tc.lowercase != 0;
     int max_seq;
-    PATH(dir, "sentence_bert_config.json", NULL);
-    if ((s = load_sbert_config(p, &max_seq, err))) goto fail;
+    labse_status s;
+    if ((s = set_path(&p, dir, "tokenizer_config.json", NULL, err))) goto out;
+    if ((s = load_tok_config(m, p, tc, &model_max, err))) goto out;
+    c->lowercase = tc->lowercase != 0;
+    if ((s = set_path(&p, dir, "sentence_bert_config.json", NULL, err))) goto out;
+    if ((s = load_sbert_config(p, &max_seq, err))) goto out;
     if (max_seq == 0) /* absent: min(model_max_length, max_position_embeddings) */
         max_seq = (model_max > 0 && model_max < c->max_position) ? (int)model_max
                                                                 : c->max_position;
@@ -980,88 +1001,121 @@ labse_status lb_model_load(const char *dir, int max_length_override, lb_model **
                        "%s: max length %d is out of range: must be 2..%d "
                        "(max_position_embeddings of config.json)",
                        dir, max_length_override, c->max_position);
-            goto fail;
+            goto out;
         }
         max_seq = max_length_override;
     }
     c->max_seq_length = max_seq;
+out:
+    free(p);
+    return s;
+}
 
-    /* 4. the vocabulary: tokenizer.json's when there is one (what the HF fast tokenizer
-     *    uses), else vocab.txt (line count == vocab_size); then the tokenizer. */
-    PATH(dir, "tokenizer.json", NULL);
+/* Stage 5: the vocabulary — tokenizer.json's when there is one (what the HF fast tokenizer
+ * uses), else vocab.txt (line count == vocab_size) — then m->tok, cross-checked against
+ * cfg.vocab_size; m->vocab_source names the file used. */
+static labse_status stage_vocab(lb_model *m, const char *dir, const lb_tok_config *tc,
+                                labse_error *err) {
+    lb_config *c = &m->cfg;
+    char *p = NULL;
+    labse_status s;
+    if ((s = set_path(&p, dir, "tokenizer.json", NULL, err))) goto out;
     if (file_exists(p)) {
-        if ((s = load_tokenizer_json(m, p, &tc, c->vocab_size, err))) goto fail;
+        if ((s = load_tokenizer_json(m, p, tc, c->vocab_size, err))) goto out;
         snprintf(m->vocab_source, sizeof m->vocab_source, "tokenizer.json");
     } else {
-        PATH(dir, "vocab.txt", NULL);
+        if ((s = set_path(&p, dir, "vocab.txt", NULL, err))) goto out;
         long lines;
-        if ((s = count_vocab_lines(p, &lines, err))) goto fail;
+        if ((s = count_vocab_lines(p, &lines, err))) goto out;
         if (lines != c->vocab_size) {
             s = lb_err(err, LABSE_E_FORMAT, "%s: %ld lines, but config.json has vocab_size %d",
                        p, lines, c->vocab_size);
-            goto fail;
+            goto out;
         }
-        if ((s = lb_tokenizer_new(p, &tc, &m->tok, err))) goto fail;
+        if ((s = lb_tokenizer_new(p, tc, &m->tok, err))) goto out;
         snprintf(m->vocab_source, sizeof m->vocab_source, "vocab.txt");
     }
-    if (lb_tokenizer_vocab_size(m->tok) != c->vocab_size) {
+    if (lb_tokenizer_vocab_size(m->tok) != c->vocab_size)
         s = lb_err(err, LABSE_E_FORMAT, "%s: the tokenizer read %d pieces, vocab_size is %d", p,
                    lb_tokenizer_vocab_size(m->tok), c->vocab_size);
-        goto fail;
-    }
+out:
+    free(p);
+    return s;
+}
 
-    /* 5. model.safetensors: the encoder. */
+/* Stages 6 and 7 share this: the weights file "<wdir>/model.safetensors" must exist
+ * (LABSE_E_UNSUPPORTED when only pytorch_model.bin is there, LABSE_E_IO otherwise; dense = 1
+ * says "the Dense module's weights" in the message). *p (freed first, heap) receives the
+ * path. */
+static labse_status weights_path(const char *wdir, int dense, char **p, labse_error *err) {
+    labse_status s = set_path(p, wdir, "model.safetensors", NULL, err);
+    if (s || file_exists(*p)) return s;
+    char *alt = path_join(wdir, "pytorch_model.bin", NULL);
+    int has_bin = alt && file_exists(alt);
+    free(alt);
+    if (dense)
+        return lb_err(err, has_bin ? LABSE_E_UNSUPPORTED : LABSE_E_IO,
+                      has_bin ? "%s: missing (the Dense module's weights; only "
+                                "pytorch_model.bin found: convert it to safetensors)"
+                              : "%s: missing (the Dense module's weights)",
+                      *p);
+    return lb_err(err, has_bin ? LABSE_E_UNSUPPORTED : LABSE_E_IO,
+                  has_bin ? "%s: missing (only pytorch_model.bin found; convert it to "
+                            "safetensors)"
+                          : "%s: missing",
+                  *p);
+}
+
+/* Stage 6: model.safetensors — map it and bind the encoder's tensors (m->files, m->owned). */
+static labse_status stage_encoder(lb_model *m, const char *dir, labse_error *err) {
+    char *p = NULL;
     wctx w;
-    PATH(dir, "model.safetensors", NULL);
-    if (!file_exists(p)) {
-        char *alt = path_join(dir, "pytorch_model.bin", NULL);
-        int has_bin = alt && file_exists(alt);
-        free(alt);
-        s = lb_err(err, has_bin ? LABSE_E_UNSUPPORTED : LABSE_E_IO,
-                   has_bin ? "%s: missing (only pytorch_model.bin found; convert it to "
-                             "safetensors)"
-                           : "%s: missing",
-                   p);
-        goto fail;
-    }
-    if ((s = open_weights(m, p, &w, err)) || (s = load_encoder(m, &w, err))) goto fail;
-    release_unused(m, &w);
+    labse_status s = weights_path(dir, 0, &p, err);
+    if (!s && !(s = open_weights(m, p, &w, err)) && !(s = load_encoder(m, &w, err)))
+        release_unused(m, &w);
+    free(p);
+    return s;
+}
 
-    /* 6. Dense modules: N_Dense/model.safetensors, "linear.weight" [out, in], "linear.bias". */
-    for (int k = 0; k < m->n_dense; k++) {
+/* Stage 7: each Dense module's N_Dense/model.safetensors: "linear.weight" [out, in],
+ * "linear.bias" when the plan says so. */
+static labse_status stage_dense(lb_model *m, const dense_plan *plan, labse_error *err) {
+    char *p = NULL;
+    labse_status s = LABSE_OK;
+    for (int k = 0; k < m->n_dense && !s; k++) {
         lb_dense *d = &m->dense[k];
-        PATH(plan[k].dir, "model.safetensors", NULL);
-        if (!file_exists(p)) {
-            char *alt = path_join(plan[k].dir, "pytorch_model.bin", NULL);
-            int has_bin = alt && file_exists(alt);
-            free(alt);
-            s = lb_err(err, has_bin ? LABSE_E_UNSUPPORTED : LABSE_E_IO,
-                       has_bin ? "%s: missing (the Dense module's weights; only "
-                                 "pytorch_model.bin found: convert it to safetensors)"
-                               : "%s: missing (the Dense module's weights)",
-                       p);
-            goto fail;
-        }
+        wctx w;
+        if ((s = weights_path(plan[k].dir, 1, &p, err))) break;
         if ((s = open_weights(m, p, &w, err)) ||
             (s = linear(&w, "linear", d->lin.in, d->lin.out, plan[k].has_bias, &d->lin, err)))
-            goto fail;
+            break;
         release_unused(m, &w);
     }
+    free(p);
+    return s;
+}
 
-    free(p);
+labse_status lb_model_load(const char *dir, int max_length_override, lb_model **out,
+                           labse_error *err) {
+    if (!dir || !out) return lb_err(err, LABSE_E_INVALID, "lb_model_load: NULL argument");
+    lb_err_clear(err);
+    lb_model *m = calloc(1, sizeof *m);
+    if (!m) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    dense_plan *plan = NULL;
+    int n_plan = 0;
+    lb_tok_config tc;
+    labse_status s;
+    if ((s = model_dir_check(dir, err)) || (s = stage_config(m, dir, err)) ||
+        (s = stage_modules(m, dir, &plan, &n_plan, err)) ||
+        (s = stage_max_length(m, dir, max_length_override, &tc, err)) ||
+        (s = stage_vocab(m, dir, &tc, err)) || (s = stage_encoder(m, dir, err)) ||
+        (s = stage_dense(m, plan, err))) {
+        lb_model_free(m);
+        m = NULL;
+    }
     for (int k = 0; k < n_plan; k++) free(plan[k].dir);
     free(plan);
-    cJSON_Delete(mods);
-    *out = m;
-    return LABSE_OK;
-#undef PATH
-fail:
-    free(p);
-    free(mpath);
-    for (int k = 0; k < n_plan; k++) free(plan[k].dir);
-    free(plan);
-    cJSON_Delete(mods);
-    lb_model_free(m);
+    if (m) *out = m;
     return s;
 }
 

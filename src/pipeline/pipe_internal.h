@@ -2,7 +2,8 @@
  *   pipe_reader.c   input range, line reading with the line cap, shards, fingerprint
  *   pipe_tokpool.c  window slots, reader thread, tokenizer threads
  *   pack.c          windows, length bucketing, batch cutting, packing (pack.h)
- *   pipe_out.c      streaming .npy writer, float16, manifest read/write
+ *   pipe_merge.c    `labse merge` (shard folders into one folder and/or one .npy)
+ *   (output: io/npy.h lb_npys, io/manifest.h, over io/atomic_file.h)
  * Shared with the tests (tests/test_pipeline.c). Not part of the public API. */
 #ifndef LB_PIPE_INTERNAL_H
 #define LB_PIPE_INTERNAL_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/common.h"
+#include "io/manifest.h"
 #include "io/npy.h"
 #include "pipeline/pipeline.h"
 
@@ -105,55 +107,10 @@ void lb_tokpool_release(lb_tokpool *p, lb_window *w);
 labse_status lb_tokpool_finish(lb_tokpool *p, double *tok_cpu_seconds, labse_error *err);
 
 /* ==========================================================================================
- * Output (pipe_out.c)
+ * Output
  * ========================================================================================== */
 
-/* A .npy being streamed to "<path>.tmp.<pid>": header for rows_hint rows, rows appended as
- * float32 (converted to float16 for LB_NPY_F16), sha256 of the whole file kept on the way.
- * When the final row count differs from the hint, the header is rewritten in place (same
- * length) and the checksum recomputed from the file. One thread. */
-typedef struct lb_npys lb_npys;
-labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hint,
-                          uint64_t cols, lb_npys **out, labse_error *err);
-labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err);
-/* Raw rows already in the file's dtype (merge). */
-labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
-uint64_t lb_npys_rows(const lb_npys *w);
-/* Fix the header, fsync, rename onto path, fsync the directory; sha256 hex (may be NULL).
- * Frees w always; on failure nothing is left. */
-labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err);
-void lb_npys_abort(lb_npys *w);
-
-typedef struct lb_manifest_part {
-    char file[32];             /* "part-00000.npy" */
-    uint64_t first_line, rows; /* global line index of row 0; rows */
-    uint64_t byte_start, byte_end; /* input bytes covered */
-    char sha256[65];           /* of the whole .npy file */
-} lb_manifest_part;
-
-typedef struct lb_manifest {
-    int format;                /* 1 */
-    char *model;               /* model identity (heap) */
-    int dim, max_length;
-    lb_npy_dtype dtype;
-    uint64_t part_rows;
-    char *input_path;          /* heap */
-    uint64_t input_size;
-    char fingerprint[65];      /* "" for stdin */
-    int shard_index, shard_count;
-    uint64_t byte_start, byte_end, line_start, lines; /* the range (lines: 0 = unknown) */
-    lb_manifest_part *parts;   /* heap, n_parts */
-    size_t n_parts, cap_parts;
-    int complete;
-} lb_manifest;
-
-void lb_manifest_free(lb_manifest *m);
-int lb_manifest_add_part(lb_manifest *m, const lb_manifest_part *p); /* 0 or -1 (NOMEM) */
-/* Write dir/manifest.json atomically (temporary, fsync, rename, fsync dir). Deterministic
- * bytes: no time stamps, fixed key order. */
-labse_status lb_manifest_write(const char *dir, const lb_manifest *m, labse_error *err);
-/* Read dir/manifest.json. LABSE_E_IO when absent (errno ENOENT → *absent = 1),
- * LABSE_E_FORMAT when malformed. */
-labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labse_error *err);
+/* The output side lives below the pipeline: the streaming .npy writer lb_npys (io/npy.h)
+ * and manifest.json (io/manifest.h), both over io/atomic_file.h. */
 
 #endif

@@ -2,7 +2,8 @@
  * (see lb_pipe_merge in pipeline.h). Checks before touching anything: every manifest is
  * complete, all describe the same input (size + fingerprint), model, dim, max_length, dtype
  * and shard count, every shard index appears once, and the shards' byte ranges and line
- * ranges are contiguous and cover the input. */
+ * ranges are contiguous and cover the input. Outputs: parts hard-linked (or copied through
+ * io/atomic_file.h), manifest.json (io/manifest.h) and the joined .npy (io/npy.h lb_npys). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,39 +15,28 @@
 
 #include "pipeline/pipe_internal.h"
 #include "base/sha256.h"
+#include "io/atomic_file.h"
 
-/* Copy src to dst (link() failed across file systems). */
+/* Copy src to dst (link() failed across file systems), atomically (io/atomic_file.h): dst
+ * appears whole or not at all. */
 static labse_status copy_file(const char *src, const char *dst, labse_error *err) {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", src, strerror(errno));
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (out < 0) {
-        close(in);
-        return lb_err(err, LABSE_E_IO, "%s: cannot create: %s", dst, strerror(errno));
-    }
-    char *buf = malloc((size_t)1 << 20);
-    labse_status s = buf ? LABSE_OK : lb_err(err, LABSE_E_NOMEM, "out of memory");
+    lb_afile *out = NULL;
+    labse_status s = lb_afile_open(dst, &out, err);
+    char *buf = s == LABSE_OK ? malloc((size_t)1 << 20) : NULL;
+    if (s == LABSE_OK && !buf) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
     while (s == LABSE_OK) {
         ssize_t r = read(in, buf, (size_t)1 << 20);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", src, strerror(errno));
         if (r <= 0) break;
-        for (ssize_t o = 0; o < r && s == LABSE_OK;) {
-            ssize_t w = write(out, buf + o, (size_t)(r - o));
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0)
-                s = lb_err(err, LABSE_E_IO, "%s: write failed: %s", dst, strerror(errno));
-            else
-                o += w;
-        }
+        s = lb_afile_write(out, buf, (size_t)r, err);
     }
-    if (s == LABSE_OK && fsync(out) != 0 && errno != EINVAL && errno != EROFS)
-        s = lb_err(err, LABSE_E_IO, "%s: fsync failed: %s", dst, strerror(errno));
     free(buf);
     close(in);
-    if (close(out) != 0 && s == LABSE_OK)
-        s = lb_err(err, LABSE_E_IO, "%s: close failed: %s", dst, strerror(errno));
-    if (s != LABSE_OK) unlink(dst);
+    if (s == LABSE_OK) return lb_afile_commit(out, err);
+    lb_afile_abort(out);
     return s;
 }
 

@@ -2,8 +2,8 @@
  * host memory, in input order, resumable, shardable. See GUIDE.md "The data path".
  *
  *   reader ──▶ tokenizer pool (N threads) ──▶ bucketer/packer ──▶ backend ──▶ reorder ──▶ writer
- *   pipe_reader.c  pipe_tokpool.c             pack.c             engine/backend_*.c     pipe_out.c
- *                                 (scheduler: pipeline.c)                               (manifest)
+ *   pipe_reader.c  pipe_tokpool.c             pack.c             engine/backend_*.c     io/npy.c
+ *                                 (scheduler: pipeline.c)                               (io/manifest.c)
  *
  * The pipeline runs on an engine (engine/engine.h): it tokenises with the engine's tokenizer
  * and takes the token budget (batch_tokens), max_length and the default window from the

@@ -1,0 +1,298 @@
+/* manifest.c — manifest.json: deterministic writer over io/atomic_file, the run-manifest
+ * reader and the parts-listing reader over cJSON. See manifest.h. */
+#include "io/manifest.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "io/atomic_file.h"
+
+void lb_manifest_free(lb_manifest *m) {
+    if (!m) return;
+    free(m->model);
+    free(m->input_path);
+    free(m->parts);
+    memset(m, 0, sizeof *m);
+}
+
+int lb_manifest_add_part(lb_manifest *m, const lb_manifest_part *p) {
+    if (m->n_parts == m->cap_parts) {
+        size_t c = m->cap_parts ? 2 * m->cap_parts : 16;
+        lb_manifest_part *np = realloc(m->parts, c * sizeof *np);
+        if (!np) return -1;
+        m->parts = np;
+        m->cap_parts = c;
+    }
+    m->parts[m->n_parts++] = *p;
+    return 0;
+}
+
+/* A JSON string literal of s (escapes ", \, control bytes; other bytes as they are). */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* The manifest's bytes into f (fixed key order, no time stamps). */
+static void manifest_print(FILE *f, const lb_manifest *m) {
+    fprintf(f, "{\n  \"format\": %d,\n  \"model\": ", m->format);
+    json_str(f, m->model ? m->model : "");
+    fprintf(f, ",\n  \"dim\": %d,\n  \"max_length\": %d,\n  \"dtype\": \"%s\",\n", m->dim,
+            m->max_length, m->dtype == LB_NPY_F16 ? "float16" : "float32");
+    fprintf(f, "  \"part_rows\": %" PRIu64 ",\n  \"input\": {\"path\": ", m->part_rows);
+    json_str(f, m->input_path ? m->input_path : "");
+    fprintf(f, ", \"size\": %" PRIu64 ", \"fingerprint\": ", m->input_size);
+    if (m->fingerprint[0])
+        fprintf(f, "\"sha256-ends-1MiB:%s\"},\n", m->fingerprint);
+    else
+        fputs("null},\n", f);
+    fprintf(f,
+            "  \"shard\": {\"index\": %d, \"count\": %d, \"byte_start\": %" PRIu64
+            ", \"byte_end\": %" PRIu64 ", \"line_start\": %" PRIu64 ", \"lines\": %" PRIu64
+            "},\n",
+            m->shard_index, m->shard_count, m->byte_start, m->byte_end, m->line_start, m->lines);
+    fputs("  \"parts\": [", f);
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const lb_manifest_part *p = &m->parts[i];
+        fprintf(f,
+                "%s\n    {\"file\": \"%s\", \"first_line\": %" PRIu64 ", \"rows\": %" PRIu64
+                ", \"byte_start\": %" PRIu64 ", \"byte_end\": %" PRIu64 ", \"sha256\": \"%s\"}",
+                i ? "," : "", p->file, p->first_line, p->rows, p->byte_start, p->byte_end,
+                p->sha256);
+    }
+    fprintf(f, "%s],\n  \"complete\": %s\n}\n", m->n_parts ? "\n  " : "",
+            m->complete ? "true" : "false");
+}
+
+labse_status lb_manifest_write(const char *dir, const lb_manifest *m, labse_error *err) {
+    size_t dl = strlen(dir);
+    char *path = malloc(dl + 32);
+    if (!path) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    snprintf(path, dl + 32, "%s/manifest.json", dir);
+    /* The text first (in memory), then one atomic file. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    if (!mf) {
+        free(path);
+        return lb_err(err, LABSE_E_NOMEM, "%s: out of memory", dir);
+    }
+    manifest_print(mf, m);
+    int bad = ferror(mf);
+    if (fclose(mf) != 0 || bad || !text) {
+        free(text);
+        free(path);
+        return lb_err(err, LABSE_E_NOMEM, "%s: out of memory", dir);
+    }
+    lb_afile *f = NULL;
+    labse_status s = lb_afile_open(path, &f, err);
+    if (s == LABSE_OK && (s = lb_afile_write(f, text, len, err)) != LABSE_OK) lb_afile_abort(f);
+    if (s == LABSE_OK) s = lb_afile_commit(f, err);
+    free(text);
+    free(path);
+    return s;
+}
+
+/* Number member k of o as a non-negative integer < 2^53. */
+static int get_u64(const cJSON *o, const char *k, uint64_t *v) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(j) || j->valuedouble < 0 || j->valuedouble > 9007199254740992.0 ||
+        j->valuedouble != (double)(uint64_t)j->valuedouble)
+        return 0;
+    *v = (uint64_t)j->valuedouble;
+    return 1;
+}
+
+static int get_int(const cJSON *o, const char *k, int *v) {
+    uint64_t u;
+    if (!get_u64(o, k, &u) || u > INT32_MAX) return 0;
+    *v = (int)u;
+    return 1;
+}
+
+/* Read path and parse it. *root: the document (caller deletes), NULL when not JSON. */
+static labse_status load_json(const char *path, cJSON **root, int *absent, labse_error *err) {
+    *root = NULL;
+    if (absent) *absent = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (absent) *absent = errno == ENOENT;
+        return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? 2 * cap : 65536;
+            char *nb = realloc(text, cap);
+            if (!nb) {
+                free(text);
+                fclose(f);
+                return lb_err(err, LABSE_E_NOMEM, "out of memory");
+            }
+            text = nb;
+        }
+        size_t r = fread(text + len, 1, cap - len, f);
+        if (r == 0) break;
+        len += r;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(text);
+        return lb_err(err, LABSE_E_IO, "%s: read failed", path);
+    }
+    *root = cJSON_ParseWithLength(text ? text : "", len);
+    free(text);
+    return LABSE_OK;
+}
+
+labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labse_error *err) {
+    memset(m, 0, sizeof *m);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    cJSON *root;
+    labse_status s = load_json(path, &root, absent, err);
+    if (s != LABSE_OK) return s;
+#define BAD(what) do { s = lb_err(err, LABSE_E_FORMAT, "%s: %s", path, what); goto out; } while (0)
+    if (!root) BAD("not valid JSON");
+    const cJSON *j;
+    if (!get_int(root, "format", &m->format) || m->format != 1) BAD("\"format\" is not 1");
+    j = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsString(j) || !(m->model = strdup(j->valuestring))) BAD("bad \"model\"");
+    if (!get_int(root, "dim", &m->dim) || !get_int(root, "max_length", &m->max_length))
+        BAD("bad \"dim\" or \"max_length\"");
+    j = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    if (cJSON_IsString(j) && strcmp(j->valuestring, "float32") == 0)
+        m->dtype = LB_NPY_F32;
+    else if (cJSON_IsString(j) && strcmp(j->valuestring, "float16") == 0)
+        m->dtype = LB_NPY_F16;
+    else
+        BAD("\"dtype\" is not \"float32\" or \"float16\"");
+    m->has_dtype = 1;
+    if (!get_u64(root, "part_rows", &m->part_rows)) BAD("bad \"part_rows\"");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+    j = cJSON_GetObjectItemCaseSensitive(in, "path");
+    if (!cJSON_IsString(j) || !(m->input_path = strdup(j->valuestring))) BAD("bad \"input\"");
+    if (!get_u64(in, "size", &m->input_size)) BAD("bad \"input.size\"");
+    j = cJSON_GetObjectItemCaseSensitive(in, "fingerprint");
+    if (cJSON_IsString(j)) {
+        const char *v = j->valuestring, *pre = "sha256-ends-1MiB:";
+        if (strncmp(v, pre, strlen(pre)) != 0 || strlen(v) != strlen(pre) + 64)
+            BAD("bad \"input.fingerprint\"");
+        memcpy(m->fingerprint, v + strlen(pre), 65);
+    } else if (!cJSON_IsNull(j)) {
+        BAD("bad \"input.fingerprint\"");
+    }
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "shard");
+    if (!get_int(sh, "index", &m->shard_index) || !get_int(sh, "count", &m->shard_count) ||
+        !get_u64(sh, "byte_start", &m->byte_start) || !get_u64(sh, "byte_end", &m->byte_end) ||
+        !get_u64(sh, "line_start", &m->line_start) || !get_u64(sh, "lines", &m->lines))
+        BAD("bad \"shard\"");
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "parts");
+    if (!cJSON_IsArray(parts)) BAD("no \"parts\" array");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, parts) {
+        lb_manifest_part q;
+        memset(&q, 0, sizeof q);
+        const cJSON *jf = cJSON_GetObjectItemCaseSensitive(p, "file");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(p, "sha256");
+        if (!cJSON_IsString(jf) || strlen(jf->valuestring) >= LB_MANIFEST_RUN_FILE_MAX ||
+            strchr(jf->valuestring, '/') || !cJSON_IsString(js) ||
+            strlen(js->valuestring) != 64 || !get_u64(p, "first_line", &q.first_line) ||
+            !get_u64(p, "rows", &q.rows) || !get_u64(p, "byte_start", &q.byte_start) ||
+            !get_u64(p, "byte_end", &q.byte_end))
+            BAD("a part lacks file/first_line/rows/byte_start/byte_end/sha256");
+        strcpy(q.file, jf->valuestring);
+        memcpy(q.sha256, js->valuestring, 65);
+        if (lb_manifest_add_part(m, &q) != 0) {
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    j = cJSON_GetObjectItemCaseSensitive(root, "complete");
+    if (!cJSON_IsBool(j)) BAD("bad \"complete\"");
+    m->complete = cJSON_IsTrue(j);
+#undef BAD
+out:
+    cJSON_Delete(root);
+    if (s != LABSE_OK) lb_manifest_free(m);
+    return s;
+}
+
+labse_status lb_manifest_read_parts(const char *dir, lb_manifest *m, labse_error *err) {
+    memset(m, 0, sizeof *m);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    cJSON *root;
+    labse_status s = load_json(path, &root, NULL, err);
+    if (s != LABSE_OK) return s;
+    if (!root) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: not valid JSON", path);
+        goto out;
+    }
+    const cJSON *jdt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    if (jdt) {
+        if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float32") == 0)
+            m->dtype = LB_NPY_F32;
+        else if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float16") == 0)
+            m->dtype = LB_NPY_F16;
+        else {
+            s = lb_err(err, LABSE_E_FORMAT, "%s: \"dtype\" must be \"float32\" or \"float16\"",
+                       path);
+            goto out;
+        }
+        m->has_dtype = 1;
+    }
+    const cJSON *jdim = cJSON_GetObjectItemCaseSensitive(root, "dim");
+    if (jdim && (!cJSON_IsNumber(jdim) || jdim->valuedouble < 1 || jdim->valuedouble > 1e6 ||
+                 jdim->valuedouble != (double)(int)jdim->valuedouble)) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: \"dim\" must be a positive integer", path);
+        goto out;
+    }
+    m->dim = jdim ? (int)jdim->valuedouble : 0;
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "parts");
+    if (!cJSON_IsArray(parts)) {
+        s = lb_err(err, LABSE_E_FORMAT, "%s: no \"parts\" array", path);
+        goto out;
+    }
+    size_t i = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, parts) {
+        lb_manifest_part q;
+        memset(&q, 0, sizeof q);
+        const cJSON *jf = cJSON_GetObjectItemCaseSensitive(p, "file");
+        if (!cJSON_IsString(jf) || !jf->valuestring[0] || jf->valuestring[0] == '/' ||
+            strstr(jf->valuestring, "..") || strlen(jf->valuestring) >= sizeof q.file ||
+            !get_u64(p, "first_line", &q.first_line) || !get_u64(p, "rows", &q.rows)) {
+            s = lb_err(err, LABSE_E_FORMAT,
+                       "%s: part %zu needs \"file\" (a relative name without '..'), "
+                       "\"first_line\" and \"rows\" (non-negative integers)",
+                       path, i);
+            goto out;
+        }
+        strcpy(q.file, jf->valuestring);
+        if (lb_manifest_add_part(m, &q) != 0) {
+            s = lb_err(err, LABSE_E_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        i++;
+    }
+out:
+    cJSON_Delete(root);
+    if (s != LABSE_OK) lb_manifest_free(m);
+    return s;
+}

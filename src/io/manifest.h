@@ -1,0 +1,83 @@
+/* manifest.h — manifest.json of a part folder: the description of a `labse encode --output
+ * DIR/` run (model, input, shard range, parts with checksums) that the pipeline writes and
+ * resumes from, `labse merge` joins, and the mining reader (mine/mine_emb.h) maps.
+ *
+ * One writer (deterministic bytes: fixed key order, no time stamps; atomic through
+ * io/atomic_file.h) and one reader with two strictness levels:
+ *   lb_manifest_read()        a complete run manifest, every field required (pipeline, merge);
+ *   lb_manifest_read_parts()  a parts listing: "parts" [{"file", "first_line", "rows"}]
+ *                             required, "dim" and "dtype" optional, everything else ignored
+ *                             (mining reads folders written by hand or by other tools).
+ *
+ * Thread-safety: all functions are reentrant; an lb_manifest belongs to one thread at a time.
+ * Not part of the public API. Internal names start with lb_.
+ */
+#ifndef LB_MANIFEST_H
+#define LB_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "labse.h"
+#include "io/npy.h"
+
+/* A run manifest's part names ("part-00000.npy") are shorter than this. */
+#define LB_MANIFEST_RUN_FILE_MAX 32
+
+typedef struct lb_manifest_part {
+    char file[256];            /* "part-00000.npy"; relative to the folder */
+    uint64_t first_line, rows; /* global line index of row 0; rows */
+    uint64_t byte_start, byte_end; /* input bytes covered (0 in a parts listing) */
+    char sha256[65];           /* of the whole .npy file ("" in a parts listing) */
+} lb_manifest_part;
+
+typedef struct lb_manifest {
+    int format;                /* 1 */
+    char *model;               /* model identity (heap) */
+    int dim, max_length;       /* dim 0: not given (parts listing only) */
+    lb_npy_dtype dtype;
+    int has_dtype;             /* 1 when "dtype" was given (always in a run manifest) */
+    uint64_t part_rows;
+    char *input_path;          /* heap */
+    uint64_t input_size;
+    char fingerprint[65];      /* "" for stdin */
+    int shard_index, shard_count;
+    uint64_t byte_start, byte_end, line_start, lines; /* the range (lines: 0 = unknown) */
+    lb_manifest_part *parts;   /* heap, n_parts */
+    size_t n_parts, cap_parts;
+    int complete;
+} lb_manifest;
+
+/* Free what m owns and zero it (NULL is a no-op). */
+void lb_manifest_free(lb_manifest *m);
+
+/* Append a copy of *p to m->parts. Returns 0, or -1 when out of memory (m unchanged). */
+int lb_manifest_add_part(lb_manifest *m, const lb_manifest_part *p);
+
+/*
+ * Write dir/manifest.json atomically (io/atomic_file.h: temporary, fsync, rename, fsync of
+ * the directory). Deterministic bytes: fixed key order, no time stamps. m is not modified.
+ * Errors: LABSE_E_IO / LABSE_E_NOMEM with a message naming the file.
+ */
+labse_status lb_manifest_write(const char *dir, const lb_manifest *m, labse_error *err);
+
+/*
+ * Read a complete run manifest dir/manifest.json into *m (zeroed first; on success the
+ * caller frees it with lb_manifest_free(); on failure nothing is left to free).
+ * LABSE_E_IO when it cannot be opened (*absent, if not NULL, = 1 when it does not exist),
+ * LABSE_E_FORMAT ("<dir>/manifest.json: what is wrong") when a field is missing or bad.
+ * Part names are plain file names (no '/') shorter than LB_MANIFEST_RUN_FILE_MAX.
+ */
+labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labse_error *err);
+
+/*
+ * Read a parts listing dir/manifest.json into *m (ownership as lb_manifest_read()): only
+ * "parts" is required, each with "file" (non-empty, relative, without "..") and
+ * non-negative integer "first_line" and "rows"; "dim" (a positive integer, m->dim = 0 when
+ * absent) and "dtype" ("float32" / "float16", m->has_dtype = 0 when absent) are optional.
+ * Does not check the order of the parts (the caller does). Errors: LABSE_E_IO,
+ * LABSE_E_FORMAT naming the file, LABSE_E_NOMEM.
+ */
+labse_status lb_manifest_read_parts(const char *dir, lb_manifest *m, labse_error *err);
+
+#endif
