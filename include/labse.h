@@ -324,7 +324,215 @@ labse_status labse_mine(const float *src, size_t ns, const float *tgt, size_t nt
                         const labse_mine_options *opt, labse_pair **pairs, size_t *n_pairs,
                         labse_error *err);
 
-/* Free memory the library returned to the caller (labse_mine's pairs). NULL is a no-op. */
+/* Parse a margin name: "ratio" | "distance" | "absolute" (as `labse mine --margin`).
+ * Returns 1 and sets *out, or 0 (out untouched) for an unknown or NULL name. Thread-safe. */
+int labse_margin_parse(const char *name, labse_margin *out);
+
+/* Parse a retrieval name: "forward" | "backward" | "intersect" | "max". As above. */
+int labse_retrieval_parse(const char *name, labse_retrieval *out);
+
+/* The name of a margin / retrieval mode ("ratio", "max", ...); "?" for an unknown value.
+ * Static storage; never NULL. Thread-safe. */
+const char *labse_margin_name(labse_margin m);
+const char *labse_retrieval_name(labse_retrieval r);
+
+/* ==========================================================================================
+ * Text input: the line rules of `labse encode`, `labse tokenize`, `labse mine`...
+ * ========================================================================================== */
+
+/*
+ * labse_text: the whole of one input in memory, split into lines.
+ * Line rules (the same for every `labse` command):
+ *   - lines are separated by '\n';
+ *   - one '\r' directly before the '\n' is removed (CRLF files), and so is one '\r' that ends
+ *     the input (a CRLF file whose last line lost its '\n'); a '\r' anywhere else is kept;
+ *   - a last line without '\n' still counts; an input that ends with '\n' has no extra empty
+ *     line after it;
+ *   - empty lines count;
+ *   - every other byte, NUL and invalid UTF-8 included, is kept as it is.
+ * So: "" -> 0 lines, "\n" -> 1 empty line, "a" -> 1, "a\n" -> 1, "a\n\nb" -> 3, "a\r\n" -> "a".
+ * A regular file is memory-mapped (constant heap memory for its bytes, plus 16 bytes per
+ * line for the line table); stdin and pipes are read into a heap buffer.
+ * Immutable once read: any number of threads may read lines from one labse_text.
+ */
+typedef struct labse_text labse_text;
+
+/*
+ * Read and split the whole of `path`; "-" means standard input.
+ *   path  NUL-terminated, not retained.
+ *   out   receives the text (caller frees with labse_text_free()). Untouched on failure.
+ * Errors: LABSE_E_IO with "PATH: reason" (open/stat/read/mmap failed, PATH is a folder),
+ * LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument).
+ * Thread-safety: reentrant; reading "-" from two threads at once is the caller's problem.
+ */
+labse_status labse_text_read(const char *path, labse_text **out, labse_error *err);
+
+/* Number of lines (by the rules above). 0 for NULL. Thread-safe. */
+size_t labse_text_count(const labse_text *t);
+
+/*
+ * Line i (0-based, i < labse_text_count(t)): a pointer to its first byte, its byte length in
+ * *len (without the '\n' and the removed '\r'; len may be NULL). The bytes are NOT
+ * NUL-terminated and may contain NUL; they stay valid until labse_text_free(t). NULL (and
+ * *len = 0) when t is NULL or i is out of range; an empty line gives a non-NULL pointer.
+ * Thread-safe.
+ */
+const char *labse_text_line(const labse_text *t, size_t i, size_t *len);
+
+/* Free a text (NULL is a no-op): unmaps or frees its bytes; every line pointer dies. */
+void labse_text_free(labse_text *t);
+
+/* ==========================================================================================
+ * Embedding matrices, mining and evaluation over them (the engines of `labse mine` and
+ * `labse eval`)
+ * ========================================================================================== */
+
+/*
+ * labse_embeddings: a read-only (rows, dim) matrix of sentence embeddings, whatever its
+ * storage: a float32/float16 .npy file or a part folder of `labse encode` (memory-mapped,
+ * never copied whole), a caller's float32 array, or texts just encoded. At most 4294967294
+ * rows. Immutable after creation: any number of threads may use one concurrently (create and
+ * free from one thread).
+ */
+typedef struct labse_embeddings labse_embeddings;
+
+/*
+ * Open `path`: a .npy file ('<f4' or '<f2', 2-D, C order) or a folder holding the
+ * manifest.json of `labse encode` (parts in order, contiguous, each checked for its exact
+ * size). The name (labse_embeddings_name) is `path`.
+ *   out  receives the matrix (caller frees with labse_embeddings_free()). Untouched on failure.
+ * Errors: LABSE_E_IO (open/map), LABSE_E_FORMAT (bad header, size or manifest, not 2-D, too
+ * many rows, dim 0), LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument). Messages name the file.
+ * Thread-safety: reentrant.
+ */
+labse_status labse_embeddings_open(const char *path, labse_embeddings **out, labse_error *err);
+
+/*
+ * Wrap rows x dim float32 values, row-major, WITHOUT copying them: `data` must stay valid and
+ * unchanged until labse_embeddings_free(). `name` (copied; NULL = "embeddings") is used in
+ * messages. rows may be 0 (mining and evaluation refuse an empty matrix); dim >= 1.
+ * Errors: LABSE_E_INVALID (NULL data with rows > 0, dim 0, too many rows), LABSE_E_NOMEM.
+ * Thread-safety: reentrant.
+ */
+labse_status labse_embeddings_wrap(const float *data, uint64_t rows, size_t dim,
+                                   const char *name, labse_embeddings **out, labse_error *err);
+
+/*
+ * Encode n texts with session s of model m (labse_encode in chunks of 4096 texts, so the rows
+ * equal labse_encode's) into a new in-memory (n, labse_model_dim(m)) matrix named `name`
+ * (copied; NULL = "texts"). texts/lens as for labse_encode (lens NULL: NUL-terminated).
+ * Resident: n x dim floats (for corpora that do not fit, `labse encode` to a folder then
+ * labse_embeddings_open).
+ * Errors: the encoder's, prefixed with "NAME: lines A..B"; LABSE_E_FORMAT when the encoder
+ * gives a non-finite value; LABSE_E_NOMEM; LABSE_E_INVALID (NULL argument, s not of m is the
+ * caller's bug and not detected).
+ * Thread-safety: one thread per session at a time (as labse_encode).
+ */
+labse_status labse_embeddings_encode(labse_session *s, const labse_model *m,
+                                     const char *const *texts, const size_t *lens, size_t n,
+                                     const char *name, labse_embeddings **out, labse_error *err);
+
+/* Free a matrix (NULL is a no-op): unmaps its files, frees what it owns (never a wrapped
+ * caller array). */
+void labse_embeddings_free(labse_embeddings *e);
+
+/*
+ * Copy rows [row0, row0 + n) into out[n * dim] as float32 (float16 files widened exactly).
+ * Returns LABSE_E_INVALID (nothing copied) when e or out is NULL (with n > 0) or the range
+ * passes the last row. Thread-safe: any number of threads may read one matrix at once.
+ */
+labse_status labse_embeddings_read(const labse_embeddings *e, uint64_t row0, size_t n,
+                                   float *out, labse_error *err);
+
+/* Rows, dimension and name (the path, or the name given). 0 / 0 / "" for NULL. The name
+ * lives as long as e. Thread-safe. */
+uint64_t labse_embeddings_rows(const labse_embeddings *e);
+size_t labse_embeddings_dim(const labse_embeddings *e);
+const char *labse_embeddings_name(const labse_embeddings *e);
+
+/*
+ * Bitext mining over two embedding matrices: the same pairs, scores and order as labse_mine
+ * on the same rows (the engine of `labse mine`).
+ *   opt     NULL = defaults. opt->k above min(rows(src), rows(tgt)) is lowered to it.
+ *           Device: as labse_mine_options.device; with LABSE_DEVICE_AUTO a k (after lowering)
+ *           above 64, which the GPU search does not take, runs on the CPU instead of failing.
+ *   pairs   receives a malloc'ed array of *n_pairs pairs (NULL when 0), ordered as labse_mine;
+ *           free with labse_free(). Both untouched on failure.
+ *   k_used  optional (NULL): the k searched with.
+ * Errors: LABSE_E_INVALID (NULL argument, a matrix with no rows: "NAME: no rows ...", unequal
+ * dims: "dimension mismatch ...", bad option), LABSE_E_FORMAT (a row with NaN/inf or zero
+ * norm; the message names the matrix and the row), LABSE_E_UNSUPPORTED (device CUDA without
+ * a GPU), LABSE_E_NOMEM, LABSE_E_CUDA. Memory as labse_mine.
+ * Thread-safety: reentrant; runs on its own OpenMP threads.
+ */
+labse_status labse_mine_embeddings(const labse_embeddings *src, const labse_embeddings *tgt,
+                                   const labse_mine_options *opt, labse_pair **pairs,
+                                   size_t *n_pairs, int *k_used, labse_error *err);
+
+/* Retrieval accuracies of aligned corpora (row i of src translates row i of tgt), fractions
+ * in [0, 1]: is a row's best candidate on the other side its own translation? */
+typedef struct labse_eval_result {
+    uint64_t n;                 /* rows (pairs) */
+    double cos_src2tgt;         /* by cosine (nearest neighbour; the lower index on ties) */
+    double cos_tgt2src;
+    double margin_src2tgt;      /* by margin (the best of the k nearest, as labse_mine) */
+    double margin_tgt2src;
+} labse_eval_result;
+
+/*
+ * Tatoeba-style evaluation (the engine of `labse eval`): the k-NN of labse_mine_embeddings
+ * both ways, then the accuracies above.
+ *   opt     NULL = defaults; uses k (lowered to the row count), margin, threads, block_rows,
+ *           device and cuda_device (with the same AUTO rule); retrieval and threshold are
+ *           ignored.
+ *   res     receives the result. Untouched on failure.
+ *   k_used  optional (NULL): the k searched with.
+ * Errors: as labse_mine_embeddings, and LABSE_E_INVALID when the row counts differ.
+ * Thread-safety: reentrant; runs on its own OpenMP threads.
+ */
+labse_status labse_eval_embeddings(const labse_embeddings *src, const labse_embeddings *tgt,
+                                   const labse_mine_options *opt, labse_eval_result *res,
+                                   int *k_used, labse_error *err);
+
+/*
+ * Write mined pairs as the TSV of `labse mine`: one pair a line,
+ *   "%.8f\t%u\t%u\n"  (score, source row, target row), or, when both texts are given,
+ *   "%.8f\t%u\t%u\tSOURCE\tTARGET\n" with the texts' lines src_text[src] and tgt_text[tgt]
+ *   (a tab inside a text is written as a space; other bytes as they are).
+ *   path      "-" = standard output (flushed, not closed); otherwise written to
+ *             "PATH.tmp.PID" (created exclusively), fsync'ed and renamed over PATH; nothing
+ *             is left behind on failure.
+ *   pairs     n pairs (NULL when n == 0); rows must fit in 32 bits.
+ *   src_text, tgt_text  optional (either NULL: no text columns); a pair's row must be a line
+ *             of its text (LABSE_E_INVALID otherwise, checked before anything is written).
+ * Errors: LABSE_E_IO "PATH.tmp.PID: cannot create: reason" / "PATH: write failed: reason" /
+ * "stdout: write failed: reason"; LABSE_E_INVALID (NULL path, bad row).
+ * Thread-safety: reentrant for distinct paths; "-" shares stdout with the caller.
+ */
+labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, size_t n,
+                                   const labse_text *src_text, const labse_text *tgt_text,
+                                   labse_error *err);
+
+/*
+ * Join the complete shard folders of one `labse encode --shard K/N` run (all N, any order),
+ * the engine of `labse merge`:
+ *   out_dir     the merged folder (part files hard-linked, or copied across file systems, and
+ *               renumbered; one manifest.json), or NULL for none;
+ *   shard_dirs  n >= 1 shard folder paths;
+ *   npy_path    also concatenate every row into one .npy (atomic; each part's sha256 checked
+ *               on the way), or NULL. At least one of out_dir and npy_path.
+ *   rows        optional (NULL): receives the total row count.
+ * Refused unless every shard is complete and they share the input (size + fingerprint),
+ * model, dim, dtype and shard count, with contiguous byte and line ranges.
+ * Errors: LABSE_E_INVALID (NULL/empty arguments, shards that do not fit together; the message
+ * says why), LABSE_E_IO, LABSE_E_FORMAT (a damaged shard), LABSE_E_NOMEM.
+ * Thread-safety: reentrant for distinct outputs.
+ */
+labse_status labse_merge(const char *out_dir, const char *const *shard_dirs, int n,
+                         const char *npy_path, uint64_t *rows, labse_error *err);
+
+/* Free memory the library returned to the caller (labse_mine's and
+ * labse_mine_embeddings' pairs). NULL is a no-op. */
 void labse_free(void *p);
 
 /* ==========================================================================================

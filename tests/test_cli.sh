@@ -91,7 +91,9 @@ for c in encode tokenize info bench; do
     run 0 "labse $c -h" "$c" -h
 done
 run 2 "no command" 
+check "no command: the usage on stderr" stderr_has "usage: labse COMMAND"
 run 2 "unknown command" frobnicate
+check "unknown command: named" stderr_has "unknown command 'frobnicate'"
 run 2 "encode without --model" encode --input x --output y.npy
 run 2 "encode without --input" encode --model "$MODEL" --output "$T/y.npy"
 run 2 "encode without --output" encode --model "$MODEL" --input x
@@ -242,6 +244,9 @@ check "missing model: message names the dir" stderr_has "no-such-model"
 run 1 "missing input" encode "${MODEL_OPT[@]}" --input "$T/no-such.txt" --output "$T/f2.npy"
 check "missing input: no output" no_file "$T/f2.npy"
 check "missing input: message names the file" stderr_has "no-such.txt"
+check "missing input: not called the output" sh -c "! grep -q 'output' '$T/err'"
+run 1 "missing input, folder output" encode "${MODEL_OPT[@]}" --input "$T/no-such.txt" --output "$T/f2d/"
+check "missing input, folder output: names the input only" sh -c "grep -q '^labse: $T/no-such.txt: ' '$T/err'"
 run 1 "input is a directory" encode "${MODEL_OPT[@]}" --input "$T" --output "$T/f3.npy"
 check "directory input: no output" no_file "$T/f3.npy"
 run 1 "output into a missing directory" encode "${MODEL_OPT[@]}" --input "$T/mixed.txt" --output "$T/nodir/x.npy"

@@ -29,7 +29,7 @@ static const char USAGE_BENCH[] =
  * ========================================================================================== */
 
 typedef struct corpus {
-    lb_input *inputs;   /* every file read, kept mapped: the sentences point into them */
+    labse_text **inputs;  /* every file read, kept mapped: the sentences point into them */
     size_t n_inputs, cap_inputs;
     const char **text;
     size_t *len;
@@ -38,7 +38,7 @@ typedef struct corpus {
 } corpus;
 
 static void corpus_free(corpus *c) {
-    for (size_t i = 0; i < c->n_inputs; i++) lb_input_free(&c->inputs[i]);
+    for (size_t i = 0; i < c->n_inputs; i++) labse_text_free(c->inputs[i]);
     free(c->inputs);
     free(c->text);
     free(c->len);
@@ -73,7 +73,7 @@ static int ends_with(const char *s, const char *suffix) {
 static int corpus_add_file(corpus *c, const char *path, int64_t limit) {
     if (c->n_inputs == c->cap_inputs) {
         size_t nc = c->cap_inputs ? c->cap_inputs * 2 : 16;
-        lb_input *ni = realloc(c->inputs, nc * sizeof *ni);
+        labse_text **ni = realloc(c->inputs, nc * sizeof *ni);
         if (!ni) {
             errorf("out of memory");
             return EXIT_RUNTIME;
@@ -82,20 +82,20 @@ static int corpus_add_file(corpus *c, const char *path, int64_t limit) {
         c->cap_inputs = nc;
     }
     labse_error err = {0};
-    lb_input *in = &c->inputs[c->n_inputs];
-    labse_status s = lb_input_read(path, in, &err);
+    labse_text *in = NULL;
+    labse_status s = labse_text_read(path, &in, &err);
     if (s != LABSE_OK) return report("input", s, &err, 0);
-    c->n_inputs++;
+    c->inputs[c->n_inputs++] = in;
     int tsv = ends_with(path, ".tsv");
-    lb_line_iter it;
-    lb_line_iter_init(&it, in->data, in->len);
-    lb_line line;
-    while ((limit <= 0 || (int64_t)c->n < limit) && lb_line_next(&it, &line)) {
+    size_t n_lines = labse_text_count(in);
+    for (size_t li = 0; li < n_lines && (limit <= 0 || (int64_t)c->n < limit); li++) {
+        size_t len;
+        const char *line = labse_text_line(in, li, &len);
         if (!tsv) {
-            if (!corpus_push(c, line.ptr, line.len)) goto oom;
+            if (!corpus_push(c, line, len)) goto oom;
             continue;
         }
-        const char *p = line.ptr, *end = line.ptr + line.len;
+        const char *p = line, *end = line + len;
         for (;;) {
             const char *tab = memchr(p, '\t', (size_t)(end - p));
             const char *fe = tab ? tab : end;
@@ -191,21 +191,17 @@ static void print_machine(void) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"input", required_argument, NULL, 'i'},
         {"bitext", required_argument, NULL, OPT_BITEXT},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"threads", required_argument, NULL, 't'},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
         {"limit", required_argument, NULL, 'n'},
         {"repeat", required_argument, NULL, 'r'},
         {"no-encode", no_argument, NULL, OPT_NO_ENCODE},
         {"encoder", no_argument, NULL, OPT_ENCODER},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_HELP, own, "i:n:r:");
     model_args ma = {NULL, labse_default_options()};
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) {
@@ -216,7 +212,7 @@ int cmd_bench(int argc, char **argv) {
     const char *bitext = NULL;
     int64_t limit = 0;
     int repeat = 1, no_encode = 0, encoder = 0, c, rc = EXIT_USAGE;
-    while ((c = getopt_long(argc, argv, ":m:i:t:n:r:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) goto out;
         if (r > 0) continue;

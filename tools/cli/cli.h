@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include "labse.h"
-#include "io/lines.h"
-#include "io/npy.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -40,6 +38,52 @@ enum {
     OPT_NO_ENCODE,
     OPT_ENCODER,
 };
+
+/* ------------------------------------------------------------------------------------------
+ * Options: one table of the options several commands share (common.c), from which each
+ * command's getopt_long arrays are built together with its own options.
+ * ------------------------------------------------------------------------------------------ */
+
+/* The shared options, as bits of a command's selection. */
+enum {
+    CLI_OPT_MODEL = 1u << 0,         /* -m, --model DIR */
+    CLI_OPT_DEVICE = 1u << 1,        /* --device D */
+    CLI_OPT_THREADS = 1u << 2,       /* -t, --threads N */
+    CLI_OPT_BATCH_TOKENS = 1u << 3,  /* --batch-tokens N */
+    CLI_OPT_MAX_LENGTH = 1u << 4,    /* --max-length N */
+    CLI_OPT_QUIET = 1u << 5,         /* -q, --quiet */
+    CLI_OPT_HELP = 1u << 6,          /* -h, --help */
+    CLI_OPT_MODEL_ALL = CLI_OPT_MODEL | CLI_OPT_DEVICE | CLI_OPT_THREADS |
+                        CLI_OPT_BATCH_TOKENS | CLI_OPT_MAX_LENGTH,
+};
+
+/* One shared option: its getopt_long entry (id: the short letter, or an OPT_* id >= 256) and
+ * its generic help line (a command's usage text may word it for the command). */
+typedef struct cli_option {
+    unsigned bit;
+    const char *name;
+    int has_arg;
+    int id;
+    const char *help;
+} cli_option;
+
+extern const cli_option CLI_SHARED_OPTIONS[];
+extern const size_t CLI_N_SHARED_OPTIONS;
+
+#define CLI_MAX_OPTIONS 40
+
+/* A command's getopt_long arguments: the shared options selected + its own. */
+typedef struct cli_getopt {
+    struct option longopts[CLI_MAX_OPTIONS + 1];
+    char shortopts[2 * CLI_MAX_OPTIONS + 2];
+} cli_getopt;
+
+/* Build g: ":" then the short letters (with ':' when they take a value) of the selected shared
+ * options and own_short; longopts = the selected shared entries (table order), then `own`
+ * (terminated by a {NULL} entry; may be NULL). Aborts on more than CLI_MAX_OPTIONS entries (a
+ * programming error). */
+void cli_getopt_build(cli_getopt *g, unsigned shared, const struct option *own,
+                      const char *own_short);
 
 typedef struct model_args {
     const char *model;
@@ -72,17 +116,15 @@ int cmd_merge(int argc, char **argv);  /* merge.c (pipeline shards) */
 int cmd_mine(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 
-/* Shared by mine.c and eval.c (defined in mine.c): open embeddings, encode lines, run the
- * validated, k-clamped k-NN. Each returns 0 or an exit status after printing the error. */
-struct lb_emb;
-struct lb_topk;
-int mine_open_emb(const char *path, struct lb_emb **out);
-int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines, size_t n,
-                const char *name, struct lb_emb **out);
-/* mine_knn searches on the device chosen by --device (ma.opt.device / cuda_device: cpu, cuda,
- * cuda:N, auto = the GPU when the build has a real one and it is present). */
-int mine_knn(const struct lb_emb *src, const struct lb_emb *tgt, int k, size_t block_rows,
-             int threads, const labse_options *dev, int quiet, struct lb_topk *fwd,
-             struct lb_topk *bwd);
+/* Shared by mine.c and eval.c (defined in mine.c): open embeddings, encode texts, both over
+ * the public labse_embeddings. Each returns 0 or an exit status after printing the error. */
+int mine_open_emb(const char *path, labse_embeddings **out);
+int mine_encode(labse_session *sess, const labse_model *m, const char *const *texts,
+                const size_t *lens, size_t n, const char *name, labse_embeddings **out);
+/* The k-NN options of --k/--block-rows/--threads/--device (ma.opt.device / cuda_device: cpu,
+ * cuda, cuda:N, auto = the GPU when the build has a real one and it is present). */
+labse_mine_options mine_knn_options(int k, size_t block_rows, const labse_options *dev);
+/* The warning of a k lowered to the corpus size (unless quiet). */
+void mine_k_warning(int k, int k_used, int quiet);
 
 #endif

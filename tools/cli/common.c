@@ -162,6 +162,54 @@ int getopt_failure(const char *cmd, int c, char **argv) {
     return usage_error(cmd, "unknown option '%s'", name);
 }
 
+/* ==========================================================================================
+ * Options
+ * ========================================================================================== */
+
+const cli_option CLI_SHARED_OPTIONS[] = {
+    {CLI_OPT_MODEL, "model", required_argument, 'm',
+     "  -m, --model DIR         model folder"},
+    {CLI_OPT_DEVICE, "device", required_argument, OPT_DEVICE,
+     "      --device D          cpu | cuda | cuda:N | cuda:all | auto (default auto: the\n"
+     "                          GPU when this build has one and a device is present)"},
+    {CLI_OPT_THREADS, "threads", required_argument, 't',
+     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)"},
+    {CLI_OPT_BATCH_TOKENS, "batch-tokens", required_argument, OPT_BATCH_TOKENS,
+     "      --batch-tokens N    token budget of one batch (default 16384)"},
+    {CLI_OPT_MAX_LENGTH, "max-length", required_argument, OPT_MAX_LENGTH,
+     "      --max-length N      max tokens per line incl. [CLS]/[SEP] (default: the model's)"},
+    {CLI_OPT_QUIET, "quiet", no_argument, 'q',
+     "  -q, --quiet             no summary on stderr"},
+    {CLI_OPT_HELP, "help", no_argument, 'h',
+     "  -h, --help              this help"},
+};
+const size_t CLI_N_SHARED_OPTIONS = sizeof CLI_SHARED_OPTIONS / sizeof CLI_SHARED_OPTIONS[0];
+
+void cli_getopt_build(cli_getopt *g, unsigned shared, const struct option *own,
+                      const char *own_short) {
+    size_t n = 0, ns = 0;
+    memset(g, 0, sizeof *g);
+    g->shortopts[ns++] = ':';
+    for (size_t i = 0; i < CLI_N_SHARED_OPTIONS; i++) {
+        const cli_option *o = &CLI_SHARED_OPTIONS[i];
+        if (!(shared & o->bit)) continue;
+        if (n >= CLI_MAX_OPTIONS) abort();
+        g->longopts[n++] = (struct option){o->name, o->has_arg, NULL, o->id};
+        if (o->id > 0 && o->id < 256) {
+            g->shortopts[ns++] = (char)o->id;
+            if (o->has_arg == required_argument) g->shortopts[ns++] = ':';
+        }
+    }
+    for (; own && own->name; own++) {
+        if (n >= CLI_MAX_OPTIONS) abort();
+        g->longopts[n++] = *own;
+    }
+    size_t l = own_short ? strlen(own_short) : 0;
+    if (ns + l >= sizeof g->shortopts) abort();
+    if (l) memcpy(g->shortopts + ns, own_short, l);
+    g->longopts[n] = (struct option){NULL, 0, NULL, 0};
+}
+
 /* Handle an option every model command shares. Returns 1 handled, 0 not ours, -1 bad value. */
 int model_option(int c, const char *arg, model_args *ma) {
     switch (c) {

@@ -92,29 +92,24 @@ static void progress_cb(const lb_pipe_progress *p, void *user) {
 }
 
 int cmd_encode(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"threads", required_argument, NULL, 't'},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
         {"tok-threads", required_argument, NULL, OPT_TOK_THREADS},
         {"window", required_argument, NULL, OPT_WINDOW},
         {"part-rows", required_argument, NULL, OPT_PART_ROWS},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"shard", required_argument, NULL, OPT_SHARD},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_QUIET | CLI_OPT_HELP, own, "i:o:");
     model_args ma = {NULL, labse_default_options()};
     lb_pipe_options po = lb_pipe_default_options();
     const char *input = NULL, *output = NULL, *shard = NULL;
     int quiet = 0, c;
     int64_t v;
-    while ((c = getopt_long(argc, argv, ":m:i:o:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
@@ -217,7 +212,15 @@ int cmd_encode(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (s != LABSE_OK) {
-        rc = report(dir ? po.output : "output", s, &err, 0);
+        /* A message about the input names it already ("IN: cannot open: ..."): print it as it
+         * is (an "output" prefix would call the input the output). Others are the output's. */
+        size_t il = strlen(input);
+        if (strncmp(err.message, input, il) == 0 && err.message[il] == ':') {
+            errorf("%s", err.message);
+            rc = EXIT_RUNTIME;
+        } else {
+            rc = report(dir ? po.output : "output", s, &err, 0);
+        }
         if (s == LABSE_E_INVALID) rc = EXIT_RUNTIME;
     } else if (st.stopped) {
         errorf("stopped by %s after %" PRIu64 " lines; %s", g_stop == SIGTERM ? "SIGTERM" : "SIGINT",

@@ -3,9 +3,6 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "mine/knn.h"
-#include "mine/margin.h"
-#include "mine/mine_emb.h"
 
 static const char USAGE_EVAL[] =
     "usage: labse eval --model DIR FILE.tsv...\n"
@@ -41,101 +38,95 @@ static const char USAGE_EVAL[] =
 
 enum { OPT_E_SRC_EMB = 512, OPT_E_TGT_EMB, OPT_E_MARGIN, OPT_E_JSON, OPT_E_BLOCK_ROWS };
 
-/* Split each line of a TSV at its first tab into source and target views. */
-static int split_tsv(const char *path, const lb_input *in, lb_line **src, lb_line **tgt,
-                     size_t *n) {
-    labse_error err = {0};
-    lb_line *lines = NULL;
-    size_t nl = 0;
-    labse_status s = lb_lines_split(in->data, in->len, &lines, &nl, &err);
-    if (s != LABSE_OK) return report(path, s, &err, 0);
+/* Split each line of a TSV at its first tab into source and target views (pointers and
+ * lengths; the caller frees the four arrays). */
+static int split_tsv(const char *path, const labse_text *in, const char ***src, size_t **src_len,
+                     const char ***tgt, size_t **tgt_len, size_t *n) {
+    size_t nl = labse_text_count(in);
     if (nl == 0) {
         errorf("%s: empty file (no pairs)", path);
-        free(lines);
         return EXIT_RUNTIME;
     }
     *src = malloc(nl * sizeof **src);
     *tgt = malloc(nl * sizeof **tgt);
-    if (!*src || !*tgt) {
-        free(lines);
+    *src_len = malloc(nl * sizeof **src_len);
+    *tgt_len = malloc(nl * sizeof **tgt_len);
+    if (!*src || !*tgt || !*src_len || !*tgt_len) {
         errorf("out of memory");
         return EXIT_RUNTIME;
     }
     for (size_t i = 0; i < nl; i++) {
-        const char *tab = lines[i].len ? memchr(lines[i].ptr, '\t', lines[i].len) : NULL;
+        size_t len;
+        const char *line = labse_text_line(in, i, &len);
+        const char *tab = len ? memchr(line, '\t', len) : NULL;
         if (!tab) {
             errorf("%s:%zu: no tab (expected 'source<TAB>target')", path, i + 1);
-            free(lines);
             return EXIT_RUNTIME;
         }
-        (*src)[i] = (lb_line){lines[i].ptr, (size_t)(tab - lines[i].ptr)};
-        (*tgt)[i] = (lb_line){tab + 1, lines[i].len - (size_t)(tab - lines[i].ptr) - 1};
+        (*src)[i] = line;
+        (*src_len)[i] = (size_t)(tab - line);
+        (*tgt)[i] = tab + 1;
+        (*tgt_len)[i] = len - (size_t)(tab - line) - 1;
     }
-    free(lines);
     *n = nl;
     return 0;
 }
 
 /* k-NN + accuracies of one aligned pair of matrices. */
-static int eval_pair(const lb_emb *a, const lb_emb *b, int k, size_t block_rows, int threads,
-                     const labse_options *dev, int quiet, lb_margin margin,
-                     lb_eval_result *res) {
-    if (lb_emb_rows(a) != lb_emb_rows(b)) {
+static int eval_pair(const labse_embeddings *a, const labse_embeddings *b, int k,
+                     size_t block_rows, const labse_options *dev, int quiet, labse_margin margin,
+                     labse_eval_result *res) {
+    if (labse_embeddings_rows(a) != labse_embeddings_rows(b)) {
         errorf("%s has %" PRIu64 " rows but %s has %" PRIu64
                " (eval needs aligned pairs: row i translates row i)",
-               lb_emb_name(a), lb_emb_rows(a), lb_emb_name(b), lb_emb_rows(b));
+               labse_embeddings_name(a), labse_embeddings_rows(a), labse_embeddings_name(b),
+               labse_embeddings_rows(b));
         return EXIT_RUNTIME;
     }
-    lb_topk fwd = {0}, bwd = {0};
-    int rc = mine_knn(a, b, k, block_rows, threads, dev, quiet, &fwd, &bwd);
-    if (rc) return rc;
+    labse_mine_options mo = mine_knn_options(k, block_rows, dev);
+    mo.margin = margin;
     labse_error err = {0};
-    labse_status s = lb_eval_accuracy(&fwd, &bwd, margin, res, &err);
-    lb_topk_free(&fwd);
-    lb_topk_free(&bwd);
-    if (s != LABSE_OK) return report("eval", s, &err, 0);
+    int k_used = k;
+    labse_status s = labse_eval_embeddings(a, b, &mo, res, &k_used, &err);
+    if (s != LABSE_OK) return report("k-NN", s, &err, 0);
+    mine_k_warning(k, k_used, quiet);
     return 0;
 }
 
-static cJSON *result_json(const char *name, const lb_eval_result *r) {
+static cJSON *result_json(const char *name, const labse_eval_result *r) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     if (name) cJSON_AddStringToObject(o, "name", name);
     cJSON_AddNumberToObject(o, "n", (double)r->n);
-    cJSON_AddNumberToObject(o, "cos_src2tgt", r->cos_fwd);
-    cJSON_AddNumberToObject(o, "cos_tgt2src", r->cos_bwd);
-    cJSON_AddNumberToObject(o, "margin_src2tgt", r->margin_fwd);
-    cJSON_AddNumberToObject(o, "margin_tgt2src", r->margin_bwd);
+    cJSON_AddNumberToObject(o, "cos_src2tgt", r->cos_src2tgt);
+    cJSON_AddNumberToObject(o, "cos_tgt2src", r->cos_tgt2src);
+    cJSON_AddNumberToObject(o, "margin_src2tgt", r->margin_src2tgt);
+    cJSON_AddNumberToObject(o, "margin_tgt2src", r->margin_tgt2src);
     return o;
 }
 
-static void print_row(const char *name, const lb_eval_result *r) {
-    printf("%-32s %9" PRIu64 " %10.2f %10.2f %12.2f %12.2f\n", name, r->n, 100 * r->cos_fwd,
-           100 * r->cos_bwd, 100 * r->margin_fwd, 100 * r->margin_bwd);
+static void print_row(const char *name, const labse_eval_result *r) {
+    printf("%-32s %9" PRIu64 " %10.2f %10.2f %12.2f %12.2f\n", name, r->n, 100 * r->cos_src2tgt,
+           100 * r->cos_tgt2src, 100 * r->margin_src2tgt, 100 * r->margin_tgt2src);
 }
 
 int cmd_eval(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"src-emb", required_argument, NULL, OPT_E_SRC_EMB},
         {"tgt-emb", required_argument, NULL, OPT_E_TGT_EMB},
         {"k", required_argument, NULL, 'k'},
         {"margin", required_argument, NULL, OPT_E_MARGIN},
         {"json", no_argument, NULL, OPT_E_JSON},
-        {"threads", required_argument, NULL, 't'},
         {"block-rows", required_argument, NULL, OPT_E_BLOCK_ROWS},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_QUIET | CLI_OPT_HELP, own, "k:");
     model_args ma = {NULL, labse_default_options()};
     const char *src_emb = NULL, *tgt_emb = NULL;
     int k = 4, json = 0, quiet = 0, block_rows = 2048, c;
-    lb_margin margin = LB_MARGIN_RATIO;
-    while ((c = getopt_long(argc, argv, ":m:k:t:qh", longopts, NULL)) != -1) {
+    labse_margin margin = LABSE_MARGIN_RATIO;
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
@@ -146,7 +137,7 @@ int cmd_eval(int argc, char **argv) {
             if (!parse_int("--k", optarg, 1, 1 << 20, &k)) return EXIT_USAGE;
             break;
         case OPT_E_MARGIN:
-            if (!lb_margin_parse(optarg, &margin))
+            if (!labse_margin_parse(optarg, &margin))
                 return usage_error("eval", "--margin: '%s' is not ratio, distance or absolute",
                                    optarg);
             break;
@@ -169,7 +160,7 @@ int cmd_eval(int argc, char **argv) {
     if (!emb_mode && !ma.model) return usage_error("eval", "--model is required for FILE.tsv");
 
     int n_items = emb_mode ? 1 : n_files;
-    lb_eval_result *res = calloc((size_t)n_items, sizeof *res);
+    labse_eval_result *res = calloc((size_t)n_items, sizeof *res);
     if (!res) {
         errorf("out of memory");
         return EXIT_RUNTIME;
@@ -177,15 +168,13 @@ int cmd_eval(int argc, char **argv) {
     int rc = 0;
     labse_model *m = NULL;
     labse_session *sess = NULL;
-    int threads = ma.opt.threads;
     if (emb_mode) {
-        lb_emb *a = NULL, *b = NULL;
+        labse_embeddings *a = NULL, *b = NULL;
         rc = mine_open_emb(src_emb, &a);
         if (!rc) rc = mine_open_emb(tgt_emb, &b);
-        if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, &ma.opt, quiet, margin,
-                                 &res[0]);
-        lb_emb_free(a);
-        lb_emb_free(b);
+        if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, &ma.opt, quiet, margin, &res[0]);
+        labse_embeddings_free(a);
+        labse_embeddings_free(b);
     } else {
         labse_error err = {0};
         rc = load_model(&ma, &m);
@@ -195,25 +184,27 @@ int cmd_eval(int argc, char **argv) {
         }
         for (int f = 0; f < n_files && !rc; f++) {
             const char *path = argv[optind + f];
-            lb_input in = {0};
-            lb_line *sl = NULL, *tl = NULL;
-            lb_emb *a = NULL, *b = NULL;
+            labse_text *in = NULL;
+            const char **sl = NULL, **tl = NULL;
+            size_t *sn = NULL, *tn = NULL;
+            labse_embeddings *a = NULL, *b = NULL;
             size_t n = 0;
             char name[4200];
-            labse_status s = lb_input_read(path, &in, &err);
+            labse_status s = labse_text_read(path, &in, &err);
             if (s != LABSE_OK) rc = report("input", s, &err, 0);
-            if (!rc) rc = split_tsv(path, &in, &sl, &tl, &n);
+            if (!rc) rc = split_tsv(path, in, &sl, &sn, &tl, &tn, &n);
             snprintf(name, sizeof name, "%s (source)", path);
-            if (!rc) rc = mine_encode(sess, m, sl, n, name, &a);
+            if (!rc) rc = mine_encode(sess, m, sl, sn, n, name, &a);
             snprintf(name, sizeof name, "%s (target)", path);
-            if (!rc) rc = mine_encode(sess, m, tl, n, name, &b);
-            if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, threads, &ma.opt, quiet, margin,
-                                 &res[f]);
-            lb_emb_free(a);
-            lb_emb_free(b);
+            if (!rc) rc = mine_encode(sess, m, tl, tn, n, name, &b);
+            if (!rc) rc = eval_pair(a, b, k, (size_t)block_rows, &ma.opt, quiet, margin, &res[f]);
+            labse_embeddings_free(a);
+            labse_embeddings_free(b);
             free(sl);
+            free(sn);
             free(tl);
-            lb_input_free(&in);
+            free(tn);
+            labse_text_free(in);
         }
     }
     labse_session_free(sess);
@@ -223,20 +214,20 @@ int cmd_eval(int argc, char **argv) {
         return rc;
     }
 
-    lb_eval_result avg = {0};
+    labse_eval_result avg = {0};
     for (int i = 0; i < n_items; i++) {
         avg.n += res[i].n;
-        avg.cos_fwd += res[i].cos_fwd / n_items;
-        avg.cos_bwd += res[i].cos_bwd / n_items;
-        avg.margin_fwd += res[i].margin_fwd / n_items;
-        avg.margin_bwd += res[i].margin_bwd / n_items;
+        avg.cos_src2tgt += res[i].cos_src2tgt / n_items;
+        avg.cos_tgt2src += res[i].cos_tgt2src / n_items;
+        avg.margin_src2tgt += res[i].margin_src2tgt / n_items;
+        avg.margin_tgt2src += res[i].margin_tgt2src / n_items;
     }
     if (json) {
         cJSON *root = cJSON_CreateObject(), *files = cJSON_AddArrayToObject(root, "files");
         for (int i = 0; i < n_items; i++)
             cJSON_AddItemToArray(files, result_json(emb_mode ? src_emb : argv[optind + i], &res[i]));
         cJSON_AddItemToObject(root, "average", result_json(NULL, &avg));
-        cJSON_AddStringToObject(root, "margin", lb_margin_name(margin));
+        cJSON_AddStringToObject(root, "margin", labse_margin_name(margin));
         cJSON_AddNumberToObject(root, "k", k);
         char *txt = cJSON_PrintUnformatted(root);
         if (txt) puts(txt);

@@ -37,16 +37,12 @@ void print_info(FILE *f, const labse_model_info *mi, const char *prefix) {
 }
 
 int cmd_info(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL | CLI_OPT_DEVICE | CLI_OPT_MAX_LENGTH | CLI_OPT_HELP,
+                     NULL, NULL);
     model_args ma = {NULL, labse_default_options()};
     int c;
-    while ((c = getopt_long(argc, argv, ":m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;

@@ -1,7 +1,6 @@
 /* merge.c — `labse merge`: join the shard folders of `labse encode --shard` into one folder
  * (hard links + one manifest) and/or one .npy. */
 #include "cli.h"
-#include "pipeline/pipeline.h"
 
 static const char USAGE_MERGE[] =
     "usage: labse merge OUT_DIR SHARD_DIR...\n"
@@ -21,16 +20,16 @@ static const char USAGE_MERGE[] =
     "  -h, --help          this help\n";
 
 int cmd_merge(int argc, char **argv) {
-    static const struct option longopts[] = {
+    static const struct option own[] = {
         {"npy", required_argument, NULL, 'n'},
         {"out", required_argument, NULL, 'O'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_QUIET | CLI_OPT_HELP, own, NULL);
     const char *npy = NULL, *out_dir = NULL;
     int quiet = 0, c;
-    while ((c = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (c) {
         case 'n': npy = optarg; break;
         case 'O': out_dir = optarg; break;
@@ -47,8 +46,8 @@ int cmd_merge(int argc, char **argv) {
     labse_error err = {0};
     uint64_t rows = 0;
     double t0 = now_s();
-    labse_status s = lb_pipe_merge(out_dir, (const char *const *)argv + optind, argc - optind,
-                                   npy, &rows, &err);
+    labse_status s = labse_merge(out_dir, (const char *const *)argv + optind, argc - optind,
+                                 npy, &rows, &err);
     if (s != LABSE_OK) return report("merge", s, &err, 0);
     if (!quiet)
         errorf("merged %d shards, %" PRIu64 " rows in %.3f s%s%s%s%s", argc - optind, rows,

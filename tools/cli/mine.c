@@ -1,11 +1,6 @@
-/* mine.c — `labse mine`: bitext mining by exact k-NN margin scoring (src/knn.c, src/margin.c),
- * and the helpers `labse eval` shares with it (mine_load_emb, mine_knn). */
-#include <omp.h>
-
+/* mine.c — `labse mine`: bitext mining by exact k-NN margin scoring (labse_mine_embeddings),
+ * and the helpers `labse eval` shares with it (mine_open_emb, mine_encode, mine_knn_options). */
 #include "cli.h"
-#include "mine/knn.h"
-#include "mine/margin.h"
-#include "mine/mine_emb.h"
 
 static const char USAGE_MINE[] =
     "usage: labse mine (--src A.txt | --src-emb A) (--tgt B.txt | --tgt-emb B) --output OUT\n"
@@ -72,89 +67,35 @@ enum {
  * Helpers shared with eval.c (declared in cli.h)
  * ========================================================================================== */
 
-int mine_open_emb(const char *path, lb_emb **out) {
+int mine_open_emb(const char *path, labse_embeddings **out) {
     labse_error err = {0};
-    labse_status s = lb_emb_open(path, out, &err);
+    labse_status s = labse_embeddings_open(path, out, &err);
     if (s != LABSE_OK) return report("embeddings", s, &err, 0);
     return 0;
 }
 
-int mine_encode(labse_session *sess, const labse_model *m, const lb_line *lines, size_t n,
-                const char *name, lb_emb **out) {
+int mine_encode(labse_session *sess, const labse_model *m, const char *const *texts,
+                const size_t *lens, size_t n, const char *name, labse_embeddings **out) {
     labse_error err = {0};
-    labse_status s =
-        lb_emb_encode_lines(sess, (size_t)labse_model_dim(m), lines, n, name, out, &err);
+    labse_status s = labse_embeddings_encode(sess, m, texts, lens, n, name, out, &err);
     if (s != LABSE_OK) return report("encode", s, &err, 0);
     return 0;
 }
 
-int mine_knn(const lb_emb *src, const lb_emb *tgt, int k, size_t block_rows, int threads,
-             const labse_options *dev, int quiet, lb_topk *fwd, lb_topk *bwd) {
-    labse_error err = {0};
-    int k_used = k;
-    const lb_knn_backend *be = NULL;
-    labse_status s = lb_knn_backend_select(dev ? dev->device : LABSE_DEVICE_CPU,
-                                           dev ? dev->cuda_device : 0, &be, &err);
-    if (s != LABSE_OK) return report("k-NN", s, &err, 0);
-    /* auto never fails for a k the GPU search does not take (k <= 64): it uses the CPU */
-    if (dev && dev->device == LABSE_DEVICE_AUTO && be != lb_knn_backend_cpu() && k > 64 &&
-        (uint64_t)k <= lb_emb_rows(src) && (uint64_t)k <= lb_emb_rows(tgt))
-        be = lb_knn_backend_cpu();
-    s = lb_knn_mine_run_on(be, src, tgt, k, block_rows, threads, &k_used, fwd, bwd, &err);
-    if (s != LABSE_OK) return report("k-NN", s, &err, 0);
+labse_mine_options mine_knn_options(int k, size_t block_rows, const labse_options *dev) {
+    labse_mine_options o = labse_default_mine_options();
+    o.k = k;
+    o.block_rows = block_rows;
+    o.threads = dev ? dev->threads : 0;
+    o.device = dev ? dev->device : LABSE_DEVICE_CPU;
+    o.cuda_device = dev ? dev->cuda_device : 0;
+    return o;
+}
+
+void mine_k_warning(int k, int k_used, int quiet) {
     if (k_used != k && !quiet)
         errorf("warning: --k %d exceeds the smaller corpus (%d rows); using k = %d", k, k_used,
                k_used);
-    return 0;
-}
-
-/* ==========================================================================================
- * Output
- * ========================================================================================== */
-
-/* Write a text with each tab replaced by a space. */
-static void put_text(FILE *f, const lb_line *l) {
-    for (size_t i = 0; i < l->len; i++) putc(l->ptr[i] == '\t' ? ' ' : l->ptr[i], f);
-}
-
-static int write_pairs(const char *path, const lb_pair *pairs, size_t n, const lb_line *st,
-                       const lb_line *tt) {
-    int to_stdout = strcmp(path, "-") == 0;
-    char tmp[4096];
-    FILE *f = stdout;
-    if (!to_stdout) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        f = fopen(tmp, "wx");
-        if (!f) {
-            errorf("%s: cannot create: %s", tmp, strerror(errno));
-            return EXIT_RUNTIME;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%.8f\t%" PRIu32 "\t%" PRIu32, pairs[i].score, pairs[i].src, pairs[i].tgt);
-        if (st && tt) {
-            putc('\t', f);
-            put_text(f, &st[pairs[i].src]);
-            putc('\t', f);
-            put_text(f, &tt[pairs[i].tgt]);
-        }
-        putc('\n', f);
-    }
-    int bad = fflush(f) != 0 || ferror(f);
-    int e = errno;
-    if (to_stdout) {
-        if (bad) errorf("stdout: write failed: %s", strerror(e));
-        return bad ? EXIT_RUNTIME : 0;
-    }
-    if (!bad && fsync(fileno(f)) != 0) bad = 1, e = errno;
-    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
-    if (bad) {
-        errorf("%s: write failed: %s", path, strerror(e));
-        unlink(tmp);
-        return EXIT_RUNTIME;
-    }
-    return 0;
 }
 
 /* ==========================================================================================
@@ -164,30 +105,43 @@ static int write_pairs(const char *path, const lb_pair *pairs, size_t n, const l
 /* One side of the mining: optional texts, embeddings (opened or encoded). */
 typedef struct side {
     const char *text_path, *emb_path;
-    lb_input in;
-    lb_line *lines;
-    size_t n_lines;
-    lb_emb *emb;
+    labse_text *text;
+    labse_embeddings *emb;
 } side;
 
 static int side_read_text(side *sd) {
     if (!sd->text_path) return 0;
     labse_error err = {0};
-    labse_status s = lb_input_read(sd->text_path, &sd->in, &err);
-    if (s == LABSE_OK) s = lb_lines_split(sd->in.data, sd->in.len, &sd->lines, &sd->n_lines, &err);
+    labse_status s = labse_text_read(sd->text_path, &sd->text, &err);
     if (s != LABSE_OK) return report("input", s, &err, 0);
     return 0;
 }
 
+/* Encode a side's text. */
+static int side_encode(side *sd, labse_session *sess, const labse_model *m) {
+    size_t n = labse_text_count(sd->text);
+    const char **p = malloc((n ? n : 1) * sizeof *p);
+    size_t *l = malloc((n ? n : 1) * sizeof *l);
+    int rc;
+    if (!p || !l) {
+        errorf("out of memory");
+        rc = EXIT_RUNTIME;
+    } else {
+        for (size_t i = 0; i < n; i++) p[i] = labse_text_line(sd->text, i, &l[i]);
+        rc = mine_encode(sess, m, p, l, n, sd->text_path, &sd->emb);
+    }
+    free(p);
+    free(l);
+    return rc;
+}
+
 static void side_free(side *sd) {
-    lb_emb_free(sd->emb);
-    free(sd->lines);
-    lb_input_free(&sd->in);
+    labse_embeddings_free(sd->emb);
+    labse_text_free(sd->text);
 }
 
 int cmd_mine(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"src", required_argument, NULL, OPT_SRC},
         {"tgt", required_argument, NULL, OPT_TGT},
         {"src-emb", required_argument, NULL, OPT_SRC_EMB},
@@ -197,24 +151,20 @@ int cmd_mine(int argc, char **argv) {
         {"margin", required_argument, NULL, OPT_MARGIN},
         {"retrieval", required_argument, NULL, OPT_RETRIEVAL},
         {"threshold", required_argument, NULL, OPT_THRESHOLD},
-        {"threads", required_argument, NULL, 't'},
         {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
-        {"device", required_argument, NULL, OPT_DEVICE},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH_TOKENS},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_QUIET | CLI_OPT_HELP, own, "o:k:");
     model_args ma = {NULL, labse_default_options()};
     side sides[2];
     memset(sides, 0, sizeof sides);
     const char *output = NULL;
     int k = 4, quiet = 0, block_rows = 2048, c;
-    lb_margin margin = LB_MARGIN_RATIO;
-    lb_retrieval retr = LB_RETR_MAX;
+    labse_margin margin = LABSE_MARGIN_RATIO;
+    labse_retrieval retr = LABSE_RETRIEVAL_MAX;
     double threshold = -INFINITY;
-    while ((c = getopt_long(argc, argv, ":m:o:k:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = model_option(c, optarg, &ma);
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
@@ -228,12 +178,12 @@ int cmd_mine(int argc, char **argv) {
             if (!parse_int("--k", optarg, 1, 1 << 20, &k)) return EXIT_USAGE;
             break;
         case OPT_MARGIN:
-            if (!lb_margin_parse(optarg, &margin))
+            if (!labse_margin_parse(optarg, &margin))
                 return usage_error("mine", "--margin: '%s' is not ratio, distance or absolute",
                                    optarg);
             break;
         case OPT_RETRIEVAL:
-            if (!lb_retrieval_parse(optarg, &retr))
+            if (!labse_retrieval_parse(optarg, &retr))
                 return usage_error("mine",
                                    "--retrieval: '%s' is not forward, backward, intersect or max",
                                    optarg);
@@ -268,8 +218,7 @@ int cmd_mine(int argc, char **argv) {
     int rc = EXIT_RUNTIME;
     labse_model *m = NULL;
     labse_session *sess = NULL;
-    lb_topk fwd = {0}, bwd = {0};
-    lb_pair *pairs = NULL;
+    labse_pair *pairs = NULL;
     size_t n_pairs = 0;
     labse_error err = {0};
 
@@ -288,43 +237,50 @@ int cmd_mine(int argc, char **argv) {
         if (sd->emb_path)
             rc = mine_open_emb(sd->emb_path, &sd->emb);
         else
-            rc = mine_encode(sess, m, sd->lines, sd->n_lines, sd->text_path, &sd->emb);
+            rc = side_encode(sd, sess, m);
         if (rc) goto done;
-        if (sd->text_path && sd->emb_path && lb_emb_rows(sd->emb) != sd->n_lines) {
-            errorf("%s has %zu lines but %s has %" PRIu64 " rows", sd->text_path, sd->n_lines,
-                   sd->emb_path, lb_emb_rows(sd->emb));
+        size_t n_lines = labse_text_count(sd->text);
+        if (sd->text_path && sd->emb_path && labse_embeddings_rows(sd->emb) != n_lines) {
+            errorf("%s has %zu lines but %s has %" PRIu64 " rows", sd->text_path, n_lines,
+                   sd->emb_path, labse_embeddings_rows(sd->emb));
             rc = EXIT_RUNTIME;
             goto done;
         }
     }
     double t_emb = now_s();
-    int threads = ma.opt.threads;
-    if ((rc = mine_knn(sides[0].emb, sides[1].emb, k, (size_t)block_rows, threads, &ma.opt,
-                       quiet, &fwd, &bwd)) != 0)
-        goto done;
-    double t_knn = now_s();
-    labse_status s = lb_mine_pairs(&fwd, &bwd, margin, retr, threshold, &pairs, &n_pairs, &err);
+    labse_mine_options mo = mine_knn_options(k, (size_t)block_rows, &ma.opt);
+    mo.margin = margin;
+    mo.retrieval = retr;
+    mo.threshold = threshold;
+    int k_used = k;
+    labse_status s =
+        labse_mine_embeddings(sides[0].emb, sides[1].emb, &mo, &pairs, &n_pairs, &k_used, &err);
     if (s != LABSE_OK) {
-        rc = report("mine", s, &err, 0);
+        rc = report("k-NN", s, &err, 0);
         goto done;
     }
-    const lb_line *st = sides[0].text_path && sides[1].text_path ? sides[0].lines : NULL;
-    const lb_line *tt = st ? sides[1].lines : NULL;
-    if ((rc = write_pairs(output, pairs, n_pairs, st, tt)) != 0) goto done;
+    double t_knn = now_s();
+    mine_k_warning(k, k_used, quiet);
+    const labse_text *st = sides[0].text_path && sides[1].text_path ? sides[0].text : NULL;
+    const labse_text *tt = st ? sides[1].text : NULL;
+    s = labse_write_pairs_tsv(output, pairs, n_pairs, st, tt, &err);
+    if (s != LABSE_OK) {
+        errorf("%s", err.message[0] ? err.message : labse_status_str(s));
+        rc = EXIT_RUNTIME;
+        goto done;
+    }
     if (!quiet) {
         double secs = t_knn - t_emb;
-        uint64_t ns = lb_emb_rows(sides[0].emb), nt = lb_emb_rows(sides[1].emb);
+        uint64_t ns = labse_embeddings_rows(sides[0].emb), nt = labse_embeddings_rows(sides[1].emb);
         errorf("mined %zu pairs (%s, %s margin, k = %d) from %" PRIu64 " x %" PRIu64
                " rows, dim %zu: embeddings %.3f s, k-NN %.3f s (%.3g pairs scored/s), total %.3f s",
-               n_pairs, lb_retrieval_name(retr), lb_margin_name(margin), fwd.k, ns, nt,
-               lb_emb_dim(sides[0].emb), t_emb - t0, secs,
+               n_pairs, labse_retrieval_name(retr), labse_margin_name(margin), k_used, ns, nt,
+               labse_embeddings_dim(sides[0].emb), t_emb - t0, secs,
                secs > 0 ? (double)ns * (double)nt / secs : 0.0, now_s() - t0);
     }
     rc = 0;
 done:
-    free(pairs);
-    lb_topk_free(&fwd);
-    lb_topk_free(&bwd);
+    labse_free(pairs);
     side_free(&sides[0]);
     side_free(&sides[1]);
     labse_session_free(sess);

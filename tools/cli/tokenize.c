@@ -32,18 +32,17 @@ static char *put_i32(char *p, int32_t v, char sep) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
+    static const struct option own[] = {
         {"input", required_argument, NULL, 'i'},
-        {"max-length", required_argument, NULL, OPT_MAX_LENGTH},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    cli_getopt g;
+    cli_getopt_build(&g, CLI_OPT_MODEL | CLI_OPT_MAX_LENGTH | CLI_OPT_HELP, own, "i:");
     model_args ma = {NULL, labse_default_options()};
     ma.opt.device = LABSE_DEVICE_CPU; /* tokenising needs no GPU */
     const char *input = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, ":m:i:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         int r = (c == 'm' || c == OPT_MAX_LENGTH) ? model_option(c, optarg, &ma) : 0;
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
@@ -59,11 +58,11 @@ int cmd_tokenize(int argc, char **argv) {
 
     int rc = EXIT_RUNTIME;
     labse_error err = {0};
-    lb_input in = {0};
+    labse_text *in = NULL;
     labse_model *m = NULL;
     int32_t *ids = NULL;
     char *outbuf = NULL;
-    labse_status s = lb_input_read(input, &in, &err);
+    labse_status s = labse_text_read(input, &in, &err);
     if (s != LABSE_OK) {
         report("input", s, &err, 0);
         goto done;
@@ -79,13 +78,11 @@ int cmd_tokenize(int argc, char **argv) {
     }
     static char stdout_buf[1 << 16];
     setvbuf(stdout, stdout_buf, _IOFBF, sizeof stdout_buf);
-    lb_line_iter it;
-    lb_line_iter_init(&it, in.data, in.len);
-    lb_line line;
-    size_t lineno = 0;
-    while (lb_line_next(&it, &line)) {
-        lineno++;
-        size_t n = labse_tokenize(m, line.ptr, line.len, ids, NULL, &err);
+    size_t n_lines = labse_text_count(in);
+    for (size_t lineno = 1; lineno <= n_lines; lineno++) {
+        size_t len;
+        const char *line = labse_text_line(in, lineno - 1, &len);
+        size_t n = labse_tokenize(m, line, len, ids, NULL, &err);
         if (n == 0 || n > maxlen) {
             errorf("tokenize: line %zu: %s", lineno,
                    n ? "too many ids" : (err.message[0] ? err.message : "failed"));
@@ -107,6 +104,6 @@ done:
     free(outbuf);
     free(ids);
     labse_model_free(m);
-    lb_input_free(&in);
+    labse_text_free(in);
     return rc;
 }
