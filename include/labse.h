@@ -216,6 +216,22 @@ typedef enum labse_dtype {
     LABSE_DTYPE_F16 = 1    /* float16, round to nearest even (numpy's astype(float16)) */
 } labse_dtype;
 
+/* A line longer than this many bytes is cut before tokenising (at its last ASCII space before
+ * the cap, else at a UTF-8 character boundary) and counted as capped; its ids are those of the
+ * whole line whenever the kept bytes already give max_length pieces (any natural text). */
+#define LABSE_LINE_CAP ((size_t)1 << 20)
+
+/* Progress of labse_encode_file, given to labse_file_options.progress. */
+typedef struct labse_progress {
+    uint64_t lines_done;       /* rows finished, rows resumed from a folder included */
+    uint64_t lines_total;      /* lines of the input (or shard); 0 when unknown */
+    uint64_t tokens;           /* tokens encoded by this call */
+    uint64_t bytes_done;       /* input bytes consumed, from the start of the range */
+    uint64_t bytes_total;      /* bytes of the range; 0 when unknown */
+    double seconds;            /* since the call started */
+    uint64_t run_lines;        /* rows encoded by this call (for rates) */
+} labse_progress;
+
 /* Options of labse_encode_file. Get defaults with labse_default_file_options(). */
 typedef struct labse_file_options {
     labse_dtype dtype;     /* default LABSE_DTYPE_F32 */
@@ -225,10 +241,24 @@ typedef struct labse_file_options {
                               labse_options.window (default) */
     int shard_index;       /* shard K of shard_count (0-based); default 0 */
     int shard_count;       /* default 1 = the whole input; > 1 needs a folder output */
+    /* Called on the calling thread after a window is written, at most every
+     * progress_interval seconds (and after the last window). NULL (default): none. */
+    void (*progress)(const labse_progress *p, void *user);
+    double progress_interval;  /* seconds; default 0.5 */
+    /* Polled on the calling thread between batches; nonzero stops the run at the next
+     * consistent point: a folder output keeps its complete parts and resumes on the next
+     * call; a .npy output is not written. The call then returns LABSE_OK with
+     * labse_file_stats.stopped = 1. It must be async-signal-safe to set what it reads (e.g.
+     * a volatile sig_atomic_t set by a signal handler). NULL (default): never. */
+    int (*should_stop)(void *user);
+    void *user;            /* passed to progress and should_stop */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
 labse_file_options labse_default_file_options(void);
+
+/* Longest output path labse_encode_file reports back (labse_file_stats.output). */
+#define LABSE_PATH_MAX 4096
 
 /* What labse_encode_file did. */
 typedef struct labse_file_stats {
@@ -237,26 +267,43 @@ typedef struct labse_file_stats {
     uint64_t tokens;           /* tokens encoded, [CLS]/[SEP] included */
     uint64_t truncated;        /* lines cut to max_length */
     uint64_t repaired;         /* lines with invalid UTF-8 repaired */
-    uint64_t capped;           /* lines over 1 MiB cut before tokenising */
+    uint64_t capped;           /* lines over LABSE_LINE_CAP bytes cut before tokenising */
     uint64_t batches;          /* forward passes run */
     double seconds;            /* wall time */
     int already_complete;      /* 1: the folder was complete; nothing done */
+    int stopped;               /* 1: should_stop stopped the run (see labse_file_options) */
+    int tok_threads;           /* tokenizer threads used */
+    double tok_cpu_seconds;    /* summed over the tokenizer threads: time tokenising */
+    double encode_seconds;     /* calling thread: packing, encoding, reordering */
+    double wait_seconds;       /* calling thread: waiting for tokenised windows */
+    double device_busy_seconds;/* GPU: seconds the device computed; 0 on the CPU */
+    double device_span_seconds;/* GPU: first submit to last wait; the device waited for the
+                                  host 1 - busy/span of it. 0 on the CPU */
+    char output[LABSE_PATH_MAX]; /* what was written: the .npy, the folder, or the shard's
+                                  folder OUT/shard-KKKKK-of-NNNNN */
 } labse_file_stats;
+
+/* 1 when labse_encode_file would write `output` as a folder of parts: the name ends in '/'
+ * or names an existing folder whose name does not end in ".npy"; 0: one .npy file.
+ * Thread-safe (it stats the path). */
+int labse_output_is_folder(const char *output);
 
 /*
  * Embed every line of a text file through the streaming pipeline of `labse encode` (same
  * windows, batches and bytes: the output equals `labse encode --input IN --output OUT` with
  * the same options, model options and thread count, byte for byte).
- *   input   path of the text (one sentence per line; '\n', a '\r' before it dropped).
+ *   input   path of the text (one sentence per line; '\n', a '\r' before it dropped);
+ *           "-" reads standard input (a folder output of stdin cannot be resumed).
  *   output  "OUT.npy": one (lines, dim) array, written to a temporary, synced and renamed
  *           (nothing is left on failure); a folder - the name ends in '/' or is an existing
  *           folder not named *.npy - part-NNNNN.npy files of part_rows rows + manifest.json,
  *           resumed when an incomplete folder of the same input and settings exists. With
  *           shard_count > 1 the shard is written to OUT/shard-KKKKK-of-NNNNN/.
  *   opt     NULL = defaults (copied). Batch token budget and max_length: the model's.
- *   st      optional (NULL) counters.
- * Never prints and installs no signal handler (the CLI's progress line and SIGINT handling
- * are the CLI's). Host memory is bounded by the options, not the input.
+ *           Progress reports and a stop request go through opt's callbacks.
+ *   st      optional (NULL) counters; filled on LABSE_OK (also when stopped).
+ * Never prints and installs no signal handler: `labse encode` prints its progress line from
+ * opt->progress and stops on SIGINT/SIGTERM through opt->should_stop. Host memory is bounded by the options, not the input.
  * Errors: LABSE_E_INVALID (NULL argument, bad option, a folder of other settings),
  * LABSE_E_IO (input unreadable, output not writable), LABSE_E_NOMEM, encoder errors.
  * Thread-safety: m may be shared; the call uses its own session and threads. Two calls must

@@ -5,6 +5,10 @@
  *   - labse_encode_file's .npy (f32) equals labse_encode's rows bitwise for the same options
  *     and thread count (both cut the same windows and batches); its f16 output equals
  *     lb_f32_to_f16 of those rows; its counters match; bad arguments are refused.
+ *   - labse_encode_file's callbacks: progress is called (its last report covers every line,
+ *     .output names what was written); should_stop stops a .npy run without leaving the
+ *     file, and a folder run with only complete parts, which the next call resumes to the
+ *     bytes of an uninterrupted run; labse_output_is_folder.
  *   - labse_mine equals `labse mine --src-emb --tgt-emb` (the CLI, same engine) pair for pair
  *     and score for score (as the CLI prints them, %.8f) for every margin x retrieval on a
  *     small random case with near-duplicates, and with a threshold; errors are reported.
@@ -153,6 +157,116 @@ static void test_encode_file_equals_encode(void **state) {
     labse_model_free(m);
 }
 
+/* ---- labse_encode_file's callbacks ------------------------------------------------------- */
+
+typedef struct cb_state {
+    int progress_calls, stop_after, polls;
+    labse_progress last;
+} cb_state;
+
+static void on_progress(const labse_progress *p, void *user) {
+    cb_state *c = user;
+    c->progress_calls++;
+    c->last = *p;
+}
+
+/* Stop once it has been polled stop_after times (never when stop_after < 0). */
+static int on_poll(void *user) {
+    cb_state *c = user;
+    c->polls++;
+    return c->stop_after >= 0 && c->polls > c->stop_after;
+}
+
+static void test_encode_file_callbacks(void **state) {
+    (void)state;
+    char in[512], out[512], dir[512], ref[512];
+    snprintf(in, sizeof in, "%s/cb.txt", g_tmp);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 300; i++) fprintf(f, "line %d of a small corpus %s\n", i, i % 7 ? "x" : "");
+    fclose(f);
+    labse_options mo = labse_default_options();
+    mo.device = LABSE_DEVICE_CPU;
+    mo.threads = 1;
+    mo.window = 32;  /* ten windows: polls between batches, progress after each */
+    labse_model *m = NULL;
+    labse_error err;
+    assert_int_equal(labse_model_load(g_model_dir, &mo, &m, &err), LABSE_OK);
+
+    /* progress, to the end */
+    cb_state c = {0, -1, 0, {0}};
+    labse_file_options fo = labse_default_file_options();
+    fo.progress = on_progress;
+    fo.progress_interval = 0;
+    fo.should_stop = on_poll;
+    fo.user = &c;
+    labse_file_stats st;
+    snprintf(out, sizeof out, "%s/cb.npy", g_tmp);
+    assert_int_equal(labse_encode_file(m, in, out, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(st.stopped, 0);
+    assert_int_equal(st.lines, 300);
+    assert_string_equal(st.output, out);
+    assert_true(c.progress_calls >= 10);
+    assert_int_equal(c.last.lines_done, 300);
+    assert_int_equal(c.last.lines_total, 300);
+    assert_int_equal(c.last.bytes_done, c.last.bytes_total);
+    assert_true(c.polls >= 10);
+    assert_int_equal(labse_output_is_folder(out), 0);
+    unlink(out);
+
+    /* stop a .npy run: no file */
+    c = (cb_state){0, 3, 0, {0}};
+    assert_int_equal(labse_encode_file(m, in, out, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(st.stopped, 1);
+    assert_true(st.lines < 300);
+    struct stat sb;
+    assert_int_not_equal(stat(out, &sb), 0);
+
+    /* stop a folder run, then resume: the bytes of an uninterrupted run */
+    snprintf(dir, sizeof dir, "%s/cbdir/", g_tmp);
+    snprintf(ref, sizeof ref, "%s/cbref/", g_tmp);
+    assert_int_equal(labse_output_is_folder(dir), 1);
+    fo.part_rows = 64;
+    c = (cb_state){0, 5, 0, {0}};
+    assert_int_equal(labse_encode_file(m, in, dir, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(st.stopped, 1);
+    uint64_t done = st.lines;
+    assert_true(done > 0 && done < 300);
+    c = (cb_state){0, -1, 0, {0}};
+    assert_int_equal(labse_encode_file(m, in, dir, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(st.stopped, 0);
+    assert_true(st.lines_resumed > 0 && st.lines_resumed <= done);
+    assert_int_equal(st.lines_resumed + st.lines, 300);
+    fo.should_stop = NULL;
+    fo.progress = NULL;
+    assert_int_equal(labse_encode_file(m, in, ref, &fo, &st, &err), LABSE_OK);
+    assert_int_equal(labse_output_is_folder(ref), 1);
+    for (int part = 0; part < 5; part++) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%spart-%05d.npy", dir, part);
+        snprintf(b, sizeof b, "%spart-%05d.npy", ref, part);
+        size_t la, lb;
+        char *da = read_all(a, &la), *db = read_all(b, &lb);
+        assert_non_null(da);
+        assert_non_null(db);
+        assert_int_equal(la, lb);
+        assert_memory_equal(da, db, la);
+        free(da);
+        free(db);
+        unlink(a);
+        unlink(b);
+    }
+    char mf[600];
+    snprintf(mf, sizeof mf, "%smanifest.json", dir);
+    unlink(mf);
+    snprintf(mf, sizeof mf, "%smanifest.json", ref);
+    unlink(mf);
+    rmdir(dir);
+    rmdir(ref);
+    unlink(in);
+    labse_model_free(m);
+}
+
 /* ---- labse_mine ------------------------------------------------------------------------- */
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
@@ -261,6 +375,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(g_tmp)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_file_equals_encode),
+        cmocka_unit_test(test_encode_file_callbacks),
         cmocka_unit_test(test_mine_equals_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

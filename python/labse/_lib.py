@@ -69,15 +69,25 @@ MARGINS = {"ratio": 0, "distance": 1, "absolute": 2}
 RETRIEVALS = {"forward": 0, "backward": 1, "intersect": 2, "max": 3}
 
 
+PATH_MAX = 4096  # LABSE_PATH_MAX
+
+
 class FileOptions(Structure):
+    # progress and should_stop are C function pointers; the binding leaves them NULL.
     _fields_ = [("dtype", c_int), ("tok_threads", c_int), ("part_rows", c_uint64),
-                ("window", c_size_t), ("shard_index", c_int), ("shard_count", c_int)]
+                ("window", c_size_t), ("shard_index", c_int), ("shard_count", c_int),
+                ("progress", c_void_p), ("progress_interval", c_double),
+                ("should_stop", c_void_p), ("user", c_void_p)]
 
 
 class FileStats(Structure):
     _fields_ = [("lines", c_uint64), ("lines_resumed", c_uint64), ("tokens", c_uint64),
                 ("truncated", c_uint64), ("repaired", c_uint64), ("capped", c_uint64),
-                ("batches", c_uint64), ("seconds", c_double), ("already_complete", c_int)]
+                ("batches", c_uint64), ("seconds", c_double), ("already_complete", c_int),
+                ("stopped", c_int), ("tok_threads", c_int), ("tok_cpu_seconds", c_double),
+                ("encode_seconds", c_double), ("wait_seconds", c_double),
+                ("device_busy_seconds", c_double), ("device_span_seconds", c_double),
+                ("output", c_char * PATH_MAX)]
 
 
 class MineOptions(Structure):

@@ -355,7 +355,9 @@ class Model:
 
         Returns:
             dict: lines, lines_resumed, tokens, truncated, repaired, capped, batches,
-            seconds (float), already_complete (bool).
+            seconds (float), already_complete (bool), tok_threads, tok_cpu_seconds,
+            encode_seconds, wait_seconds, device_busy_seconds, device_span_seconds (floats;
+            the device figures are 0 on the CPU), output (str: the file or folder written).
 
         Raises:
             LabseError: unreadable input, unwritable output, a folder of other settings.
@@ -396,8 +398,10 @@ class Model:
                                        ctypes.byref(opt), ctypes.byref(st), ctypes.byref(err))
         if rc != _lib.OK:
             raise LabseError._from(rc, err)
-        res = {name: getattr(st, name) for name, _ in _lib.FileStats._fields_}
+        res = {name: getattr(st, name) for name, _ in _lib.FileStats._fields_
+               if name != "stopped"}  # nothing stops a Python call (no should_stop)
         res["already_complete"] = bool(res["already_complete"])
+        res["output"] = os.fsdecode(res["output"])
         return res
 
 

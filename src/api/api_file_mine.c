@@ -3,6 +3,7 @@
  * `labse mine --src-emb/--tgt-emb`, without printing. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,11 @@ labse_file_options labse_default_file_options(void) {
     o.window = 0;
     o.shard_index = 0;
     o.shard_count = 1;
+    o.progress_interval = 0.5;
     return o;
 }
+
+int labse_output_is_folder(const char *output) { return output && lb_pipe_output_is_dir(output); }
 
 labse_status labse_encode_file(const labse_model *m, const char *input, const char *output,
                                const labse_file_options *opt, labse_file_stats *st,
@@ -45,11 +49,16 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     size_t window = fo.window ? fo.window : (size_t)lb_engine_options(e)->window;
     if (window > ((size_t)1 << 24))
         return lb_err(err, LABSE_E_INVALID, "window %zu not in 1..16777216", window);
-    if (strcmp(input, "-") == 0)
-        return lb_err(err, LABSE_E_INVALID, "labse_encode_file: input must be a file, not '-'");
     po.tok_threads = fo.tok_threads;
     po.part_rows = fo.part_rows;
     po.window = fo.window; /* 0: the engine's */
+    if (!(fo.progress_interval >= 0))
+        return lb_err(err, LABSE_E_INVALID, "progress_interval %g must be >= 0",
+                      fo.progress_interval);
+    po.progress = fo.progress;
+    po.progress_interval = fo.progress_interval;
+    po.should_stop = fo.should_stop;
+    po.user = fo.user;
     po.input = input;
     po.model_id = lb_engine_id(e);
     char outbuf[4096];
@@ -75,6 +84,14 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         st->batches = ps.batches;
         st->seconds = ps.seconds;
         st->already_complete = ps.already_complete;
+        st->stopped = ps.stopped;
+        st->tok_threads = ps.tok_threads;
+        st->tok_cpu_seconds = ps.tok_cpu_seconds;
+        st->encode_seconds = ps.encode_seconds;
+        st->wait_seconds = ps.wait_seconds;
+        st->device_busy_seconds = ps.device_busy_seconds;
+        st->device_span_seconds = ps.device_span_seconds;
+        snprintf(st->output, sizeof st->output, "%s", po.output);
     }
     return LABSE_OK;
 }

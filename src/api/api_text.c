@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/common.h"
+#include "io/atomic_file.h"
 #include "io/lines.h"
 
 struct labse_text {
@@ -55,9 +55,35 @@ void labse_text_free(labse_text *t) {
  * Pairs TSV
  * ========================================================================================== */
 
-/* Write a text with each tab replaced by a space. */
-static void put_text(FILE *f, const char *p, size_t len) {
-    for (size_t i = 0; i < len; i++) putc(p[i] == '\t' ? ' ' : p[i], f);
+/* Where the TSV goes: the atomic file (io/atomic_file.h) or stdout, through a 64 KiB buffer. */
+typedef struct tsv_sink {
+    lb_afile *f;               /* NULL: stdout */
+    char buf[1 << 16];
+    size_t n;
+    labse_status st;           /* the first failure */
+} tsv_sink;
+
+static void sink_flush(tsv_sink *k, labse_error *err) {
+    if (k->st != LABSE_OK || k->n == 0) return;
+    if (k->f) {
+        k->st = lb_afile_write(k->f, k->buf, k->n, err);
+    } else if (fwrite(k->buf, 1, k->n, stdout) != k->n) {
+        k->st = lb_err(err, LABSE_E_IO, "stdout: write failed: %s", strerror(errno));
+    }
+    k->n = 0;
+}
+
+static void sink_put(tsv_sink *k, const char *p, size_t len, int tabs_to_spaces,
+                     labse_error *err) {
+    while (len) {
+        if (k->n == sizeof k->buf) sink_flush(k, err);
+        if (k->st != LABSE_OK) return;
+        size_t c = sizeof k->buf - k->n < len ? sizeof k->buf - k->n : len;
+        for (size_t i = 0; i < c; i++) k->buf[k->n + i] = tabs_to_spaces && p[i] == '\t' ? ' ' : p[i];
+        k->n += c;
+        p += c;
+        len -= c;
+    }
 }
 
 labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, size_t n,
@@ -75,40 +101,37 @@ labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, si
                           ") is not a line of the texts",
                           i, pairs[i].src, pairs[i].tgt);
     }
-    int to_stdout = strcmp(path, "-") == 0;
-    char tmp[4096];
-    FILE *f = stdout;
-    if (!to_stdout) {
-        int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        if (w < 0 || (size_t)w >= sizeof tmp)
-            return lb_err(err, LABSE_E_INVALID, "%s: path too long", path);
-        f = fopen(tmp, "wx");
-        if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    tsv_sink *k = calloc(1, sizeof *k);
+    if (!k) return lb_err(err, LABSE_E_NOMEM, "labse_write_pairs_tsv: out of memory");
+    if (strcmp(path, "-") != 0 && (k->st = lb_afile_open(path, &k->f, err)) != LABSE_OK) {
+        labse_status st = k->st;
+        free(k);
+        return st;
     }
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%.8f\t%" PRIu32 "\t%" PRIu32, pairs[i].score, (uint32_t)pairs[i].src,
-                (uint32_t)pairs[i].tgt);
+    for (size_t i = 0; i < n && k->st == LABSE_OK; i++) {
+        char num[96];
+        int w = snprintf(num, sizeof num, "%.8f\t%" PRIu32 "\t%" PRIu32, pairs[i].score,
+                         (uint32_t)pairs[i].src, (uint32_t)pairs[i].tgt);
+        sink_put(k, num, (size_t)w, 0, err);
         if (texts) {
             const lb_line *s = &src_text->lines[pairs[i].src], *t = &tgt_text->lines[pairs[i].tgt];
-            putc('\t', f);
-            put_text(f, s->ptr, s->len);
-            putc('\t', f);
-            put_text(f, t->ptr, t->len);
+            sink_put(k, "\t", 1, 0, err);
+            sink_put(k, s->ptr, s->len, 1, err);
+            sink_put(k, "\t", 1, 0, err);
+            sink_put(k, t->ptr, t->len, 1, err);
         }
-        putc('\n', f);
+        sink_put(k, "\n", 1, 0, err);
     }
-    int bad = fflush(f) != 0 || ferror(f);
-    int e = errno;
-    if (to_stdout) {
-        if (bad) return lb_err(err, LABSE_E_IO, "stdout: write failed: %s", strerror(e));
-        return LABSE_OK;
+    sink_flush(k, err);
+    labse_status st = k->st;
+    if (!k->f) {
+        if (st == LABSE_OK && fflush(stdout) != 0)
+            st = lb_err(err, LABSE_E_IO, "stdout: write failed: %s", strerror(errno));
+    } else if (st == LABSE_OK) {
+        st = lb_afile_commit(k->f, err); /* frees it */
+    } else {
+        lb_afile_abort(k->f);
     }
-    if (!bad && fsync(fileno(f)) != 0) bad = 1, e = errno;
-    if (fclose(f) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
-    if (bad) {
-        unlink(tmp);
-        return lb_err(err, LABSE_E_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return LABSE_OK;
+    free(k);
+    return st;
 }

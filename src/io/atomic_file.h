@@ -4,7 +4,7 @@
  * failure or an abort removes the temporary and leaves `path` as it was.
  *
  * Users: io/npy.c (lb_npys: single .npy outputs and part files), io/manifest.c
- * (manifest.json), pipeline/pipe_merge.c (copied parts).
+ * (manifest.json), pipeline/pipe_merge.c (copied parts), api/api_text.c (mined pairs TSV).
  *
  * Errors are LABSE_E_IO / LABSE_E_NOMEM / LABSE_E_INVALID with a message naming the file
  * (the temporary while writing, the final path for the rename) and strerror.

@@ -23,9 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "labse.h"
+
 /* A line longer than this many bytes is cut before tokenisation (see pipeline.h); a text
- * counts at most this many bytes towards a window's window_bytes. */
-#define LB_PIPE_LINE_CAP ((size_t)1 << 20)
+ * counts at most this many bytes towards a window's window_bytes. The public value. */
+#define LB_PIPE_LINE_CAP LABSE_LINE_CAP
 
 /* Text bytes per window: the default of the pipeline, and labse_encode's. */
 #define LB_WINDOW_BYTES ((size_t)64 << 20)

@@ -174,7 +174,7 @@ static labse_status drain_slot(run *r, int k, labse_error *err) {
 }
 
 /* Encode one window into r->wrows: order by length, cut and pack batches (pack.h), keep up to
- * depth of them in flight. Returns LABSE_OK, or an error; r->stopped when *stop fired. */
+ * depth of them in flight. Returns LABSE_OK, or an error; r->stopped when should_stop fired. */
 static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
                                   labse_error *err) {
     const lb_pipe_options *o = r->o;
@@ -185,7 +185,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     int j = 0;
     labse_status s = LABSE_OK;
     while (at < w->n) {
-        if (o->stop && *o->stop) {
+        if (o->should_stop && o->should_stop(o->user)) {
             r->stopped = 1;
             break;
         }
@@ -420,7 +420,7 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
 }
 
 /* Stage 6: the window loop: take tokenised windows in order, encode, write, report progress;
- * until the end of input, an error or *stop (r->stopped). */
+ * until the end of input, an error or should_stop (r->stopped). */
 static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_error *err) {
     const lb_pipe_options *o = r->o;
     double last_progress = 0;
@@ -430,7 +430,7 @@ static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_erro
     pr.bytes_total = r->rng.is_file ? r->rng.end - r->rng.start : 0;
     labse_status s = LABSE_OK;
     for (;;) {
-        if (o->stop && *o->stop) {
+        if (o->should_stop && o->should_stop(o->user)) {
             r->stopped = 1;
             break;
         }
@@ -460,7 +460,7 @@ static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_erro
             pr.bytes_done = w->byte_end - r->rng.start;
             pr.seconds = wall_now() - t0;
             if (o->progress && (pr.seconds - last_progress >= o->progress_interval || w->last)) {
-                o->progress(&pr, o->progress_user);
+                o->progress(&pr, o->user);
                 last_progress = pr.seconds;
             }
         }

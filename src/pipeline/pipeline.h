@@ -40,7 +40,6 @@
 #ifndef LB_PIPELINE_H
 #define LB_PIPELINE_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,15 +65,8 @@
  * Options, progress, statistics
  * ========================================================================================== */
 
-typedef struct lb_pipe_progress {
-    uint64_t lines_done;      /* rows finished (resumed rows included) */
-    uint64_t lines_total;     /* lines of the input or shard; 0 when unknown (stdin) */
-    uint64_t tokens;          /* tokens encoded by this run */
-    uint64_t bytes_done;      /* input bytes consumed relative to the range start */
-    uint64_t bytes_total;     /* bytes of the range; 0 when unknown */
-    double seconds;           /* since lb_pipe_run started */
-    uint64_t run_lines;       /* rows encoded by this run (for rates) */
-} lb_pipe_progress;
+/* Progress reports: the public struct (include/labse.h). */
+typedef labse_progress lb_pipe_progress;
 
 typedef struct lb_pipe_options {
     const char *input;         /* file path or "-" (stdin) */
@@ -88,10 +80,10 @@ typedef struct lb_pipe_options {
     int shard_index, shard_count; /* 0/1 = whole input; K/N: shard K of N (0-based) */
     const char *model_id;      /* recorded and checked in the manifest (e.g. realpath) */
     /* Polled between batches; nonzero = stop at the next consistent point. May be NULL. */
-    const volatile sig_atomic_t *stop;
+    int (*should_stop)(void *user);
     /* Called from the scheduler thread at most every progress_interval seconds. */
     void (*progress)(const lb_pipe_progress *p, void *user);
-    void *progress_user;
+    void *user;                /* passed to should_stop and progress */
     double progress_interval;
 } lb_pipe_options;
 
@@ -123,7 +115,7 @@ typedef struct lb_pipe_stats {
  * rename; nothing left on failure) or as a folder of parts + manifest.json (resumed when
  * the folder holds an incomplete manifest of the same input and settings; refused with
  * LABSE_E_INVALID and a message saying what differs otherwise).
- * Returns LABSE_OK also when stopped by *stop (then st->stopped = 1).
+ * Returns LABSE_OK also when stopped by should_stop (then st->stopped = 1).
  * e supplies the tokenizer and the options batch_tokens, max_length and window (when
  * o->window is 0); be is a backend made from e (lb_engine_backend, LB_BACKEND_STREAM).
  * Thread-safety: be is used by this call only (e may be shared read-only).

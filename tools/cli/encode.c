@@ -1,11 +1,9 @@
 /* encode.c — `labse encode`: lines in, embeddings out (row i = line i), through the streaming
- * pipeline (src/pipeline.h): one .npy, or a folder of parts + manifest.json that a rerun
- * resumes; shards for Slurm arrays and MPI launchers. */
-#include <stdatomic.h>
-#include <sys/stat.h>
-
+ * pipeline of labse_encode_file (include/labse.h): one .npy, or a folder of parts +
+ * manifest.json that a rerun resumes; shards for Slurm arrays and MPI launchers. What is the
+ * CLI's own: option parsing, the shard from an MPI launcher's environment, SIGINT/SIGTERM, the
+ * progress line and the summary. */
 #include "cli.h"
-#include "pipeline/pipeline.h"
 
 static const char USAGE_ENCODE[] =
     "usage: labse encode --model DIR --input FILE|- --output OUT.npy|DIR/ [options]\n"
@@ -71,8 +69,13 @@ static int mpi_env(int *rank, int *size) {
     return 0;
 }
 
+static int should_stop(void *user) {
+    (void)user;
+    return g_stop != 0;
+}
+
 /* The progress line (terminal only). */
-static void progress_cb(const lb_pipe_progress *p, void *user) {
+static void progress_cb(const labse_progress *p, void *user) {
     (void)user;
     double rate_s = p->seconds > 0 ? (double)p->run_lines / p->seconds : 0;
     double rate_t = p->seconds > 0 ? (double)p->tokens / p->seconds : 0;
@@ -105,7 +108,7 @@ int cmd_encode(int argc, char **argv) {
     cli_getopt g;
     cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_QUIET | CLI_OPT_HELP, own, "i:o:");
     model_args ma = {NULL, labse_default_options()};
-    lb_pipe_options po = lb_pipe_default_options();
+    labse_file_options fo = labse_default_file_options();
     const char *input = NULL, *output = NULL, *shard = NULL;
     int quiet = 0, c;
     int64_t v;
@@ -118,21 +121,21 @@ int cmd_encode(int argc, char **argv) {
         case 'o': output = optarg; break;
         case 'q': quiet = 1; break;
         case OPT_TOK_THREADS:
-            if (!parse_int("--tok-threads", optarg, 0, 4096, &po.tok_threads)) return EXIT_USAGE;
+            if (!parse_int("--tok-threads", optarg, 0, 4096, &fo.tok_threads)) return EXIT_USAGE;
             break;
         case OPT_WINDOW:
             if (!parse_i64("--window", optarg, 1, 1 << 24, &v)) return EXIT_USAGE;
-            po.window = (size_t)v;
+            fo.window = (size_t)v;
             break;
         case OPT_PART_ROWS:
             if (!parse_i64("--part-rows", optarg, 1, INT64_C(1) << 40, &v)) return EXIT_USAGE;
-            po.part_rows = (uint64_t)v;
+            fo.part_rows = (uint64_t)v;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "f32") == 0 || strcmp(optarg, "float32") == 0)
-                po.dtype = LB_NPY_F32;
+                fo.dtype = LABSE_DTYPE_F32;
             else if (strcmp(optarg, "f16") == 0 || strcmp(optarg, "float16") == 0)
-                po.dtype = LB_NPY_F16;
+                fo.dtype = LABSE_DTYPE_F16;
             else
                 return usage_error("encode", "--format: '%s' is not f32 or f16", optarg);
             break;
@@ -149,7 +152,7 @@ int cmd_encode(int argc, char **argv) {
         return usage_error("encode", "--output must name a file or a folder");
 
     /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
-    int dir = lb_pipe_output_is_dir(output);
+    int dir = labse_output_is_folder(output);
     /* Shard: explicit, auto, or implied by an MPI launcher with several ranks. */
     int k = 0, n = 1, rank, size;
     if (shard && strcmp(shard, "auto") == 0) {
@@ -177,37 +180,26 @@ int cmd_encode(int argc, char **argv) {
     if (n > 1 && !dir)
         return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
 
-    char outbuf[4096];
-    labse_error err = {0};
-    labse_status s = lb_pipe_set_output(&po, output, k, n, outbuf, sizeof outbuf, &err);
-    if (s != LABSE_OK) return report("output", s, &err, 0);
-    po.input = input;
+    fo.shard_index = k;
+    fo.shard_count = n;
 
     labse_model *m = NULL;
     int rc;
     if ((rc = load_model(&ma, &m)) != 0) return rc;
-    rc = EXIT_RUNTIME;
-    po.model_id = lb_engine_id(lb_model_engine(m));
-
-    lb_backend be;
-    s = lb_engine_backend(lb_model_engine(m), LB_BACKEND_STREAM, &be, &err);
-    if (s != LABSE_OK) {
-        report("session", s, &err, 0);
-        labse_model_free(m);
-        return EXIT_RUNTIME;
-    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    po.stop = &g_stop;
+    fo.should_stop = should_stop;
     int progress = !quiet && isatty(STDERR_FILENO);
-    if (progress) po.progress = progress_cb;
+    if (progress) fo.progress = progress_cb;
 
-    lb_pipe_stats st;
-    s = lb_pipe_run(lb_model_engine(m), &be, &po, &st, &err);
+    labse_file_stats st;
+    labse_error err = {0};
+    memset(&st, 0, sizeof st);
+    labse_status s = labse_encode_file(m, input, output, &fo, &st, &err);
     if (progress && (st.lines || st.stopped)) fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -219,7 +211,7 @@ int cmd_encode(int argc, char **argv) {
             errorf("%s", err.message);
             rc = EXIT_RUNTIME;
         } else {
-            rc = report(dir ? po.output : "output", s, &err, 0);
+            rc = report("output", s, &err, 0);
         }
         if (s == LABSE_E_INVALID) rc = EXIT_RUNTIME;
     } else if (st.stopped) {
@@ -231,7 +223,7 @@ int cmd_encode(int argc, char **argv) {
     } else {
         rc = 0;
         if (!quiet && st.already_complete) {
-            errorf("%s is already complete (%" PRIu64 " lines); nothing to do", po.output,
+            errorf("%s is already complete (%" PRIu64 " lines); nothing to do", st.output,
                    st.lines_resumed);
         } else if (!quiet) {
             if (st.repaired) errorf("%" PRIu64 " lines had invalid UTF-8 (replaced)", st.repaired);
@@ -240,24 +232,26 @@ int cmd_encode(int argc, char **argv) {
                        labse_model_max_length(m));
             if (st.capped)
                 errorf("%" PRIu64 " lines were longer than %zu bytes and cut before tokenising",
-                       st.capped, (size_t)LB_PIPE_LINE_CAP);
+                       st.capped, LABSE_LINE_CAP);
             double secs = st.seconds;
             errorf("encoded %" PRIu64 " lines, %" PRIu64 " tokens, %" PRIu64 " truncated, %" PRIu64
                    " repaired, %" PRIu64 " capped in %.3f s: %.1f sentences/s, %.0f tokens/s"
                    " (%d tokenizer threads: %.2f s tokenising; encoder %.2f s; waited %.2f s)"
-                   "%s%" PRIu64 " resumed -> %s (%s)",
+                   ", %" PRIu64 " resumed -> %s (%s)",
                    st.lines, st.tokens, st.truncated, st.repaired, st.capped, secs,
                    secs > 0 ? (double)st.lines / secs : 0.0,
                    secs > 0 ? (double)st.tokens / secs : 0.0, st.tok_threads, st.tok_cpu_seconds,
-                   st.encode_seconds, st.wait_seconds, st.lines_resumed ? ", " : ", ",
-                   st.lines_resumed, po.output, po.dtype == LB_NPY_F16 ? "float16" : "float32");
-            if (st.device_span_seconds > 0)
+                   st.encode_seconds, st.wait_seconds, st.lines_resumed, st.output,
+                   fo.dtype == LABSE_DTYPE_F16 ? "float16" : "float32");
+            if (st.device_span_seconds > 0) {
+                labse_model_info mi;
+                labse_model_get_info(m, &mi);
                 errorf("%s: computed %.3f s of %.3f s, waited for the host %.1f%% of the time",
-                       be.name, st.device_busy_seconds, st.device_span_seconds,
+                       mi.device_name, st.device_busy_seconds, st.device_span_seconds,
                        100.0 * (1.0 - st.device_busy_seconds / st.device_span_seconds));
+            }
         }
     }
-    be.destroy(be.ctx);
     labse_model_free(m);
     return rc;
 }
