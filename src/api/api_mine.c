@@ -1,6 +1,6 @@
-/* api_emb.c — the public embedding matrices (labse_embeddings over lb_emb, src/mine/mine_emb.h)
- * and mining / evaluation over them (src/mine/knn.h + margin.h): the engines of `labse mine`
- * and `labse eval`, without printing. */
+/* api_mine.c — the public embedding matrices (labse_embeddings over lb_emb, mine/mine_emb.h)
+ * and mining / evaluation over them (mine/knn.h + mine/margin.h): the engines of `labse mine`
+ * and `labse eval`, without printing; labse_mine is labse_mine_embeddings over two arrays. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -237,4 +237,42 @@ labse_status labse_eval_embeddings(const labse_embeddings *src, const labse_embe
     res->margin_tgt2src = r.margin_bwd;
     if (k_used) *k_used = ku;
     return LABSE_OK;
+}
+
+labse_mine_options labse_default_mine_options(void) {
+    labse_mine_options o;
+    memset(&o, 0, sizeof o);
+    o.k = 4;
+    o.margin = LABSE_MARGIN_RATIO;
+    o.retrieval = LABSE_RETRIEVAL_MAX;
+    o.threshold = NAN;
+    o.threads = 0;
+    o.block_rows = 2048;
+    o.device = LABSE_DEVICE_CPU;
+    o.cuda_device = 0;
+    return o;
+}
+
+/* labse_mine is labse_mine_embeddings (above) over two wrapped arrays: one engine,
+ * one check of the options. The function name in messages is the one the caller called. */
+labse_status labse_mine(const float *src, size_t ns, const float *tgt, size_t nt, size_t dim,
+                        const labse_mine_options *opt, labse_pair **pairs, size_t *n_pairs,
+                        labse_error *err) {
+    lb_err_clear(err);
+    if (!src || !tgt || !pairs || !n_pairs)
+        return lb_err(err, LABSE_E_INVALID, "labse_mine: NULL argument");
+    if (ns == 0 || nt == 0)
+        return lb_err(err, LABSE_E_INVALID, "labse_mine: %s has no rows (an empty corpus has "
+                      "nothing to mine)", ns == 0 ? "src" : "tgt");
+    if (dim == 0) return lb_err(err, LABSE_E_INVALID, "labse_mine: dim is 0");
+    if ((uint64_t)ns > LB_EMB_MAX_ROWS || (uint64_t)nt > LB_EMB_MAX_ROWS)
+        return lb_err(err, LABSE_E_INVALID, "labse_mine: more than %" PRIu64 " rows",
+                      (uint64_t)LB_EMB_MAX_ROWS);
+    labse_embeddings *a = NULL, *b = NULL;
+    labse_status s = labse_embeddings_wrap(src, ns, dim, "src", &a, err);
+    if (s == LABSE_OK) s = labse_embeddings_wrap(tgt, nt, dim, "tgt", &b, err);
+    if (s == LABSE_OK) s = labse_mine_embeddings(a, b, opt, pairs, n_pairs, NULL, err);
+    labse_embeddings_free(a);
+    labse_embeddings_free(b);
+    return s;
 }
