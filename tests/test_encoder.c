@@ -9,7 +9,7 @@
  *   REF_LIMIT   max sentences pushed through the slow reference forward (default: all).
  *
  * Tolerances (all fp32 vs fp32; the only differences are summation order and libm):
- *   - cosine >= 0.99999 per sentence (issue 3; GUIDE.md) for fast CPU vs PyTorch, oracle vs
+ *   - cosine >= 0.99999 per sentence (the design target, ARCHITECTURE.md) for fast CPU vs PyTorch, oracle vs
  *     PyTorch and fast CPU vs oracle;
  *   - max |a - b| <= 2e-5 per component on the outputs. An fp32 dot product of K terms has
  *     a random rounding error of about sqrt(K) * 2^-24 ≈ 3e-6 relative (K = 3072); the

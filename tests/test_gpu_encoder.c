@@ -6,7 +6,7 @@
  *   when there is no CUDA device or MODEL_DIR is missing.
  *
  * Tolerances:
- *   - GPU fp16 vs CPU fp32: cosine >= 0.999 per sentence (issue 6; GUIDE.md). fp16 storage
+ *   - GPU fp16 vs CPU fp32: cosine >= 0.999 per sentence (the design target, ARCHITECTURE.md). fp16 storage
  *     rounds every activation to 11 significant bits (relative 2^-11 ≈ 4.9e-4); over 6-12
  *     layers the errors stay of that order relative to the hidden states, i.e. a cosine
  *     deficit of ~1e-6..1e-5 — 0.999 leaves two orders of magnitude, yet a wrong head, bias,

@@ -1,6 +1,6 @@
 /* tokenizer.c — the HuggingFace fast BERT tokenizer (tokenizers' BertNormalizer,
  * BertPreTokenizer, WordPiece, [CLS] $A [SEP] template, added special tokens), exactly.
- * See tokenizer.h and GUIDE.md "The tokenizer, exactly".
+ * See tokenizer.h and ARCHITECTURE.md, "The model and the tokenizer, exactly".
  *
  * Sections: character classes (utf8proc + generated exceptions) · vocabulary and its hash
  * tables · special-token matching · normalise + pre-tokenise + WordPiece · public API.

@@ -2,7 +2,7 @@
  * CJK spacing, optional accent stripping and lower-casing), BertPreTokenizer (whitespace and
  * punctuation split), WordPiece (greedy longest match, "##" continuations, [UNK] for words
  * over 100 code points or with an unmatched position), then [CLS] ... [SEP] with truncation.
- * See GUIDE.md, "The tokenizer, exactly". */
+ * The rules, one by one: ARCHITECTURE.md, "The model and the tokenizer, exactly". */
 #ifndef LB_TOKENIZER_H
 #define LB_TOKENIZER_H
 

@@ -1,5 +1,5 @@
 /* pipeline.h — the streaming encoder: a corpus of any size in, embeddings out, in constant
- * host memory, in input order, resumable, shardable. See GUIDE.md "The data path".
+ * host memory, in input order, resumable, shardable. See ARCHITECTURE.md, "One line's walk".
  *
  *   reader ──▶ tokenizer pool (N threads) ──▶ bucketer/packer ──▶ backend ──▶ reorder ──▶ writer
  *   pipe_reader.c  pipe_tokpool.c             pack.c             engine/backend_*.c     io/npy.c
