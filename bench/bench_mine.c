@@ -1,11 +1,11 @@
-/* bench_mine.c — throughput and memory of exact k-NN + margin mining on the CPU (src/knn.c,
- * src/margin.c). A benchmark, not a test.
+/* bench_mine.c — throughput and memory of exact k-NN + margin mining on the CPU (src/mine/knn.c,
+ * src/mine/margin.c). A benchmark, not a test.
  *
  *   bench_mine [--src N] [--tgt N] [--dim D] [--k K] [--block-rows B] [--threads T]
  *              [--device cpu|cuda|cuda:N|auto]
  *
  * --device picks the k-NN backend (lb_knn_backend_select; default cpu): cuda is the GPU
- * backend (src/gpu_knn.c: fp32 cuBLASLt tiles + exact top-k; larger --block-rows, e.g. 8192,
+ * backend (src/mine/knn_gpu.c: fp32 cuBLASLt tiles + exact top-k; larger --block-rows, e.g. 8192,
  * suit it better). On the GPU "peak RSS" is host memory only.
  *
  * The corpora are generated row by row on the fly (deterministic pseudo-random vectors,

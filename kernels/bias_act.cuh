@@ -7,7 +7,7 @@
 
 LB_EXTERN_C_BEGIN
 
-/* Activation codes: the same numbers as lb_act in src/model.h. */
+/* Activation codes: the same numbers as lb_act in src/model/model.h. */
 #define LB_KACT_IDENTITY 0
 #define LB_KACT_TANH 1
 #define LB_KACT_GELU 2   /* exact: 0.5 x (1 + erf(x / sqrt 2)) */

@@ -1,11 +1,11 @@
 /* cuda_compat.h — the one CUDA include of the GPU backend, for kernels (.cu, C++) and for the
- * host side (src/gpu_*.c, C11).
+ * host side (src/gpu/*.c, C11).
  *
  * Real build (nvcc):   the CUDA runtime, cuBLASLt, and in device code cuda_fp16.h and mma.h.
  * Emulation build (-DLABSE_CUDA_EMU, kernels compiled as C++ by the host compiler):
- *                      emu/cuda_emu.h, which declares the same names (the runtime subset and
+ *                      tests/cuda_emu/cuda_emu.h, which declares the same names (the runtime subset and
  *                      the cuBLASLt subset we use) over host memory, CPU threads and a CPU GEMM,
- *                      and, in C++, emu/cuda_emu_device.h (thread indices, __shared__,
+ *                      and, in C++, cuda_emu_device.h (thread indices, __shared__,
  *                      __syncthreads, warp shuffles, atomics, __half, nvcuda::wmma).
  *
  * Kernels are plain CUDA. The only thing they write differently is the launch:

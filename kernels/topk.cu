@@ -2,7 +2,7 @@
  *
  * lb_topk_update merges the candidates of a similarity tile into per-column top-k tables:
  * for column c, the candidates are (M(r, c), idx_base + r), r = 0..rows-1, M(r, c) at
- * m[r * rs + c * cs]. The k-NN (src/gpu_knn.c) calls it twice per tile of S [nb x nbt]
+ * m[r * rs + c * cs]. The k-NN (src/mine/knn_gpu.c) calls it twice per tile of S [nb x nbt]
  * (row-major, source row i, target column j):
  *   backward: columns = target rows j, candidates = source rows i:  rs = nbt, cs = 1
  *             (the 64 threads of a block read 64 consecutive floats of a row: coalesced);
@@ -35,7 +35,7 @@
 #define TOPK_THREADS 64
 #define FILL_THREADS 256
 
-/* (s1, i1) ranks before (s2, i2): higher value, then lower index (src/knn.h). */
+/* (s1, i1) ranks before (s2, i2): higher value, then lower index (src/mine/knn.h). */
 static __device__ __forceinline__ bool topk_better(float s1, uint32_t i1, float s2, uint32_t i2) {
     return s1 > s2 || (s1 == s2 && i1 < i2);
 }

@@ -1,5 +1,5 @@
 /* topk.cuh — launchers of the exact streaming top-k of the GPU k-NN (topk.cu; host side in
- * src/gpu_knn.c). Order as src/knn.h: (s1, i1) ranks before (s2, i2) iff s1 > s2 or
+ * src/mine/knn_gpu.c). Order as src/mine/knn.h: (s1, i1) ranks before (s2, i2) iff s1 > s2 or
  * (s1 == s2 and i1 < i2); an empty slot is (-inf, LB_TOPK_EMPTY). Values must not be NaN. */
 #ifndef LB_TOPK_CUH
 #define LB_TOPK_CUH
@@ -12,7 +12,7 @@ LB_EXTERN_C_BEGIN
 
 /* The largest k the kernels support (a thread keeps k slots in local memory). */
 #define LB_TOPK_MAX_K 64
-/* Index of an empty slot (= LB_KNN_EMPTY of src/knn.h). */
+/* Index of an empty slot (= LB_KNN_EMPTY of src/mine/knn.h). */
 #define LB_TOPK_EMPTY 0xFFFFFFFFu
 
 /* sim[i] = -inf, idx[i] = LB_TOPK_EMPTY for i in 0..n-1 (device pointers). n == 0: no launch. */

@@ -6,7 +6,7 @@
  *   gt_is_emu()            1 in the emulation build
  *   gt_dev_alloc/upload/download   device buffers (checked)
  *   gt_rng / gt_uniform / gt_normal   a seeded generator (splitmix64): fresh inputs per case
- *   gt_h / gt_f            float <-> fp16 bits (src/half.h)
+ *   gt_h / gt_f            float <-> fp16 bits (src/base/half.h)
  */
 #ifndef GT_GPU_TEST_UTIL_H
 #define GT_GPU_TEST_UTIL_H

@@ -1,5 +1,5 @@
-# mine.cmake — bitext mining and retrieval evaluation (src/knn.c, src/margin.c,
-# src/mine_emb.c, tools/cli/mine.c, tools/cli/eval.c) and their benchmark.
+# mine.cmake — bitext mining and retrieval evaluation (src/mine/knn.c, src/mine/margin.c,
+# src/mine/mine_emb.c, tools/cli/mine.c, tools/cli/eval.c) and their benchmark.
 #   test_knn        streaming top-k vs full sort, blocked k-NN vs naive loop, margin by hand (unit)
 #   mine_tiny       test_mine.py: `labse mine` / `labse eval` vs a numpy reference on exact,
 #                   random, float16 and part-folder inputs, tiny-bert outputs, bad inputs (unit;

@@ -1,5 +1,5 @@
 /* npy_tool.c — a small inspector for float32 .npy files, used by tests/test_cli.sh so the CLI
- * tests need no Python. Reads through src/npy.c's validating reader.
+ * tests need no Python. Reads through src/io/npy.c's validating reader.
  *
  *   npy_tool shape FILE          print "ROWS COLS"
  *   npy_tool maxdiff FILE I J    print the max |row I - row J| (rows counted from 0)

@@ -1,4 +1,4 @@
-/* test_emu.cu — the CUDA emulator (kernels/emu) against exact or double-precision references.
+/* test_emu.cu — the CUDA emulator (tests/cuda_emu) against exact or double-precision references.
  * The same file is compiled as C++ over the emulator (label emu) and by nvcc (label gpu), so on
  * a real GPU it also checks that the emulator's semantics agree with the hardware and cuBLASLt.
  * Emulator-only checks (marked EMU ONLY) cover what a GPU does not define the same way: copy-kind
@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* C headers without C++ guards: give them C linkage here (cmocka.h, src/half.h) */
+/* C headers without C++ guards: give them C linkage here (cmocka.h, src/base/half.h) */
 extern "C" {
 #include <cmocka.h>
 
@@ -419,7 +419,7 @@ static void test_half_ops(void **state) {
     free(o);
 }
 
-/* EMU ONLY: the header's conversions agree with src/half.c on many bit patterns. */
+/* EMU ONLY: the header's conversions agree with src/base/half.c on many bit patterns. */
 static void test_half_bits(void **state) {
     (void)state;
     if (!gt_is_emu()) skip();

@@ -1,5 +1,5 @@
-/* test_gpu_knn.c — the GPU k-NN (src/gpu_knn.c, kernels/topk.cu) against the CPU backend
- * (src/knn.c) and against full sorts. Labels: emu (small sizes, on the emulator) and gpu (full
+/* test_gpu_knn.c — the GPU k-NN (src/mine/knn_gpu.c, kernels/topk.cu) against the CPU backend
+ * (src/mine/knn.c) and against full sorts. Labels: emu (small sizes, on the emulator) and gpu (full
  * sizes on a real GPU; exit 77 without a device).
  *
  * usage: test_gpu_knn small|full [LABSE_CLI]

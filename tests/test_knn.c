@@ -1,4 +1,4 @@
-/* test_knn.c — the streaming top-k (src/knn.h) equals a full sort, ties included; the blocked
+/* test_knn.c — the streaming top-k (src/mine/knn.h) equals a full sort, ties included; the blocked
  * k-NN equals a naive loop for every block size and thread count; margin scores and the
  * retrieval modes on a hand-made case; bad arguments. Label: unit. */
 #include <math.h>

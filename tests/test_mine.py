@@ -5,7 +5,7 @@ usage: test_mine.py LABSE_BIN MODEL_DIR [--model-only]
   MODEL_DIR: tests/data/tiny-bert (label unit) or models/all-MiniLM-L6-v2 (label model; skip 77
   when absent). --model-only runs only the checks that encode text (the model label).
 
-The reference implements the definitions of src/margin.h from scratch in float64: cosines of
+The reference implements the definitions of src/mine/margin.h from scratch in float64: cosines of
 L2-normalised rows, NN_k by stable argsort of -cos (ties: lower index), means over k,
 b = (mean_x + mean_y) / 2, best candidate = highest score then lower index, the four
 retrieval modes, threshold >= T, output order score desc then (src, tgt) asc.

@@ -1,4 +1,4 @@
-/* test_tokenizer.c — hand-written cases for the tokenizer (src/tokenizer.c) with a tiny
+/* test_tokenizer.c — hand-written cases for the tokenizer (src/model/tokenizer.c) with a tiny
  * vocabulary written to a temporary file. Parity with HuggingFace over real text and every
  * code point is tests/tok_parity.py; here each rule is pinned down on its own. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-# tokenizer.cmake — the tokenizer's tests (src/tokenizer.c, src/utf8.c) and its benchmark.
+# tokenizer.cmake — the tokenizer's tests (src/model/tokenizer.c, src/model/utf8.c) and its benchmark.
 #   test_tokenizer           cmocka unit tests on a tiny vocabulary                  (unit)
 #   tok_parity_*             tests/tok_parity.py: C (tok_dump) vs HuggingFace tokenizers,
 #                            skip (77) without the python or the vocabulary   (unit / model)

@@ -4,7 +4,7 @@
 #   2. .venv + models/ (tools/setup.sh: MiniLM from PyPI, the LaBSE-shaped random model)
 #   3. build with CUDA AUTO (the GPU backend compiles when nvcc is present) and run ctest:
 #      labels unit + model (+ gpu, which skip with code 77 without a GPU)
-#   4. the emulation build (LABSE_CUDA_EMU=ON: kernels/*.cu as C++ over kernels/emu) runs the
+#   4. the emulation build (LABSE_CUDA_EMU=ON: kernels/*.cu as C++ over tests/cuda_emu) runs the
 #      GPU backend's tests on the CPU: label emu (kernels vs references, the whole fp16
 #      encoder vs the CPU encoder, the CLI with --device cuda)
 #   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel

@@ -1,5 +1,5 @@
-/* gpu.h — the GPU encoder's host side (src/gpu_*.c), internal. Built only with a GPU backend
- * (LABSE_HAVE_GPU: real CUDA, or the emulator kernels/emu); C11, no CUDA types in this header.
+/* gpu.h — the GPU encoder's host side (src/gpu/*.c), internal. Built only with a GPU backend
+ * (LABSE_HAVE_GPU: real CUDA, or the emulator tests/cuda_emu); C11, no CUDA types in this header.
  *
  *   gpu_device.c   device discovery and selection, CUDA/cuBLAS errors → labse_error
  *   gpu_model.c    lb_gpu_weights: the model's weights on one device, fp16 (LayerNorm fp32),

@@ -16,7 +16,7 @@
  *
  * Backends. The work is behind lb_knn_backend (the GPU seam): a backend gets the two
  * matrices and the parameters and fills both tables. The GPU backend (lb_knn_backend_gpu,
- * src/gpu_knn.c) is described there; the CPU backend:
+ * src/mine/knn_gpu.c) is described there; the CPU backend:
  *   tiles of block_rows source rows x bt target rows (bt = block_rows, or smaller so every
  *   thread has a tile); source blocks run one after another, the target tiles of a block in
  *   parallel (OpenMP, dynamic). Each tile: fetch+normalise the target rows, one
@@ -106,7 +106,7 @@ typedef struct lb_knn_backend {
 /* The OpenBLAS + OpenMP backend (static storage). */
 const lb_knn_backend *lb_knn_backend_cpu(void);
 
-/* The GPU backend on CUDA ordinal `device` (src/gpu_knn.c, static storage; NULL for an ordinal
+/* The GPU backend on CUDA ordinal `device` (src/mine/knn_gpu.c, static storage; NULL for an ordinal
  * outside 0..15). Defined only in builds with a GPU backend (LABSE_HAVE_GPU); other code calls
  * it under #ifdef LABSE_HAVE_GPU or through lb_knn_backend_select. cuBLASLt fp32 tiles + the
  * exact top-k kernel (kernels/topk.cu): the same tables as the CPU backend up to near-ties

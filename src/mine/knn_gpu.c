@@ -1,4 +1,4 @@
-/* gpu_knn.c — the GPU backend of the exact k-NN (lb_knn_backend, src/knn.h): cuBLASLt fp32
+/* knn_gpu.c — the GPU backend of the exact k-NN (lb_knn_backend, src/mine/knn.h): cuBLASLt fp32
  * similarity tiles and the exact top-k kernel (kernels/topk.cu). Built only with a GPU
  * backend (LABSE_HAVE_GPU: real CUDA or the emulator).
  *

@@ -1,4 +1,4 @@
-# The GPU k-NN (src/gpu_knn.c, kernels/topk.cu) against the CPU backend and full sorts
+# The GPU k-NN (src/mine/knn_gpu.c, kernels/topk.cu) against the CPU backend and full sorts
 # (tests/test_gpu_knn.c): the top-k kernel alone, tables with exact ties (bit-exact) and on
 # random data (cosines within 1e-6, indices equal up to near-ties), mining end to end (scores
 # within 1e-5), and `labse mine --device cuda` vs `--device cpu` through the CLI.
