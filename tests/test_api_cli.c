@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "labse.h"
 
 static const char *g_model_dir;
@@ -26,28 +28,6 @@ static char g_tmp[256];
 
 static void path_in_tmp(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", g_tmp, name);
-}
-
-static void write_file(const char *path, const char *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    *len = (size_t)n;
-    return b;
 }
 
 static void write_npy_f32(const char *path, const float *x, size_t rows, size_t dim) {
@@ -93,7 +73,7 @@ static void test_text_rules(void **state) {
     path_in_tmp(p, sizeof p, "lines.txt");
     /* "abc" | "x" (CRLF) | "" | "a\rb" | "n\0ul" | "last" (a lone '\r' at the end dropped) */
     static const char data[] = "abc\nx\r\n\na\rb\nn\0ul\nlast\r";
-    write_file(p, data, sizeof data - 1);
+    tf_write_file(p, data, sizeof data - 1);
     labse_text *t = NULL;
     labse_error err;
     assert_int_equal(labse_text_read(p, &t, &err), LABSE_OK);
@@ -116,7 +96,7 @@ static void test_text_rules(void **state) {
     static const char *cases[] = {"", "\n", "a\n", "a\n\nb"};
     static const size_t counts[] = {0, 1, 1, 3};
     for (size_t c = 0; c < 4; c++) {
-        write_file(p, cases[c], strlen(cases[c]));
+        tf_write_file(p, cases[c], strlen(cases[c]));
         t = NULL;
         assert_int_equal(labse_text_read(p, &t, &err), LABSE_OK);
         assert_int_equal(labse_text_count(t), counts[c]);
@@ -279,8 +259,8 @@ static void test_write_pairs_tsv(void **state) {
     path_in_tmp(ps, sizeof ps, "src.txt");
     path_in_tmp(pt, sizeof pt, "tgt.txt");
     path_in_tmp(out, sizeof out, "pairs.tsv");
-    write_file(ps, "s0\ns\t1\r\n", 8);
-    write_file(pt, "t0\nt1\nt\t2", 9);
+    tf_write_file(ps, "s0\ns\t1\r\n", 8);
+    tf_write_file(pt, "t0\nt1\nt\t2", 9);
     labse_text *st = NULL, *tt = NULL;
     labse_error err;
     assert_int_equal(labse_text_read(ps, &st, &err), LABSE_OK);
@@ -288,7 +268,7 @@ static void test_write_pairs_tsv(void **state) {
     const labse_pair pairs[] = {{1.25, 1, 2}, {-0.5, 0, 0}, {0.123456789, 1, 1}};
     assert_int_equal(labse_write_pairs_tsv(out, pairs, 3, st, tt, &err), LABSE_OK);
     size_t len;
-    char *got = read_all(out, &len);
+    char *got = tf_read_all(out, &len);
     assert_non_null(got);
     assert_string_equal(got, "1.25000000\t1\t2\ts 1\tt 2\n"
                              "-0.50000000\t0\t0\ts0\tt0\n"
@@ -296,11 +276,11 @@ static void test_write_pairs_tsv(void **state) {
     free(got);
     /* one text only: no text columns; replaced atomically */
     assert_int_equal(labse_write_pairs_tsv(out, pairs, 2, st, NULL, &err), LABSE_OK);
-    got = read_all(out, &len);
+    got = tf_read_all(out, &len);
     assert_string_equal(got, "1.25000000\t1\t2\n-0.50000000\t0\t0\n");
     free(got);
     assert_int_equal(labse_write_pairs_tsv(out, NULL, 0, NULL, NULL, &err), LABSE_OK);
-    got = read_all(out, &len);
+    got = tf_read_all(out, &len);
     assert_int_equal(len, 0);
     free(got);
     /* a row outside the texts: refused before writing */
@@ -355,7 +335,7 @@ static void test_model(void **state) {
     char in[512], npy[512], dir[512], shard_root[512], merged[512];
     path_in_tmp(in, sizeof in, "corpus.txt");
     static const char corpus[] = "hello world\nbonjour le monde\n\nhallo welt\r\nthe end";
-    write_file(in, corpus, sizeof corpus - 1);
+    tf_write_file(in, corpus, sizeof corpus - 1);
     labse_text *t = NULL;
     assert_int_equal(labse_text_read(in, &t, &err), LABSE_OK);
     size_t n = labse_text_count(t);

@@ -27,26 +27,13 @@
 
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "labse.h"
 #include "pipeline/pipeline.h"
 
 static const char *g_model_dir, *g_cli;
 static char g_tmp[256];
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    *len = (size_t)n;
-    return b;
-}
 
 /* The data of a version-1 .npy (header length at bytes 8..9). */
 static const char *npy_data(const char *b, size_t len, size_t *data_len) {
@@ -82,7 +69,7 @@ static void test_encode_file_equals_encode(void **state) {
     char gold[1024];
     snprintf(gold, sizeof gold, "%s/tests/golden/sentences.txt", LABSE_SRC_DIR);
     size_t len;
-    char *text = read_all(gold, &len);
+    char *text = tf_read_all(gold, &len);
     assert_non_null(text);
     /* lines as the pipeline splits them (the file ends in '\n') */
     const char *ptrs[4096];
@@ -121,7 +108,7 @@ static void test_encode_file_equals_encode(void **state) {
     assert_int_equal(st.tokens, ss.tokens);
     assert_int_equal(st.truncated, ss.truncated);
     size_t flen, dlen;
-    char *file = read_all(out, &flen);
+    char *file = tf_read_all(out, &flen);
     assert_non_null(file);
     const char *data = npy_data(file, flen, &dlen);
     assert_int_equal(dlen, n * (size_t)dim * sizeof(float));
@@ -130,7 +117,7 @@ static void test_encode_file_equals_encode(void **state) {
 
     fo.dtype = LABSE_DTYPE_F16;
     assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_OK);
-    file = read_all(out, &flen);
+    file = tf_read_all(out, &flen);
     data = npy_data(file, flen, &dlen);
     assert_int_equal(dlen, n * (size_t)dim * 2);
     for (size_t i = 0; i < n * (size_t)dim; i++) {
@@ -246,7 +233,7 @@ static void test_encode_file_callbacks(void **state) {
         snprintf(a, sizeof a, "%spart-%05d.npy", dir, part);
         snprintf(b, sizeof b, "%spart-%05d.npy", ref, part);
         size_t la, lb;
-        char *da = read_all(a, &la), *db = read_all(b, &lb);
+        char *da = tf_read_all(a, &la), *db = tf_read_all(b, &lb);
         assert_non_null(da);
         assert_non_null(db);
         assert_int_equal(la, lb);
@@ -317,7 +304,7 @@ static void test_mine_equals_cli(void **state) {
                          g_cli, margins[mg], retrs[r], thr_arg, pa, pb, po);
                 assert_int_equal(system(cmd), 0);
                 size_t len;
-                char *tsv = read_all(po, &len);
+                char *tsv = tf_read_all(po, &len);
                 assert_non_null(tsv);
                 /* our pairs in the CLI's format */
                 size_t cap = np * 64 + 1, w = 0;

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "io/atomic_file.h"
 #include "io/npy.h"
 
@@ -57,27 +59,6 @@ static int dir_entries(void) {
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
     closedir(d);
     return n;
-}
-
-static void write_file(const char *path, const void *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
 }
 
 /* ---- header bytes: the expected strings were produced once with
@@ -284,7 +265,7 @@ static void test_write_read(void **state) {
 
     /* exact bytes: header + little-endian floats */
     size_t len;
-    char *bytes = slurp(path, &len);
+    char *bytes = tf_read_all(path, &len);
     assert_non_null(bytes);
     assert_int_equal(len, 128 + sizeof data);
     char hdr[LB_NPY_HEADER_MAX];
@@ -329,7 +310,7 @@ static void test_rows_hint(void **state) {
         char sha[65];
         assert_int_equal(lb_npys_commit(w, sha, &err), LABSE_OK);
         size_t len;
-        char *b = slurp(path, &len);
+        char *b = tf_read_all(path, &len);
         char hdr[LB_NPY_HEADER_MAX];
         size_t hl = lb_npy_header(hdr, LB_NPY_F32, 3, 4);
         assert_int_equal(len, hl + sizeof rows);
@@ -349,7 +330,7 @@ static void test_writer_failures(void **state) {
 
     /* An existing file is replaced only by a complete commit. */
     path_in_dir(old, sizeof old, "keep.npy");
-    write_file(old, "OLD", 3);
+    tf_write_file(old, "OLD", 3);
 
     /* abort: temp removed, old file intact */
     assert_int_equal(lb_npys_open(old, LB_NPY_F32, 2, 4, &w, &err), LABSE_OK);
@@ -358,7 +339,7 @@ static void test_writer_failures(void **state) {
     lb_npys_abort(w);
     assert_int_equal(dir_entries(), 1);
     size_t len;
-    char *b = slurp(old, &len);
+    char *b = tf_read_all(old, &len);
     assert_int_equal(len, 3);
     assert_memory_equal(b, "OLD", 3);
     free(b);
@@ -403,7 +384,7 @@ static void test_writer_failures(void **state) {
     assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_E_IO); /* also frees + removes */
     free(many);
     assert_int_equal(dir_entries(), 1);
-    b = slurp(old, &len);
+    b = tf_read_all(old, &len);
     assert_int_equal(len, 3);
     free(b);
 
@@ -428,7 +409,7 @@ static void test_f16_writer(void **state) {
     assert_int_equal(lb_npys_append(w, f32, 2, &err), LABSE_OK);
     assert_int_equal(lb_npys_commit(w, NULL, &err), LABSE_OK);
     size_t len;
-    char *b = slurp(path, &len);
+    char *b = tf_read_all(path, &len);
     assert_int_equal(len, 128 + 2 * sizeof h);
     lb_npy_info info;
     assert_int_equal(lb_npy_parse_header(b, len, path, &info, &err), LABSE_OK);
@@ -461,7 +442,7 @@ static void test_atomic_file(void **state) {
     assert_memory_equal(back, "Jello world!", 12);
     assert_int_equal(lb_afile_commit(f, &err), LABSE_OK);
     size_t len;
-    char *b = slurp(path, &len);
+    char *b = tf_read_all(path, &len);
     assert_int_equal(len, 12);
     assert_memory_equal(b, "Jello world!", 12);
     free(b);
@@ -471,7 +452,7 @@ static void test_atomic_file(void **state) {
     assert_int_equal(lb_afile_write(f, "x", 1, &err), LABSE_OK);
     lb_afile_abort(f);
     lb_afile_abort(NULL);
-    b = slurp(path, &len);
+    b = tf_read_all(path, &len);
     assert_int_equal(len, 12);
     free(b);
     assert_int_equal(dir_entries(), 1);
@@ -492,20 +473,20 @@ static void test_reader_rejects_sizes(void **state) {
     memset(buf + hl, 0, sizeof buf - hl);
 
     path_in_dir(path, sizeof path, "short.npy");
-    write_file(path, buf, hl + 4 * 5); /* one float missing */
+    tf_write_file(path, buf, hl + 4 * 5); /* one float missing */
     assert_int_equal(lb_npy_read_f32(path, &f, NULL, &err), LABSE_E_FORMAT);
     assert_true(strstr(err.message, "short.npy") != NULL);
 
     path_in_dir(path, sizeof path, "long.npy");
-    write_file(path, buf, hl + 4 * 7); /* one float too many */
+    tf_write_file(path, buf, hl + 4 * 7); /* one float too many */
     assert_int_equal(lb_npy_read_f32(path, &f, NULL, &err), LABSE_E_FORMAT);
 
     path_in_dir(path, sizeof path, "tiny.npy");
-    write_file(path, buf, 5);
+    tf_write_file(path, buf, 5);
     assert_int_equal(lb_npy_read_f32(path, &f, NULL, &err), LABSE_E_FORMAT);
 
     path_in_dir(path, sizeof path, "hdr.npy");
-    write_file(path, buf, 60); /* header cut */
+    tf_write_file(path, buf, 60); /* header cut */
     assert_int_equal(lb_npy_read_f32(path, &f, NULL, &err), LABSE_E_FORMAT);
 
     path_in_dir(path, sizeof path, "missing.npy");
