@@ -59,7 +59,7 @@ run_one() { # NAME: run every scenario with build NAME into $WORK/out-NAME
   "$lb" encode $m --input src.txt --output "$o/src.npy" -q
   "$lb" encode $m --input tgt.txt --output "$o/tgt.npy" -q
   "$lb" mine --src-emb "$o/src.npy" --tgt-emb "$o/tgt.npy" --k 3 --output "$o/pairs_emb.tsv" -q
-  "$lb" eval --src-emb "$o/src.npy" --tgt-emb "$o/tgt.npy" --json > "$o/eval_emb.json"
+  (cd "$o" && "$lb" eval --src-emb src.npy --tgt-emb tgt.npy --json > eval_emb.json) # names the paths
   "$lb" eval $m --json $(cat eval_files) > "$o/eval.json"
   LABSE_LIBRARY="$b/liblabse.so" PYTHONPATH="$ROOT/python" "$PY" - "$MODEL" "$o" <<'EOF'
 import sys, numpy as np, labse
