@@ -1,5 +1,5 @@
 /* cuda_compat.h — the one CUDA include of the GPU backend, for kernels (.cu, C++) and for the
- * host side (src/gpu/*.c, C11).
+ * host side (src/gpu/, C11).
  *
  * Real build (nvcc):   the CUDA runtime, cuBLASLt, and in device code cuda_fp16.h and mma.h.
  * Emulation build (-DLABSE_CUDA_EMU, kernels compiled as C++ by the host compiler):

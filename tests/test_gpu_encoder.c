@@ -1,4 +1,4 @@
-/* test_gpu_encoder.c — the fp16 GPU encoder (src/gpu/*.c over kernels/) against the fp32 CPU
+/* test_gpu_encoder.c — the fp16 GPU encoder (src/gpu/ over kernels/) against the fp32 CPU
  * encoder, through the public API, on one model folder.
  *
  * Usage: test_gpu_encoder MODEL_DIR [small|full]

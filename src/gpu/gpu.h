@@ -1,4 +1,4 @@
-/* gpu.h — the GPU encoder's host side (src/gpu/*.c), internal. Built only with a GPU backend
+/* gpu.h — the GPU encoder's host side (src/gpu/), internal. Built only with a GPU backend
  * (LABSE_HAVE_GPU: real CUDA, or the emulator tests/cuda_emu); C11, no CUDA types in this header.
  *
  *   gpu_device.c   device discovery and selection, CUDA/cuBLAS errors → labse_error

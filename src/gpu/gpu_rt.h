@@ -1,5 +1,5 @@
 /* gpu_rt.h — the CUDA runtime and cuBLASLt as seen by the host files of the GPU backend
- * (src/gpu/*.c): kernels/cuda_compat.h (real CUDA or the emulator) plus the checking macros
+ * (src/gpu/): kernels/cuda_compat.h (real CUDA or the emulator) plus the checking macros
  * that turn every failed call into LABSE_E_CUDA naming the call, file and line. Internal. */
 #ifndef LB_GPU_RT_H
 #define LB_GPU_RT_H

@@ -1,5 +1,5 @@
 /* cuda_emu.h — a CPU emulator of the CUDA runtime subset and the cuBLASLt subset labse uses,
- * with the real API's names, so the kernels (.cu) and src/gpu/*.c build and run without nvcc or a GPU
+ * with the real API's names, so the kernels (.cu) and src/gpu/ build and run without nvcc or a GPU
  * (LABSE_CUDA_EMU build; included through kernels/cuda_compat.h). The C part below is valid C11
  * and C++; C++ also gets cuda_emu_device.h (built-ins, __half, wmma) and LB_LAUNCH.
  *
