@@ -102,13 +102,12 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
     memset(&out, 0, sizeof out);
     lb_npys *w = NULL;
     labse_status s = LABSE_OK;
-    int loaded = 0;
     if (!ms || !by_index) {
         s = lb_err(err, LABSE_E_NOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < n; i++) by_index[i] = -1;
-    for (int i = 0; i < n; i++, loaded++) {
+    for (int i = 0; i < n; i++) {
         if ((s = lb_manifest_read(dirs[i], &ms[i], NULL, err)) != LABSE_OK) goto done;
         const lb_manifest *a = &ms[i], *b = &ms[0];
         if (!a->complete) {
@@ -231,7 +230,9 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
 done:
     lb_npys_abort(w);
     lb_manifest_free(&out);
-    for (int i = 0; i < loaded && ms; i++) lb_manifest_free(&ms[i]);
+    /* every slot: calloc'ed, and lb_manifest_read leaves a failed one zeroed (a shard read
+     * whole and then refused is freed here too) */
+    for (int i = 0; i < n && ms; i++) lb_manifest_free(&ms[i]);
     free(ms);
     free(by_index);
     return s;
