@@ -570,7 +570,9 @@ labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, si
  *               on the way), or NULL. At least one of out_dir and npy_path.
  *   rows        optional (NULL): receives the total row count.
  * Refused unless every shard is complete and they share the input (size + fingerprint),
- * model, dim, dtype and shard count, with contiguous byte and line ranges.
+ * model, dim, dtype and shard count, with contiguous byte and line ranges, and, when the
+ * input file is at its recorded path (with its recorded size), unless its bytes under every
+ * part still hash to the part's input_sha256 (skipped when the input is absent).
  * Errors: LABSE_E_INVALID (NULL/empty arguments, shards that do not fit together; the message
  * says why), LABSE_E_IO, LABSE_E_FORMAT (a damaged shard), LABSE_E_NOMEM.
  * Thread-safety: reentrant for distinct outputs.

@@ -314,9 +314,13 @@ static void test_manifest_roundtrip(void **st) {
     m.byte_end = 20;
     m.line_start = 3000;
     m.lines = 1500;
-    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, ""};
+    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", ""};
     memset(p.sha256, 'b', 64);
+    memset(p.input_sha256, 'd', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
+    lb_manifest_part q = {"part-00001.npy", 4000, 500, 15, 20, "", ""}; /* a stream's: null */
+    memset(q.sha256, 'e', 64);
+    assert_int_equal(lb_manifest_add_part(&m, &q), 0);
     m.complete = 1;
     labse_error e;
     assert_int_equal(lb_manifest_write(g_tmp, &m, &e), LABSE_OK);
@@ -331,8 +335,10 @@ static void test_manifest_roundtrip(void **st) {
     assert_string_equal(r.fingerprint, m.fingerprint);
     assert_int_equal(r.shard_index, 2);
     assert_int_equal(r.lines, 1500);
-    assert_int_equal(r.n_parts, 1);
+    assert_int_equal(r.n_parts, 2);
     assert_string_equal(r.parts[0].sha256, p.sha256);
+    assert_string_equal(r.parts[0].input_sha256, p.input_sha256);
+    assert_string_equal(r.parts[1].input_sha256, "");
     assert_int_equal(r.parts[0].first_line, 3000);
     assert_int_equal(r.complete, 1);
     lb_manifest_free(&r);
@@ -355,7 +361,7 @@ static void test_manifest_parts_listing(void **st) {
     m.format = 1;
     m.dim = 8;
     m.dtype = LB_NPY_F16;
-    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, ""};
+    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", ""};
     memset(p.sha256, 'c', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
     labse_error e;

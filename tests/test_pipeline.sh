@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_pipeline.sh — end-to-end checks of the streaming pipeline through `labse encode`:
 # folder output + manifest, resume after kill -9 at 5 deterministic random points and after
-# SIGINT (byte-identical to an uninterrupted run), a changed input refused, shards + merge ==
+# SIGINT (byte-identical to an uninterrupted run), a changed input refused (also a same-size
+# edit in the middle: each part's input bytes are re-hashed), shards + merge ==
 # a single run (byte-identical), row i == line i encoded alone (<= 1e-5), bad input (CRLF, no
 # final newline, empty lines, NUL, invalid UTF-8, a 3 MB line, empty input), f16 == numpy's
 # astype(float16) of the f32 output, MPI environment sharding.
@@ -120,6 +121,38 @@ check "changed --part-rows: says so" grep -q "part_rows differs" "$T/err"
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/int3/" "${OPTS[@]}" --format f16 2>"$T/err"; rc=$?
 check "changed --format: refused (rc $rc)" test "$rc" -eq 1
 
+echo "# a same-size edit in the middle of the input: resume and merge re-hash each part's input range"
+range_ok() { # every part's input_sha256 == sha256 of its byte range of the input
+    local d=$1 in=$2 bs be h
+    grep -o '"byte_start": [0-9]*, "byte_end": [0-9]*, "input_sha256": "[0-9a-f]*"' "$d/manifest.json" | while read -r line; do
+        bs=$(echo "$line" | sed 's/.*"byte_start": \([0-9]*\).*/\1/'); be=$(echo "$line" | sed 's/.*"byte_end": \([0-9]*\).*/\1/')
+        h=$(echo "$line" | sed 's/.*"input_sha256": "\([0-9a-f]*\)".*/\1/')
+        [ "$(tail -c +$((bs + 1)) "$in" | head -c $((be - bs)) | sha256sum | cut -d' ' -f1)" = "$h" ] || { echo "    bytes $bs..$be: input_sha256 differs"; exit 1; }
+    done
+}
+check "manifest input_sha256 == sha256 of every part's input bytes" range_ok "$T/ref" "$T/in.txt"
+# edit one ASCII letter in the middle of part 1's range (same size, same lines)
+P1=$(grep '"file": "part-00001.npy"' "$T/ref/manifest.json" | grep -o '"byte_start": [0-9]*, "byte_end": [0-9]*')
+BS=$(echo "$P1" | sed 's/.*"byte_start": \([0-9]*\).*/\1/'); BE=$(echo "$P1" | sed 's/.*"byte_end": \([0-9]*\).*/\1/')
+MID=$(( (BS + BE) / 2 ))
+HIT=$(tail -c +$((MID + 1)) "$T/in.txt" | head -c $((BE - MID)) | LC_ALL=C grep -abo '[a-y]' | head -1)
+OFF=$((MID + ${HIT%%:*})); CH=${HIT#*:}
+cp "$T/in.txt" "$T/in_mid.txt"
+printf "$(printf '%s' "$CH" | tr 'a-y' 'b-z')" | dd of="$T/in_mid.txt" bs=1 seek="$OFF" conv=notrunc status=none
+check "the edited input has the same size and differs" test "$(wc -c <"$T/in_mid.txt")" -eq "$(wc -c <"$T/in.txt")" -a "$(cmp "$T/in.txt" "$T/in_mid.txt" | wc -l)" -eq 1
+# a folder encoded from in.txt, told that its input is in_mid.txt with in_mid.txt's own size and
+# fingerprint: only the per-part hashes can see the edit
+fp() { { printf '%d\n' "$(wc -c <"$1")"; head -c 1048576 "$1"; tail -c 1048576 "$1"; } | sha256sum | cut -d' ' -f1; }
+cp -r "$T/ref" "$T/mid"
+sed -i -e "s|\"path\": \"$T/in.txt\"|\"path\": \"$T/in_mid.txt\"|" -e "s|sha256-ends-1MiB:[0-9a-f]*|sha256-ends-1MiB:$(fp "$T/in_mid.txt")|" "$T/mid/manifest.json"
+"$LABSE" "${E[@]}" --input "$T/in_mid.txt" --output "$T/mid/" "${OPTS[@]}" 2>"$T/err"; rc=$?
+check "resume over a same-size mid edit: refused (rc $rc)" test "$rc" -eq 1
+check "resume over a same-size mid edit: names part 1" grep -qF "cannot resume: the input changed under part 1 (" "$T/err"
+sed -i "s|sha256-ends-1MiB:[0-9a-f]*|sha256-ends-1MiB:$(fp "$T/in.txt")|" "$T/mid/manifest.json"
+cp "$T/in.txt" "$T/in_mid.txt"
+"$LABSE" "${E[@]}" --input "$T/in_mid.txt" --output "$T/mid/" "${OPTS[@]}"; rc=$?
+check "the same folder over the unedited bytes: accepted (rc $rc)" test "$rc" -eq 0
+
 echo "# shards and merge"
 for k in 0 1 2 3; do "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/sh/" --shard $k/4 "${OPTS[@]}" || bad "shard $k"; done
 check "4 shard folders" test "$(ls -d "$T/sh"/shard-*-of-00004 | wc -l)" -eq 4
@@ -127,6 +160,17 @@ check "4 shard folders" test "$(ls -d "$T/sh"/shard-*-of-00004 | wc -l)" -eq 4
 check "merge: rc 0" test $? -eq 0
 check "merged .npy == single run (byte-identical)" cmp -s "$T/merged.npy" "$T/single.npy"
 check "merged folder parts == single-run parts" diff <(cd "$T/merged" && sha256sum part-*) <(cd "$T/ref" && sha256sum part-*)
+check "shards: input_sha256 of every part" range_ok "$T/sh/shard-00001-of-00004" "$T/in.txt"
+cp -r "$T/sh" "$T/shmid"; cp "$T/in.txt" "$T/in_mid2.txt"
+printf "$(printf '%s' "$CH" | tr 'a-y' 'b-z')" | dd of="$T/in_mid2.txt" bs=1 seek="$OFF" conv=notrunc status=none
+sed -i "s|\"path\": \"$T/in.txt\"|\"path\": \"$T/in_mid2.txt\"|" "$T"/shmid/shard-*/manifest.json
+"$LABSE" merge --npy "$T/shmid.npy" "$T"/shmid/shard-* 2>"$T/err"; rc=$?
+check "merge over a same-size mid edit: refused (rc $rc)" test "$rc" -eq 1
+check "merge over a same-size mid edit: says where" grep -q "cannot merge: the input changed under part" "$T/err"
+check "merge refused: no .npy left" test ! -e "$T/shmid.npy"
+sed -i "s|\"path\": \"$T/in_mid2.txt\"|\"path\": \"$T/gone.txt\"|" "$T"/shmid/shard-*/manifest.json
+"$LABSE" merge --npy "$T/shmid.npy" "$T"/shmid/shard-* -q; rc=$?
+check "merge where the input is absent: not checked, merged (rc $rc)" cmp -s "$T/shmid.npy" "$T/single.npy"
 "$LABSE" merge "$T/m2" "$T/sh/shard-00000-of-00004" "$T/sh/shard-00001-of-00004" 2>"$T/err"; rc=$?
 check "merge of 2 of 4 shards refused (rc $rc)" test "$rc" -eq 1
 # MPI environment: OMPI_COMM_WORLD_RANK/SIZE pick the shard when the output is a folder.

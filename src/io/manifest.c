@@ -69,9 +69,14 @@ static void manifest_print(FILE *f, const lb_manifest *m) {
         const lb_manifest_part *p = &m->parts[i];
         fprintf(f,
                 "%s\n    {\"file\": \"%s\", \"first_line\": %" PRIu64 ", \"rows\": %" PRIu64
-                ", \"byte_start\": %" PRIu64 ", \"byte_end\": %" PRIu64 ", \"sha256\": \"%s\"}",
-                i ? "," : "", p->file, p->first_line, p->rows, p->byte_start, p->byte_end,
-                p->sha256);
+                ", \"byte_start\": %" PRIu64 ", \"byte_end\": %" PRIu64
+                ", \"input_sha256\": ",
+                i ? "," : "", p->file, p->first_line, p->rows, p->byte_start, p->byte_end);
+        if (p->input_sha256[0])
+            fprintf(f, "\"%s\"", p->input_sha256);
+        else
+            fputs("null", f);
+        fprintf(f, ", \"sha256\": \"%s\"}", p->sha256);
     }
     fprintf(f, "%s],\n  \"complete\": %s\n}\n", m->n_parts ? "\n  " : "",
             m->complete ? "true" : "false");
@@ -210,6 +215,9 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
         memset(&q, 0, sizeof q);
         const cJSON *jf = cJSON_GetObjectItemCaseSensitive(p, "file");
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(p, "sha256");
+        const cJSON *ji = cJSON_GetObjectItemCaseSensitive(p, "input_sha256");
+        if (!cJSON_IsNull(ji) && !(cJSON_IsString(ji) && strlen(ji->valuestring) == 64))
+            BAD("a part's \"input_sha256\" is not 64 hex digits or null");
         if (!cJSON_IsString(jf) || strlen(jf->valuestring) >= LB_MANIFEST_RUN_FILE_MAX ||
             strchr(jf->valuestring, '/') || !cJSON_IsString(js) ||
             strlen(js->valuestring) != 64 || !get_u64(p, "first_line", &q.first_line) ||
@@ -218,6 +226,7 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
             BAD("a part lacks file/first_line/rows/byte_start/byte_end/sha256");
         strcpy(q.file, jf->valuestring);
         memcpy(q.sha256, js->valuestring, 65);
+        if (cJSON_IsString(ji)) memcpy(q.input_sha256, ji->valuestring, 65);
         if (lb_manifest_add_part(m, &q) != 0) {
             s = lb_err(err, LABSE_E_NOMEM, "out of memory");
             goto out;

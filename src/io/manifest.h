@@ -29,6 +29,8 @@ typedef struct lb_manifest_part {
     uint64_t first_line, rows; /* global line index of row 0; rows */
     uint64_t byte_start, byte_end; /* input bytes covered (0 in a parts listing) */
     char sha256[65];           /* of the whole .npy file ("" in a parts listing) */
+    char input_sha256[65];     /* of the input bytes [byte_start, byte_end) ("" when the
+                                  input was a stream, and in a parts listing) */
 } lb_manifest_part;
 
 typedef struct lb_manifest {

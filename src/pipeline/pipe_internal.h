@@ -52,6 +52,20 @@ labse_status lb_input_range_open(const char *path, int shard_index, int shard_co
 labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char hex[65],
                                   labse_error *err);
 
+/* sha256 of bytes [start, end) of the regular file `path`, as 64 hex digits into hex[65]: the
+ * input_sha256 of a part (io/manifest.h), which resume and merge recompute to see any edit of
+ * the input under the parts they keep. Cost: one read of the range (~2 s/GB). LABSE_E_IO naming
+ * the file when it cannot be opened or is shorter than end. Thread-safe. */
+labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t end,
+                                   char hex[65], labse_error *err);
+
+/* Check every part of m that has an input_sha256 against the input file at `input`: the first
+ * part whose range hashes differently gives LABSE_E_INVALID "<dir>: cannot <verb>: the input
+ * changed under part N (...)". The run manifest's own checks (size, fingerprint) come first,
+ * in the caller. Cost: one read of the parts' ranges. Thread-safe. */
+labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
+                                  const char *verb, labse_error *err);
+
 typedef struct lb_reader lb_reader;
 
 /* Open a line reader on path ("-" = stdin) over bytes [start, end) (end = UINT64_MAX: to

@@ -1,8 +1,9 @@
 /* pipe_merge.c — `labse merge`: join complete shard folders into one folder and/or one .npy
  * (see lb_pipe_merge in pipeline.h). Checks before touching anything: every manifest is
  * complete, all describe the same input (size + fingerprint), model, dim, max_length, dtype
- * and shard count, every shard index appears once, and the shards' byte ranges and line
- * ranges are contiguous and cover the input. Outputs: parts hard-linked (or copied through
+ * and shard count, every shard index appears once, the shards' byte ranges and line ranges
+ * are contiguous and cover the input, and, when the input file is at its recorded path, each
+ * part's input bytes still hash to its input_sha256. Outputs: parts hard-linked (or copied through
  * io/atomic_file.h), manifest.json (io/manifest.h) and the joined .npy (io/npy.h lb_npys). */
 #include <errno.h>
 #include <fcntl.h>
@@ -167,6 +168,22 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         goto done;
     }
     const lb_manifest *m0 = &ms[0];
+    /* The input under every part, when it is where the shards read it (shards are often merged
+     * on another machine, without the corpus: then the check is skipped, as documented). */
+    struct stat isb;
+    if (m0->fingerprint[0] && stat(m0->input_path, &isb) == 0) {
+        if ((uint64_t)isb.st_size != m0->input_size) {
+            s = lb_err(err, LABSE_E_INVALID,
+                       "%s: cannot merge: the input changed (%" PRIu64 " bytes when encoded, %"
+                       PRIu64 " now)",
+                       m0->input_path, m0->input_size, (uint64_t)isb.st_size);
+            goto done;
+        }
+        for (int k = 0; k < n; k++)
+            if ((s = lb_parts_match_input(dirs[by_index[k]], &ms[by_index[k]], m0->input_path,
+                                          "merge", err)) != LABSE_OK)
+                goto done;
+    }
     if (npy_path) {
         s = lb_npys_open(npy_path, m0->dtype, line, (uint64_t)m0->dim, &w, err);
         if (s != LABSE_OK) goto done;

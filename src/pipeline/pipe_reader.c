@@ -2,6 +2,7 @@
  * or over stdin, with large reads into one fixed buffer (constant memory whatever the line
  * lengths), the shard rule and the input fingerprint. See pipe_internal.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,57 @@ labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char 
     uint8_t d[32];
     lb_sha256_final(&c, d);
     lb_sha256_hex(d, hex);
+    return LABSE_OK;
+}
+
+labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t end,
+                                   char hex[65], labse_error *err) {
+    const size_t MB = (size_t)1 << 20;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(4 * MB);
+    if (!buf) {
+        close(fd);
+        return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    }
+    lb_sha256 c;
+    lb_sha256_init(&c);
+    labse_status s = LABSE_OK;
+    for (uint64_t at = start; at < end && s == LABSE_OK;) {
+        size_t want = end - at < 4 * MB ? (size_t)(end - at) : 4 * MB;
+        ssize_t r = pread_full(fd, buf, want, at);
+        if (r != (ssize_t)want)
+            s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path,
+                       r < 0 ? strerror(errno) : "the file is shorter than it was");
+        else
+            lb_sha256_update(&c, buf, want);
+        at += want;
+    }
+    free(buf);
+    close(fd);
+    if (s != LABSE_OK) return s;
+    uint8_t d[32];
+    lb_sha256_final(&c, d);
+    lb_sha256_hex(d, hex);
+    return LABSE_OK;
+}
+
+labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
+                                  const char *verb, labse_error *err) {
+    for (size_t i = 0; i < m->n_parts; i++) {
+        const lb_manifest_part *p = &m->parts[i];
+        if (!p->input_sha256[0]) continue; /* a stream's part: nothing to re-read */
+        char hex[65];
+        labse_status s = lb_input_range_sha256(input, p->byte_start, p->byte_end, hex, err);
+        if (s != LABSE_OK) return s;
+        if (strcmp(hex, p->input_sha256) != 0)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s: cannot %s: the input changed under part %zu (%s: bytes %" PRIu64
+                          "..%" PRIu64 ", lines %" PRIu64 "..%" PRIu64
+                          ") since it was encoded; use another folder or remove this one",
+                          dir, verb, i, input, p->byte_start, p->byte_end, p->first_line,
+                          p->first_line + p->rows);
+    }
     return LABSE_OK;
 }
 

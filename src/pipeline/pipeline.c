@@ -122,7 +122,7 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
         line += p->rows;
         byte = p->byte_end;
     }
-    return LABSE_OK;
+    return lb_parts_match_input(dir, old, want->input_path, "resume", err);
 }
 
 /* ==========================================================================================
@@ -238,7 +238,15 @@ static labse_status part_commit(run *r, uint64_t byte_end, int complete, labse_e
     p.rows = lb_npys_rows(r->part);
     p.byte_start = r->part_byte_start;
     p.byte_end = byte_end;
-    labse_status s = lb_npys_commit(r->part, p.sha256, err);
+    labse_status s = LABSE_OK;
+    if (r->man.fingerprint[0]) /* a regular file: the hash resume and merge check */
+        s = lb_input_range_sha256(r->o->input, p.byte_start, p.byte_end, p.input_sha256, err);
+    if (s != LABSE_OK) {
+        lb_npys_abort(r->part);
+        r->part = NULL;
+        return s;
+    }
+    s = lb_npys_commit(r->part, p.sha256, err);
     r->part = NULL;
     if (s != LABSE_OK) return s;
     if (lb_manifest_add_part(&r->man, &p) != 0) return lb_err(err, LABSE_E_NOMEM, "out of memory");
