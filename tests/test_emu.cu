@@ -96,6 +96,18 @@ static __global__ void k_reverse(const float *x, float *y) {
     y[base + t] = s[blockDim.x - 1 - t];
 }
 
+/* k_reverse with 1 KiB of static shared memory besides the dynamic part (the 48 KiB default
+ * limit and the opt-in count both). */
+static __global__ void k_reverse_static(const float *x, float *y) {
+    LB_DYN_SMEM(float, s);
+    __shared__ float st[256];
+    int t = threadIdx.x, base = blockIdx.x * blockDim.x;
+    st[t & 255] = 1.0f;
+    s[t] = x[base + t];
+    __syncthreads();
+    y[base + t] = s[blockDim.x - 1 - t] * st[0];
+}
+
 /* x = x * 2, the hard way (reps round trips that are exact), to make stream 1 slow. */
 static __global__ void k_scale_slow(float *x, int n, int reps) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -292,6 +304,29 @@ static void test_dynamic_smem(void **state) {
     GT_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
     GT_CUDA(cudaMemset(y, 0xff, sizeof h));
     LB_LAUNCH(k, blocks, threads, 64 * 1024, 0, x, y);
+    GT_CUDA(cudaGetLastError());
+    gt_download(o, y, sizeof o);
+    for (int i = 0; i < threads; i++) assert_true(o[i] == h[threads - 1 - i]);
+    /* static + dynamic <= 48 KiB by default: with 1 KiB static, 47 KiB dynamic launches and
+     * 47 KiB + 4 does not (cudaErrorInvalidConfiguration: "requesting more shared memory per
+     * block than the device supports", CUDA's error documentation); the opt-in attribute may
+     * raise the dynamic part to sharedMemPerBlockOptin less the static part, not beyond */
+    auto ks = k_reverse_static;
+    LB_LAUNCH(ks, blocks, threads, 47 * 1024, 0, x, y);
+    GT_CUDA(cudaGetLastError());
+    GT_CUDA(cudaDeviceSynchronize());
+    LB_LAUNCH(ks, blocks, threads, 47 * 1024 + 4, 0, x, y);
+    e = cudaGetLastError();
+    if (gt_is_emu()) assert_int_equal(e, cudaErrorInvalidConfiguration);
+    assert_int_not_equal(e, cudaSuccess);
+    cudaDeviceProp prop;
+    GT_CUDA(cudaGetDeviceProperties(&prop, 0));
+    const int optin = (int)prop.sharedMemPerBlockOptin;
+    assert_int_not_equal(cudaFuncSetAttribute(ks, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - 1024 + 4),
+                         cudaSuccess);
+    (void)cudaGetLastError();
+    GT_CUDA(cudaFuncSetAttribute(ks, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - 1024));
+    LB_LAUNCH(ks, blocks, threads, (size_t)(optin - 1024), 0, x, y);
     GT_CUDA(cudaGetLastError());
     gt_download(o, y, sizeof o);
     for (int i = 0; i < threads; i++) assert_true(o[i] == h[threads - 1 - i]);
