@@ -12,7 +12,10 @@
  * No preemption: a thread that spins on a value written by another thread or block without a
  * barrier in between never sees it (hangs). Static __shared__ arrays keep the previous block's
  * values (dynamic shared memory is poisoned with 0xFF per block). Threads run in index order
- * between barriers; LABSE_EMU_SCHEDULE=reverse runs them in reverse (to expose missing barriers).
+ * between barriers; LABSE_EMU_SCHEDULE=reverse runs them in reverse, random:SEED in a fresh
+ * random order per pass (to expose missing barriers); LABSE_EMU_RACECHECK=1 reports them
+ * (emu_race.cpp). Code here that a warp runs on behalf of all its lanes (atomics, wmma) is
+ * LB_EMU_UNCHECKED: the race checker does not see it as the calling thread's access.
  */
 #ifndef LB_CUDA_EMU_DEVICE_H
 #define LB_CUDA_EMU_DEVICE_H

@@ -41,6 +41,7 @@ bool symbols_ok(void);                          /* the module has a symbol table
 const std::vector<SharedVar> &shared_vars(void); /* all of them, sorted by offset */
 uintptr_t tls_block_base(void);                 /* the calling OS thread's TLS block */
 size_t kernel_static_smem(const void *kernel);  /* bytes of the kernel's own __shared__ */
+std::string kernel_symbol(const void *kernel); /* demangled; "" when unknown */
 std::string demangle(const std::string &name);
 
 /* ---- the race checker (emu_race.cpp); all calls on the OS thread that runs the block ---- */

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -524,11 +525,15 @@ void lb_emu_device_abort(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (w->job)
-        fatal("kernel '%s' grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u): %s",
-              w->job->name, w->job->grid.x, w->job->grid.y, w->job->grid.z, w->job->block.x,
+    if (w->job) {
+        /* a kernel launched through a pointer (auto k = f<64>; LB_LAUNCH(k, ...)): name f<64> too */
+        std::string sym = kernel_symbol(w->job->kernel);
+        if (sym.compare(0, strlen(w->job->name), w->job->name) == 0) sym.clear();
+        fatal("kernel '%s'%s%s%s grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u): %s",
+              w->job->name, sym.empty() ? "" : " (", sym.c_str(), sym.empty() ? "" : ")", w->job->grid.x, w->job->grid.y, w->job->grid.z, w->job->block.x,
               w->job->block.y, w->job->block.z, lb_emu_blockIdx.x, lb_emu_blockIdx.y, lb_emu_blockIdx.z,
               w->cur ? w->cur->tid.x : 0, w->cur ? w->cur->tid.y : 0, w->cur ? w->cur->tid.z : 0, msg);
+    }
     fatal("%s", msg);
 }
 

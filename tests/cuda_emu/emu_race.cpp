@@ -94,7 +94,7 @@ struct State {
 
 thread_local State tls_state;
 /* Non-null while this OS thread runs a block with the checker on: the hooks' one test. */
-__thread State *tls_active __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread State *tls_active = nullptr;
 
 inline uint64_t srec(const State *s, unsigned id) {
     return ((uint64_t)s->bepoch << 48) | ((uint64_t)(id & 0x7ffu) << 37) |
@@ -145,10 +145,9 @@ void describe_shared(const State *s, size_t idx, char *out, size_t cap) {
     if (warp_of(ip) == warp_of(ic))
         snprintf(extra, sizeof extra, "; both in warp %u: no __syncwarp between them either", warp_of(ic));
     const char *kind = prev_write ? (cur_write ? "write-after-write" : "read-after-write") : "write-after-read";
-    lb_emu_device_abort("racecheck: %s hazard on %s (block (%u,%u,%u)): %s %s it and %s %s it in the same "
-                        "barrier interval (no __syncthreads between them%s)",
-                        kind, where, lb_emu_blockIdx.x, lb_emu_blockIdx.y, lb_emu_blockIdx.z, a,
-                        cur_write ? "writes" : "reads", b, prev_write ? "wrote" : "read", extra);
+    lb_emu_device_abort("racecheck: %s hazard on %s: %s %s it and %s %s it in the same barrier interval "
+                        "(no __syncthreads between them%s)",
+                        kind, where, a, cur_write ? "writes" : "reads", b, prev_write ? "wrote" : "read", extra);
 }
 
 void shared_access(State *s, size_t idx, size_t n, bool write, unsigned id) {

@@ -162,6 +162,12 @@ size_t kernel_static_smem(const void *kernel) {
     return bytes;
 }
 
+std::string kernel_symbol(const void *kernel) {
+    const Symbols &s = symbols();
+    auto f = s.funcs.find((uintptr_t)kernel);
+    return f == s.funcs.end() ? std::string() : demangle(f->second);
+}
+
 std::string demangle(const std::string &name) {
     int status = 0;
     char *d = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
