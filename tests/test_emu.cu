@@ -623,29 +623,17 @@ static __global__ void k_lane_fragment(const __half *h, float *out) { /* h: 16x1
 /* Run launch() in a child; expect it to abort with `expect` (and the kernel name) on stderr. */
 static void expect_abort(void (*launch)(int *), const char *expect, const char *kernel) {
     int *d = (int *)gt_dev_alloc(1024 * sizeof(int));
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    int fd = -1;
+    pid_t pid = gt_fork_stderr(&fd);
     assert_true(pid >= 0);
     if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
         alarm(20);
         launch(d);
         cudaDeviceSynchronize();
         _exit(0); /* no abort: the parent fails the test */
     }
-    close(fds[1]);
     char buf[4096];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    int st = gt_wait_stderr(pid, fd, buf, sizeof buf);
     if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) || !strstr(buf, expect) || !strstr(buf, kernel))
         fprintf(stderr, "child status %d, stderr: %s\n", st, buf);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);

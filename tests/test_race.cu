@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern "C" {
 #include <cmocka.h>
@@ -170,29 +168,15 @@ static const race_case g_cases[] = {
 
 /* Run case `name` in a child with the checker on; returns its wait status and stderr. */
 static int run_child(const char *name, char *err, size_t cap) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    int fd = -1;
+    pid_t pid = gt_fork_stderr(&fd);
     assert_true(pid >= 0);
     if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
         setenv("LABSE_EMU_RACECHECK", "1", 1);
         execl("/proc/self/exe", "test_race", "--child", name, (char *)NULL);
         _exit(127);
     }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len < cap - 1 && (r = read(fds[0], err + len, cap - 1 - len)) > 0) len += (size_t)r;
-    err[len] = 0;
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
+    return gt_wait_stderr(pid, fd, err, cap);
 }
 
 /* The child must abort and its message contain every string of `expect` (null-terminated). */
