@@ -25,6 +25,11 @@
  *  - atomics are not hazards (the device header's atomics are not instrumented).
  * A hazard aborts the process with the kernel's name, the two threads and the offset.
  *
+ * Cost: 24 bytes of shadow per shared byte (dynamic + every static __shared__ of the module) per
+ * OS thread, 8 bytes per byte of each device allocation a kernel writes (freed with cudaFree);
+ * the kernel tests run ~10% slower with the checker on than off, and the hooks cost ~10-15%
+ * when off (measured on test_k_rowwise, test_k_attention --small and test_gpu_encoder tiny).
+ *
  * Cannot see: accesses in code that is not instrumented (emulator internals, cuBLASLt, libc
  * memcpy), races between different launches (concurrent streams), __shared__ declared outside
  * the module's symbol table. Thread-safety: per-OS-thread state; the global shadows' map is
