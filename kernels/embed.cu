@@ -16,7 +16,7 @@
  *  - emb_vec_kernel: H % 8 == 0, H <= 8192, all pointers 16-byte aligned: thread j holds the 8
  *    fp32 sums of columns 8j..8j+7 in registers (three 16-byte loads, one 16-byte store);
  *  - emb_generic_kernel: any H; the fp32 row lives in dynamic shared memory (H floats) or, when
- *    H > 12288, is recomputed from the tables for each pass.
+ *    H > 12256 (48 KiB less the static red[32]), is recomputed from the tables for each pass.
  * Reductions: warp shuffles, then one float per warp in shared memory. No state: thread-safe. */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +27,10 @@
 #define EMB_VEC 8
 #define EMB_MAX_THREADS 1024
 #define EMB_GENERIC_THREADS 256
+/* Static + dynamic shared memory of a block without the opt-in attribute: 48 KiB. The generic
+ * kernel's static part is red[32]; the cached row gets the rest (H <= 12256). */
 #define EMB_SMEM_LIMIT (48 * 1024)
+#define EMB_STATIC_SMEM (32 * sizeof(float))
 
 struct alignas(16) emb_h8 { __half v[EMB_VEC]; };
 struct alignas(16) emb_f4 { float v[4]; };
@@ -155,7 +158,7 @@ cudaError_t lb_embed_layernorm(lb_half *x, const int32_t *ids, const int32_t *cu
     } else {
         int threads = (H + 31) / 32 * 32;
         if (threads > EMB_GENERIC_THREADS) threads = EMB_GENERIC_THREADS;
-        const int cached = (size_t)H * sizeof(float) <= EMB_SMEM_LIMIT;
+        const int cached = (size_t)H * sizeof(float) <= EMB_SMEM_LIMIT - EMB_STATIC_SMEM;
         const size_t smem = cached ? (size_t)H * sizeof(float) : 0;
         LB_LAUNCH(emb_generic_kernel, dim3(T), dim3(threads), smem, stream, xd, ids, cu_seqlens,
                   n, wd, pd, td, gamma, beta, H, eps, cached);

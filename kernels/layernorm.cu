@@ -15,7 +15,7 @@
  *    from global memory once; blockDim = H/8 rounded up to a warp (LaBSE 768 → 96 threads).
  *  - ln_generic_kernel: any H. Threads stride over the row; each thread's fp32 sums v[i] are
  *    kept in dynamic shared memory (H floats) for the second and third pass, or, when the row
- *    does not fit the 48 KiB default (H > 12288), recomputed from global memory.
+ *    does not fit the 48 KiB default (H > 12256: 48 KiB less the static red[32]), recomputed from global memory.
  * Reductions: warp shuffles (xor butterfly), then one float per warp in shared memory.
  * Rows are disjoint and each element is read before it is written by the same thread, so the
  * in-place update needs no extra barrier. No state: thread-safe; enqueued on the given stream. */
@@ -28,7 +28,10 @@
 #define LN_VEC 8              /* halves per 16-byte vector */
 #define LN_MAX_THREADS 1024   /* vector path: one vector per thread */
 #define LN_GENERIC_THREADS 256
+/* Static + dynamic shared memory of a block without the opt-in attribute: 48 KiB. The generic
+ * kernel's static part is red[32]; the cached row gets the rest (H <= 12256). */
 #define LN_SMEM_LIMIT (48 * 1024)
+#define LN_STATIC_SMEM (32 * sizeof(float))
 
 struct alignas(16) ln_h8 { __half v[LN_VEC]; };
 struct alignas(16) ln_f4 { float v[4]; };
@@ -121,7 +124,7 @@ cudaError_t lb_add_layernorm(lb_half *x, const lb_half *r, const float *gamma, c
     } else {
         int threads = (H + 31) / 32 * 32;
         if (threads > LN_GENERIC_THREADS) threads = LN_GENERIC_THREADS;
-        const int cached = (size_t)H * sizeof(float) <= LN_SMEM_LIMIT;
+        const int cached = (size_t)H * sizeof(float) <= LN_SMEM_LIMIT - LN_STATIC_SMEM;
         const size_t smem = cached ? (size_t)H * sizeof(float) : 0;
         LB_LAUNCH(ln_generic_kernel, dim3(T), dim3(threads), smem, stream, xd, rd, gamma, beta, H,
                   eps, cached);

@@ -14,7 +14,7 @@ function(labse_add_gpu_test name)
   cmake_parse_arguments(T "NO_CASE" "" "SOURCES;EMU_ARGS;GPU_ARGS;LABELS" ${ARGN})
   foreach(src ${T_SOURCES})
     if(src MATCHES "\\.cu$" AND LABSE_GPU STREQUAL "EMU") # a .cu test: C++ over the emulator
-      set_source_files_properties(${src} PROPERTIES LANGUAGE CXX COMPILE_OPTIONS "-xc++;-Wno-unknown-pragmas")
+      set_source_files_properties(${src} PROPERTIES LANGUAGE CXX COMPILE_OPTIONS "${LABSE_EMU_KERNEL_OPTIONS}")
     endif()
   endforeach()
   add_executable(${name} ${T_SOURCES})

@@ -7,6 +7,8 @@
  *   gt_dev_alloc/upload/download   device buffers (checked)
  *   gt_rng / gt_uniform / gt_normal   a seeded generator (splitmix64): fresh inputs per case
  *   gt_h / gt_f            float <-> fp16 bits (src/base/half.h)
+ *   gt_fork_stderr / gt_wait_stderr   a child process whose stderr the parent reads (tests that
+ *                          expect an abort)
  */
 #ifndef GT_GPU_TEST_UTIL_H
 #define GT_GPU_TEST_UTIL_H
@@ -16,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cuda_compat.h"
 #include "base/half.h"
@@ -29,6 +34,39 @@
             abort();                                                                         \
         }                                                                                    \
     } while (0)
+
+/* fork() with the child's stderr on a pipe: 0 in the child, the child's pid in the parent (*fd:
+ * the pipe's read end), -1 on failure. Flushes stdio first (no doubled output). */
+static inline pid_t gt_fork_stderr(int *fd) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        return 0;
+    }
+    close(fds[1]);
+    if (pid < 0) close(fds[0]);
+    *fd = fds[0];
+    return pid;
+}
+
+/* The parent's side: read the child's stderr into buf (at most cap - 1 bytes, NUL-terminated),
+ * close fd, wait for the child; returns its wait status. */
+static inline int gt_wait_stderr(pid_t pid, int fd, char *buf, size_t cap) {
+    size_t len = 0;
+    ssize_t r;
+    while (len < cap - 1 && (r = read(fd, buf + len, cap - 1 - len)) > 0) len += (size_t)r;
+    buf[len] = 0;
+    close(fd);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
+}
 
 static inline int gt_is_emu(void) {
 #ifdef LABSE_CUDA_EMU

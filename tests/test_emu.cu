@@ -96,6 +96,18 @@ static __global__ void k_reverse(const float *x, float *y) {
     y[base + t] = s[blockDim.x - 1 - t];
 }
 
+/* k_reverse with 1 KiB of static shared memory besides the dynamic part (the 48 KiB default
+ * limit and the opt-in count both). */
+static __global__ void k_reverse_static(const float *x, float *y) {
+    LB_DYN_SMEM(float, s);
+    __shared__ float st[256];
+    int t = threadIdx.x, base = blockIdx.x * blockDim.x;
+    st[t & 255] = 1.0f;
+    s[t] = x[base + t];
+    __syncthreads();
+    y[base + t] = s[blockDim.x - 1 - t] * st[0];
+}
+
 /* x = x * 2, the hard way (reps round trips that are exact), to make stream 1 slow. */
 static __global__ void k_scale_slow(float *x, int n, int reps) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -292,6 +304,29 @@ static void test_dynamic_smem(void **state) {
     GT_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
     GT_CUDA(cudaMemset(y, 0xff, sizeof h));
     LB_LAUNCH(k, blocks, threads, 64 * 1024, 0, x, y);
+    GT_CUDA(cudaGetLastError());
+    gt_download(o, y, sizeof o);
+    for (int i = 0; i < threads; i++) assert_true(o[i] == h[threads - 1 - i]);
+    /* static + dynamic <= 48 KiB by default: with 1 KiB static, 47 KiB dynamic launches and
+     * 47 KiB + 4 does not (cudaErrorInvalidConfiguration: "requesting more shared memory per
+     * block than the device supports", CUDA's error documentation); the opt-in attribute may
+     * raise the dynamic part to sharedMemPerBlockOptin less the static part, not beyond */
+    auto ks = k_reverse_static;
+    LB_LAUNCH(ks, blocks, threads, 47 * 1024, 0, x, y);
+    GT_CUDA(cudaGetLastError());
+    GT_CUDA(cudaDeviceSynchronize());
+    LB_LAUNCH(ks, blocks, threads, 47 * 1024 + 4, 0, x, y);
+    e = cudaGetLastError();
+    if (gt_is_emu()) assert_int_equal(e, cudaErrorInvalidConfiguration);
+    assert_int_not_equal(e, cudaSuccess);
+    cudaDeviceProp prop;
+    GT_CUDA(cudaGetDeviceProperties(&prop, 0));
+    const int optin = (int)prop.sharedMemPerBlockOptin;
+    assert_int_not_equal(cudaFuncSetAttribute(ks, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - 1024 + 4),
+                         cudaSuccess);
+    (void)cudaGetLastError();
+    GT_CUDA(cudaFuncSetAttribute(ks, cudaFuncAttributeMaxDynamicSharedMemorySize, optin - 1024));
+    LB_LAUNCH(ks, blocks, threads, (size_t)(optin - 1024), 0, x, y);
     GT_CUDA(cudaGetLastError());
     gt_download(o, y, sizeof o);
     for (int i = 0; i < threads; i++) assert_true(o[i] == h[threads - 1 - i]);
@@ -588,29 +623,17 @@ static __global__ void k_lane_fragment(const __half *h, float *out) { /* h: 16x1
 /* Run launch() in a child; expect it to abort with `expect` (and the kernel name) on stderr. */
 static void expect_abort(void (*launch)(int *), const char *expect, const char *kernel) {
     int *d = (int *)gt_dev_alloc(1024 * sizeof(int));
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
+    int fd = -1;
+    pid_t pid = gt_fork_stderr(&fd);
     assert_true(pid >= 0);
     if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
         alarm(20);
         launch(d);
         cudaDeviceSynchronize();
         _exit(0); /* no abort: the parent fails the test */
     }
-    close(fds[1]);
     char buf[4096];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof buf - 1 && (r = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
-    buf[len] = 0;
-    close(fds[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
+    int st = gt_wait_stderr(pid, fd, buf, sizeof buf);
     if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT) || !strstr(buf, expect) || !strstr(buf, kernel))
         fprintf(stderr, "child status %d, stderr: %s\n", st, buf);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);

@@ -245,6 +245,11 @@ static void test_add_layernorm(void **state) {
     /* wider than the vector path (H / 8 > 1024) and than the shared-memory row cache
      * (H * 4 > 48 KiB): the generic kernel recomputing the row for each pass */
     ln_case(&st, "3x1", 3, 12296, 1, 0, 0.3f, 1.0f, ++tag);
+    /* the 48 KiB boundary of static + dynamic shared memory: a 12256-float row plus the
+     * kernel's static red[32] fill it exactly (cached); 12288 floats would need 128 bytes more
+     * (a launch error without the opt-in, on a GPU and on the emulator): recomputed */
+    ln_case(&st, "3x1", 3, 12256, 1, 0, 0.3f, 1.0f, ++tag);
+    ln_case(&st, "3x1", 3, 12288, 1, 0, 0.3f, 1.0f, ++tag);
     report(&st);
 }
 
@@ -303,8 +308,9 @@ static void test_embed_layernorm(void **state) {
     const int nb = make_batches(bs, &br);
     uint64_t tag = 2000;
     /* the usual widths, then one wider than the vector path and the shared-memory row cache
-     * (generic kernel recomputing the row), on one small batch and a 4-word vocabulary */
-    const int HE[] = {64, 384, 768, 100, 12296};
+     * (generic kernel recomputing the row), on one small batch and a 4-word vocabulary; 12256
+     * and 12288: the 48 KiB boundary of the row cache plus the static red[32] (see above) */
+    const int HE[] = {64, 384, 768, 100, 12296, 12256, 12288};
     for (size_t h = 0; h < sizeof HE / sizeof *HE; h++) {
         const int H = HE[h], wide = H > 4096, V = wide ? 4 : EMB_V, P = wide ? 129 : EMB_P;
         /* fresh tables for every H: word ~ N(0, 0.5²), pos ~ N(0, 0.2²), type ~ N(0, 0.1²) */

@@ -6,7 +6,9 @@
 #      labels unit + model (+ gpu, which skip with code 77 without a GPU)
 #   4. the emulation build (LABSE_CUDA_EMU=ON: kernels/*.cu as C++ over tests/cuda_emu) runs the
 #      GPU backend's tests on the CPU: label emu (kernels vs references, the whole fp16
-#      encoder vs the CPU encoder, the CLI with --device cuda)
+#      encoder vs the CPU encoder, the CLI with --device cuda), including label race: the kernel
+#      tests again under the emulator's race checker (LABSE_EMU_RACECHECK=1) with the thread
+#      schedules random:1 and reverse, and tests/test_race.cu (planted races)
 #   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
 #      tests (out-of-bounds reads and writes in kernels show there)
 # Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 skip 4 / 5.

@@ -9,17 +9,32 @@
  * FIFO run by its own thread, asynchronously to the host; the legacy default stream is
  * synchronous. cuBLASLt matmuls run as an fp32 OpenBLAS sgemm. Environment: LABSE_EMU_THREADS,
  * LABSE_EMU_MEM_BYTES (device memory limit, default 8 GiB), LABSE_EMU_STACK_KB (fiber stack,
- * default 256), LABSE_EMU_SCHEDULE=reverse (thread order), LABSE_EMU_DEVICES (how many GPUs
- * to pretend, default 1; 0 = none; they share one memory registry).
+ * default 256), LABSE_EMU_SCHEDULE (forward | reverse | random:SEED: the order a block's threads
+ * are resumed in, and for random also the order blocks are claimed in), LABSE_EMU_DEVICES (how
+ * many GPUs to pretend, default 1; 0 = none; they share one memory registry),
+ * LABSE_EMU_RACECHECK=1 (the race checker, below).
  *
- * What it cannot model: races between blocks (blocks of one OS thread run one after another),
- * the memory model and fences (each fiber sees all writes at once), timing and performance,
- * warp-synchronous code without __syncwarp (lanes run one after another until a collective op),
- * the GPU's element-to-lane mapping of wmma fragments (here every lane holds the whole tile),
- * partial warp masks and partial warps in collectives (they abort), the exact error of fast-math
- * intrinsics (__expf is expf), bank conflicts, texture and async-copy engines. Device-side
- * misuse it does detect (deadlocked barriers, divergent collectives, bad wmma ldm) aborts the
- * process with a message naming the kernel.
+ * Shared memory: static __shared__ + dynamic bytes of a block may not exceed 48 KiB unless
+ * cudaFuncSetAttribute(cudaFuncAttributeMaxDynamicSharedMemorySize) opted in (up to the device's
+ * sharedMemPerBlockOptin, 99 KiB as sm_86, less the static part): otherwise the launch fails with
+ * cudaErrorInvalidConfiguration. A kernel's static bytes come from the module's symbol table
+ * (emu_symbols.cpp: the kernel's own function-local __shared__; not those of __device__ helpers).
+ *
+ * Race checker (emu_race.cpp; LABSE_EMU_RACECHECK=1 in an emulation build without ASan, whose
+ * kernels carry GCC's ThreadSanitizer instrumentation): like compute-sanitizer's racecheck, two
+ * threads of a block touching a shared byte, one writing, with no __syncthreads between them (for
+ * lanes of one warp: nor __syncwarp) abort the process with the kernel, the two threads and the
+ * shared variable and offset; so do two threads of one launch writing one global byte (any
+ * blocks; atomics excepted). wmma loads/stores count once, as the warp's.
+ *
+ * What it cannot model: the memory model and fences (each fiber sees all writes at once; the race
+ * checker finds the missing barriers that make this matter), timing and performance, read-write
+ * races on global memory between blocks (only write-write is checked), the GPU's element-to-lane
+ * mapping of wmma fragments (here every lane holds the whole tile), partial warp masks and
+ * partial warps in collectives (they abort), the exact error of fast-math intrinsics (__expf is
+ * expf), bank conflicts, texture and async-copy engines. Device-side misuse it does detect
+ * (deadlocked barriers, divergent collectives, bad wmma ldm, races) aborts the process with a
+ * message naming the kernel.
  */
 #ifndef LB_CUDA_EMU_H
 #define LB_CUDA_EMU_H
@@ -157,7 +172,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 
-/* ---- kernel attributes (only the dynamic shared memory limit has an effect) ---- */
+/* ---- kernel attributes (only the dynamic shared memory limit has an effect: see the header) ---- */
 enum cudaFuncAttribute {
     cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
     cudaFuncAttributePreferredSharedMemoryCarveout = 9

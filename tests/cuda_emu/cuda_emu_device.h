@@ -12,7 +12,10 @@
  * No preemption: a thread that spins on a value written by another thread or block without a
  * barrier in between never sees it (hangs). Static __shared__ arrays keep the previous block's
  * values (dynamic shared memory is poisoned with 0xFF per block). Threads run in index order
- * between barriers; LABSE_EMU_SCHEDULE=reverse runs them in reverse (to expose missing barriers).
+ * between barriers; LABSE_EMU_SCHEDULE=reverse runs them in reverse, random:SEED in a fresh
+ * random order per pass (to expose missing barriers); LABSE_EMU_RACECHECK=1 reports them
+ * (emu_race.cpp). Code here that a warp runs on behalf of all its lanes (atomics, wmma) is
+ * LB_EMU_UNCHECKED: the race checker does not see it as the calling thread's access.
  */
 #ifndef LB_CUDA_EMU_DEVICE_H
 #define LB_CUDA_EMU_DEVICE_H
@@ -28,6 +31,9 @@
 #include <utility>
 
 /* ---- qualifiers ---- */
+/* Emulator helpers whose memory accesses the race checker must not see as the calling
+ * thread's (atomics; warp-wide wmma ops, recorded once as the warp's: lb_emu_race_tile). */
+#define LB_EMU_UNCHECKED __attribute__((no_sanitize_thread))
 #define __global__
 #define __device__
 #define __host__
@@ -78,6 +84,9 @@ void lb_emu_warp_sync_do(unsigned mask, int op, const char *what, void (*fn)(voi
 [[noreturn]] void lb_emu_device_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 unsigned lb_emu_activemask(void);
 void *lb_emu_dynamic_smem(void);
+/* Race checker (emu_race.cpp): a warp-wide access of `rows` runs of `row_bytes` bytes, `stride`
+ * bytes apart, as the current warp's (a no-op unless LABSE_EMU_RACECHECK is on). */
+void lb_emu_race_tile(const void *p, unsigned rows, size_t row_bytes, size_t stride, int write);
 
 static inline void __syncthreads() { lb_emu_syncthreads(); }
 static inline int __syncthreads_count(int p) { return lb_emu_syncthreads_count(p); }
@@ -89,8 +98,8 @@ static inline void __syncwarp(unsigned mask = 0xffffffffu) {
     lb_emu_warp_sync_do(mask, LB_EMU_SYNCWARP, "__syncwarp", nullptr, nullptr);
 }
 static inline unsigned __activemask() { return lb_emu_activemask(); }
-static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-static inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 template <class T> static inline T __ldg(const T *p) { return *p; }
 
 /* ---- warp shuffles and votes (lane = linear thread index % 32; width as CUDA) ---- */
@@ -152,9 +161,10 @@ static inline unsigned __ballot_sync(unsigned mask, int pred) {
 static inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
 static inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == 0xffffffffu; }
 
-/* ---- atomics (real atomics: blocks run in parallel on several OS threads) ---- */
+/* ---- atomics (real atomics: blocks run in parallel on several OS threads; not instrumented
+ * for the race checker: atomics are never hazards) ---- */
 namespace lb_emu {
-template <class T, class F> static inline T atomic_update(T *addr, F f) {
+template <class T, class F> LB_EMU_UNCHECKED static inline T atomic_update(T *addr, F f) {
     using U = typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type;
     static_assert(sizeof(T) == sizeof(U), "atomic size");
     U *p = (U *)(void *)addr;
@@ -168,50 +178,50 @@ template <class T, class F> static inline T atomic_update(T *addr, F f) {
     return o;
 }
 } // namespace lb_emu
-static inline int atomicAdd(int *a, int v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned atomicAdd(unsigned *a, unsigned v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned long long atomicAdd(unsigned long long *a, unsigned long long v) {
+LB_EMU_UNCHECKED static inline int atomicAdd(int *a, int v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned atomicAdd(unsigned *a, unsigned v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned long long atomicAdd(unsigned long long *a, unsigned long long v) {
     return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);
 }
-static inline float atomicAdd(float *a, float v) {
+LB_EMU_UNCHECKED static inline float atomicAdd(float *a, float v) {
     return lb_emu::atomic_update(a, [v](float o) { return o + v; });
 }
-static inline double atomicAdd(double *a, double v) {
+LB_EMU_UNCHECKED static inline double atomicAdd(double *a, double v) {
     return lb_emu::atomic_update(a, [v](double o) { return o + v; });
 }
-static inline int atomicSub(int *a, int v) { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned atomicSub(unsigned *a, unsigned v) { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }
-static inline int atomicMax(int *a, int v) {
+LB_EMU_UNCHECKED static inline int atomicSub(int *a, int v) { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned atomicSub(unsigned *a, unsigned v) { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline int atomicMax(int *a, int v) {
     return lb_emu::atomic_update(a, [v](int o) { return o > v ? o : v; });
 }
-static inline unsigned atomicMax(unsigned *a, unsigned v) {
+LB_EMU_UNCHECKED static inline unsigned atomicMax(unsigned *a, unsigned v) {
     return lb_emu::atomic_update(a, [v](unsigned o) { return o > v ? o : v; });
 }
-static inline int atomicMin(int *a, int v) {
+LB_EMU_UNCHECKED static inline int atomicMin(int *a, int v) {
     return lb_emu::atomic_update(a, [v](int o) { return o < v ? o : v; });
 }
-static inline unsigned atomicMin(unsigned *a, unsigned v) {
+LB_EMU_UNCHECKED static inline unsigned atomicMin(unsigned *a, unsigned v) {
     return lb_emu::atomic_update(a, [v](unsigned o) { return o < v ? o : v; });
 }
-static inline int atomicOr(int *a, int v) { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned atomicOr(unsigned *a, unsigned v) { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }
-static inline int atomicAnd(int *a, int v) { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned atomicAnd(unsigned *a, unsigned v) { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }
-template <class T> static inline T lb_emu_cas(T *a, T cmp, T v) {
+LB_EMU_UNCHECKED static inline int atomicOr(int *a, int v) { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned atomicOr(unsigned *a, unsigned v) { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline int atomicAnd(int *a, int v) { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned atomicAnd(unsigned *a, unsigned v) { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }
+template <class T> LB_EMU_UNCHECKED static inline T lb_emu_cas(T *a, T cmp, T v) {
     __atomic_compare_exchange_n(a, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return cmp; /* the old value either way */
 }
-static inline int atomicCAS(int *a, int c, int v) { return lb_emu_cas(a, c, v); }
-static inline unsigned atomicCAS(unsigned *a, unsigned c, unsigned v) { return lb_emu_cas(a, c, v); }
-static inline unsigned long long atomicCAS(unsigned long long *a, unsigned long long c, unsigned long long v) {
+LB_EMU_UNCHECKED static inline int atomicCAS(int *a, int c, int v) { return lb_emu_cas(a, c, v); }
+LB_EMU_UNCHECKED static inline unsigned atomicCAS(unsigned *a, unsigned c, unsigned v) { return lb_emu_cas(a, c, v); }
+LB_EMU_UNCHECKED static inline unsigned long long atomicCAS(unsigned long long *a, unsigned long long c, unsigned long long v) {
     return lb_emu_cas(a, c, v);
 }
-static inline int atomicExch(int *a, int v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned atomicExch(unsigned *a, unsigned v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }
-static inline unsigned long long atomicExch(unsigned long long *a, unsigned long long v) {
+LB_EMU_UNCHECKED static inline int atomicExch(int *a, int v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned atomicExch(unsigned *a, unsigned v) { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }
+LB_EMU_UNCHECKED static inline unsigned long long atomicExch(unsigned long long *a, unsigned long long v) {
     return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);
 }
-static inline float atomicExch(float *a, float v) {
+LB_EMU_UNCHECKED static inline float atomicExch(float *a, float v) {
     return lb_emu::atomic_update(a, [v](float) { return v; });
 }
 
@@ -484,7 +494,14 @@ struct lb_args {
     int layout;
     const void *frag;
     void *dst;
+    unsigned rows, cols, elem_bytes; /* the tile, for the race checker */
 };
+/* The race checker's record of a tile load or store (once per warp, in the last lane). */
+static inline void lb_race_tile(const lb_args *a, int write) {
+    const size_t stride = (size_t)a->ldm * a->elem_bytes;
+    if (a->layout == mem_row_major) lb_emu_race_tile(a->p, a->rows, (size_t)a->cols * a->elem_bytes, stride, write);
+    else lb_emu_race_tile(a->p, a->cols, (size_t)a->rows * a->elem_bytes, stride, write);
+}
 void lb_check_uniform(void *const *args, const char *what, size_t frag_bytes);
 
 template <class Use, int M, int N, int K, class T, class L, class T2>
@@ -494,30 +511,33 @@ static inline void fill_fragment(fragment<Use, M, N, K, T, L> &f, const T2 &v) {
 }
 static inline void lb_check_load(void *const *args) {
     lb_check_uniform(args, "wmma::load_matrix_sync", 0);
+    lb_race_tile((const lb_args *)args[0], 0);
 }
 template <class Use, int M, int N, int K, class L>
-static inline void load_matrix_sync(fragment<Use, M, N, K, __half, L> &f, const __half *p, unsigned ldm) {
+LB_EMU_UNCHECKED static inline void load_matrix_sync(fragment<Use, M, N, K, __half, L> &f, const __half *p, unsigned ldm) {
     static_assert(!std::is_same<Use, accumulator>::value, "accumulator loads take a layout_t");
     lb_check(p, ldm, 2, "wmma::load_matrix_sync");
-    lb_args a{p, ldm, 0, nullptr, nullptr};
-    lb_emu_warp_sync_do(0xffffffffu, LB_EMU_WMMA, "wmma::load_matrix_sync", lb_check_load, &a);
     typedef fragment<Use, M, N, K, __half, L> F;
     const bool row = std::is_same<L, row_major>::value;
+    lb_args a{p, ldm, row ? mem_row_major : mem_col_major, nullptr, nullptr, F::rows, F::cols, 2};
+    lb_emu_warp_sync_do(0xffffffffu, LB_EMU_WMMA, "wmma::load_matrix_sync", lb_check_load, &a);
     for (int r = 0; r < F::rows; r++)
         for (int c = 0; c < F::cols; c++) f.x[r * F::cols + c] = row ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
 }
 template <int M, int N, int K, class T>
-static inline void load_matrix_sync(fragment<accumulator, M, N, K, T> &f, const T *p, unsigned ldm, layout_t l) {
+LB_EMU_UNCHECKED static inline void load_matrix_sync(fragment<accumulator, M, N, K, T> &f, const T *p, unsigned ldm,
+                                                     layout_t l) {
     lb_check(p, ldm, sizeof(T), "wmma::load_matrix_sync");
-    lb_args a{p, ldm, (int)l, nullptr, nullptr};
+    lb_args a{p, ldm, (int)l, nullptr, nullptr, M, N, (unsigned)sizeof(T)};
     lb_emu_warp_sync_do(0xffffffffu, LB_EMU_WMMA, "wmma::load_matrix_sync", lb_check_load, &a);
     for (int r = 0; r < M; r++)
         for (int c = 0; c < N; c++) f.x[r * N + c] = l == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
 }
-template <int M, int N, int K, class T> static void lb_store_do(void *const *args) {
+template <int M, int N, int K, class T> LB_EMU_UNCHECKED static void lb_store_do(void *const *args) {
     typedef fragment<accumulator, M, N, K, T> F;
     lb_check_uniform(args, "wmma::store_matrix_sync", sizeof(F));
     const lb_args *s = (const lb_args *)args[0];
+    lb_race_tile(s, 1);
     const F *f = (const F *)s->frag;
     T *p = (T *)s->dst;
     for (int r = 0; r < M; r++)
@@ -528,7 +548,7 @@ template <int M, int N, int K, class T> static void lb_store_do(void *const *arg
 template <int M, int N, int K, class T>
 static inline void store_matrix_sync(T *p, const fragment<accumulator, M, N, K, T> &f, unsigned ldm, layout_t l) {
     lb_check(p, ldm, sizeof(T), "wmma::store_matrix_sync");
-    lb_args a{p, ldm, (int)l, &f, p};
+    lb_args a{p, ldm, (int)l, &f, p, M, N, (unsigned)sizeof(T)};
     lb_emu_warp_sync_do(0xffffffffu, LB_EMU_WMMA, "wmma::store_matrix_sync", lb_store_do<M, N, K, T>, &a);
 }
 template <class FD, class FA, class FB, class FC> struct lb_mma_args {
@@ -536,7 +556,7 @@ template <class FD, class FA, class FB, class FC> struct lb_mma_args {
 };
 void lb_check_same(void *const *args, size_t offset, size_t bytes, const char *what);
 /* Computed once per warp (the lanes' a, b, c must be equal) and given to every lane's d. */
-template <int M, int N, int K, class FD, class FA, class FB, class FC> static void lb_mma_do(void *const *args) {
+template <int M, int N, int K, class FD, class FA, class FB, class FC> LB_EMU_UNCHECKED static void lb_mma_do(void *const *args) {
     typedef lb_mma_args<FD, FA, FB, FC> A;
     lb_check_same(args, offsetof(A, a), sizeof(FA), "wmma::mma_sync (matrix_a fragment)");
     lb_check_same(args, offsetof(A, b), sizeof(FB), "wmma::mma_sync (matrix_b fragment)");

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -117,6 +118,9 @@ struct Job {
     size_t smem;
     unsigned nthreads;
     uint64_t nblocks;
+    bool race;                 /* LABSE_EMU_RACECHECK */
+    uint32_t race_epoch;
+    uint64_t order_a, order_c; /* block order: claim i runs block (a*i + c) mod nblocks */
     std::atomic<uint64_t> next{0};
     std::atomic<uint64_t> done{0};
     std::mutex m;
@@ -143,6 +147,7 @@ struct Worker {
     std::vector<Warp> warps;
     char *dyn = nullptr;
     size_t dyn_cap = 0;
+    std::vector<unsigned> order; /* the order threads are resumed in, per pass */
     ~Worker();
 };
 
@@ -234,6 +239,7 @@ inline void yield(Worker *w, Fiber *f) {
 }
 
 void release_block(Worker *w) {
+    if (w->job->race) race_barrier();
     w->count_res[w->gen & 1] = w->count_acc;
     w->count_acc = 0;
     w->arrived = 0;
@@ -298,13 +304,50 @@ const char *state_name(int s) {
                         first < w->n ? state_name(w->fibers[first]->state) : "?");
 }
 
-/* LABSE_EMU_SCHEDULE=reverse: resume threads in decreasing index order. */
-bool schedule_reverse() {
-    static bool r = [] {
+/* LABSE_EMU_SCHEDULE: unset or "forward" (threads resumed in index order, blocks claimed in
+ * order), "reverse" (threads in decreasing index order), "random:SEED" (every pass over a
+ * block's threads in a fresh pseudo-random order, blocks claimed in a pseudo-random order; the
+ * same SEED gives the same orders per block whatever OS thread runs it). */
+enum { SCHED_FORWARD, SCHED_REVERSE, SCHED_RANDOM };
+struct Schedule {
+    int kind;
+    uint64_t seed;
+};
+const Schedule &schedule() {
+    static Schedule s = [] {
+        Schedule r{SCHED_FORWARD, 0};
         const char *e = getenv("LABSE_EMU_SCHEDULE");
-        return e && strcmp(e, "reverse") == 0;
+        if (!e || !*e || strcmp(e, "forward") == 0) return r;
+        if (strcmp(e, "reverse") == 0) {
+            r.kind = SCHED_REVERSE;
+        } else if (strncmp(e, "random:", 7) == 0 && e[7]) {
+            char *end = nullptr;
+            r.kind = SCHED_RANDOM;
+            r.seed = strtoull(e + 7, &end, 10);
+            if (*end) fatal("LABSE_EMU_SCHEDULE=%s: the seed must be a decimal number", e);
+        } else {
+            fatal("LABSE_EMU_SCHEDULE=%s: expected forward, reverse or random:SEED", e);
+        }
+        return r;
     }();
-    return r;
+    return s;
+}
+
+/* splitmix64: a small, good 64-bit mixer for the random schedule. */
+uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t gcd64(uint64_t a, uint64_t b) {
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
 }
 
 void run_block(Worker *w, Job *j, uint64_t b) {
@@ -330,6 +373,7 @@ void run_block(Worker *w, Job *j, uint64_t b) {
         }
         memset(w->dyn, 0xff, j->smem); /* uninitialised shared memory reads as NaN */
     }
+    if (j->race) race_block_begin(j->name, j->grid, j->block, b, j->race_epoch, j->smem ? w->dyn : nullptr, j->smem);
     const unsigned bx = j->block.x, by = j->block.y;
     for (unsigned i = 0; i < n; i++) {
         Fiber *f = w->fibers[i];
@@ -337,19 +381,30 @@ void run_block(Worker *w, Job *j, uint64_t b) {
         f->lin = i;
         f->tid = uint3{i % bx, (i / bx) % by, i / (bx * by)};
     }
-    const bool rev = schedule_reverse();
+    const Schedule &sc = schedule();
+    std::vector<unsigned> &order = w->order;
+    order.resize(n);
+    for (unsigned i = 0; i < n; i++) order[i] = sc.kind == SCHED_REVERSE ? n - 1 - i : i;
+    uint64_t rng = mix64(sc.seed ^ mix64(b + 1));
     while (w->live > 0) {
         bool progress = false;
+        if (sc.kind == SCHED_RANDOM) /* Fisher-Yates, a fresh order every pass */
+            for (unsigned i = n - 1; i > 0; i--) {
+                rng = mix64(rng);
+                std::swap(order[i], order[rng % (i + 1)]);
+            }
         for (unsigned idx = 0; idx < n; idx++) {
-            Fiber *f = w->fibers[rev ? n - 1 - idx : idx];
+            Fiber *f = w->fibers[order[idx]];
             if (f->state != F_READY) continue;
             w->cur = f;
             lb_emu_threadIdx = f->tid;
+            if (j->race) race_thread(f->lin, f->stack_lo, f->stack_size);
             switch_to(w, f);
             progress = true;
         }
         if (!progress && w->live > 0) deadlock(w);
     }
+    if (j->race) race_block_end();
     w->cur = nullptr;
     w->job = nullptr;
 }
@@ -359,7 +414,7 @@ void work_on(Job *j) {
     if (w->job) fatal("kernel '%s' launched from inside kernel '%s'", j->name, w->job->name);
     uint64_t b, finished = 0;
     while ((b = j->next.fetch_add(1)) < j->nblocks) {
-        run_block(w, j, b);
+        run_block(w, j, (j->order_a * b + j->order_c) % j->nblocks);
         finished++;
     }
     if (finished && j->done.fetch_add(finished) + finished == j->nblocks) {
@@ -470,11 +525,15 @@ void lb_emu_device_abort(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (w->job)
-        fatal("kernel '%s' grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u): %s",
-              w->job->name, w->job->grid.x, w->job->grid.y, w->job->grid.z, w->job->block.x,
+    if (w->job) {
+        /* a kernel launched through a pointer (auto k = f<64>; LB_LAUNCH(k, ...)): name f<64> too */
+        std::string sym = kernel_symbol(w->job->kernel);
+        if (sym.compare(0, strlen(w->job->name), w->job->name) == 0) sym.clear();
+        fatal("kernel '%s'%s%s%s grid (%u,%u,%u) block (%u,%u,%u), in block (%u,%u,%u) thread (%u,%u,%u): %s",
+              w->job->name, sym.empty() ? "" : " (", sym.c_str(), sym.empty() ? "" : ")", w->job->grid.x, w->job->grid.y, w->job->grid.z, w->job->block.x,
               w->job->block.y, w->job->block.z, lb_emu_blockIdx.x, lb_emu_blockIdx.y, lb_emu_blockIdx.z,
               w->cur ? w->cur->tid.x : 0, w->cur ? w->cur->tid.y : 0, w->cur ? w->cur->tid.z : 0, msg);
+    }
     fatal("%s", msg);
 }
 
@@ -516,6 +575,7 @@ static void warp_wait(Fiber *f, Warp *wp, void (*fn)(void *const *), unsigned g)
     Worker *w = &tls_worker;
     if (++wp->arrived == 32) {
         if (fn) fn((void *const *)wp->slots[g]);
+        if (wp->op == LB_EMU_SYNCWARP && w->job->race) race_syncwarp(f->lin / 32);
         wp->arrived = 0;
         wp->gen++;
         unsigned base = f->lin & ~31u;
@@ -617,6 +677,17 @@ void lb_emu_launch_raw(const void *kernel, const char *name, dim3 grid, dim3 blo
     j->smem = smem;
     j->nthreads = (unsigned)nthreads;
     j->nblocks = (uint64_t)grid.x * grid.y * grid.z;
+    j->race = race_enabled();
+    j->race_epoch = j->race ? race_new_epoch() : 0;
+    j->order_a = 1;
+    j->order_c = 0;
+    if (schedule().kind == SCHED_RANDOM && j->nblocks > 1) { /* an affine bijection of 0..nblocks-1 */
+        static std::atomic<uint64_t> launches{0};
+        uint64_t r = mix64(schedule().seed ^ mix64(~launches.fetch_add(1)));
+        j->order_c = r % j->nblocks;
+        j->order_a = 1 + (mix64(r) % (j->nblocks - 1));
+        while (gcd64(j->order_a, j->nblocks) != 1) j->order_a = j->order_a % (j->nblocks - 1) + 1;
+    }
     cudaError_t e = stream_submit(stream, [j] { execute(j); });
     if (e != cudaSuccess) {
         destroy(ctx);

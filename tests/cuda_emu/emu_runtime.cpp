@@ -198,6 +198,7 @@ cudaError_t host_free(void *p, bool device) {
         return set_error(device ? cudaErrorInvalidDevicePointer : cudaErrorInvalidValue);
     if (device) g_used -= it->second.size;
     g_allocs.erase(it);
+    if (device) race_forget(p);
     free(p);
     return cudaSuccess;
 }
@@ -261,10 +262,24 @@ bool dev_range(const void *p, size_t bytes) {
 
 size_t smem_optin_limit(void) { return 99 * 1024; /* sm_86/sm_89, the smallest of our targets */ }
 
+/* As CUDA: by default static + dynamic shared memory <= 48 KiB; cudaFuncSetAttribute(
+ * cudaFuncAttributeMaxDynamicSharedMemorySize) raises the dynamic part up to the opt-in limit
+ * minus the kernel's static shared memory (emu_symbols.cpp measures it). */
 size_t kernel_max_dyn_smem(const void *kernel) {
+    const size_t st = kernel_static_smem(kernel);
     std::lock_guard<std::mutex> g(g_attr_m);
     auto it = g_max_dyn.find(kernel);
-    return it == g_max_dyn.end() ? 48 * 1024 : it->second;
+    if (it != g_max_dyn.end()) return it->second;
+    return st < 48 * 1024 ? 48 * 1024 - st : 0;
+}
+
+bool dev_alloc_of(const void *p, uintptr_t *base, size_t *size) {
+    std::lock_guard<std::mutex> g(g_mem_m);
+    auto *a = find_alloc(p);
+    if (!a || !a->second.device) return false;
+    *base = a->first;
+    *size = a->second.size;
+    return true;
 }
 
 } // namespace lbemu
@@ -648,7 +663,8 @@ extern "C" cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_
 extern "C" cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute attr, int value) {
     if (!func) return set_error(cudaErrorInvalidDeviceFunction);
     if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) {
-        if (value < 0 || (size_t)value > smem_optin_limit()) return set_error(cudaErrorInvalidValue);
+        if (value < 0 || (size_t)value + kernel_static_smem(func) > smem_optin_limit())
+            return set_error(cudaErrorInvalidValue);
         std::lock_guard<std::mutex> g(g_attr_m);
         g_max_dyn[func] = (size_t)value;
         return cudaSuccess;
