@@ -59,6 +59,21 @@ nvidia-smi's name: "H100" (not "PCIe") maps to the H100 SXM model, "H200" to the
     | 2026-12-10 | NVIDIA H100 80GB HBM3 | basic | attention | | 1,020 | 83f242b |
 
 With no such table the report says "no GPU figures" and shows predictions only.
+
+The GPU suite's own figures come as JSON (--measured, default bench/data/gpu_measured.json when
+it exists; tools/gpu_suite.sh writes it to $OUT through bench/gpu_measured.py, whose docstring
+defines the format "labse-gpu-measured/1"). For it the report prints:
+  - per kernel: bench_gpu_kernels' median microseconds per launch beside the model's time of
+    one launch of the basic path (the kernels bench_gpu_kernels times) for the bench's batch
+    (its token count, lengths 20..60 spread evenly, no launch gap: each launch is timed alone
+    between events), and measured / predicted;
+  - end to end: each run's tokens/s (labse bench on the bitext; and its "encoder alone"
+    figure, the one the model's assumption "copies and host hidden" describes) beside the
+    prediction of the path it ran (LABSE_GPU_PATH basic or fused; "default" is compared with
+    basic), and measured / predicted.
+A file marked "emulated" (an emulation build: CPU times) is listed, never compared.
+
+    python3 bench/perf_model.py --measured path/to/gpu_measured.json
 """
 import argparse
 import glob
@@ -71,6 +86,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LENGTHS_FILE = os.path.join(HERE, "data", "bitext_lengths.json")
 RESULTS_FILE = os.path.join(HERE, "RESULTS.md")
+MEASURED_FILE = os.path.join(HERE, "data", "gpu_measured.json")
 
 # ---- the model (LaBSE: BERT-base shapes) -------------------------------------------------------
 LAYERS, H, HEADS, HEAD_DIM, FF, DENSE_OUT = 12, 768, 12, 64, 3072, 768
@@ -487,6 +503,10 @@ def report(doc, batches, results_path):
                   (path, c, tps / 1e6, sps / 1e3, 100 * frac,
                    "; ".join("%s %.0f%%" % (lab.split("  ")[0].split(" (")[0], 100 * s)
                              for lab, s in top)))
+    print("  fused fp16 prediction for the bitext: %s" % "; ".join(
+        "%s %.2f M tokens/s (%s 3.0 M)" % (c, summary[("fused", c)][0] / 1e6,
+                                           ">=" if summary[("fused", c)][0] >= 3e6 else "BELOW")
+        for c in CARDS))
     print("  issue targets (H100 SXM): fused >= 3.0 M tokens/s: %s (%.2f); fp8 >= 4.0 M: %s (%.2f)"
           % ("met" if summary[("fused", "H100 SXM")][0] >= 3e6 else "MISSED",
              summary[("fused", "H100 SXM")][0] / 1e6,
@@ -522,6 +542,94 @@ def report(doc, batches, results_path):
             print("  %-9s %-6s %-14s measured %.1f us/batch, predicted %.1f: measured/predicted %s"
                   % (card, path, kern, m or 0, p, "%.2f" % (m / p) if m else "-"))
     return summary
+
+
+def bench_batch(tokens, lo=20, hi=60):
+    """bench_gpu_kernels' packed batch: `tokens` tokens of lengths lo..hi (it draws them
+    uniformly at random; here they cycle lo, lo+1, .., hi, the last one cut to fit), as a
+    run-length list [(len, count)]."""
+    counts, T, l = {}, 0, lo
+    while T < tokens:
+        take = min(l, tokens - T)
+        counts[take] = counts.get(take, 0) + 1
+        T += take
+        l = lo if l == hi else l + 1
+    return sorted(counts.items())
+
+
+def predict_launch_us(card, path, key, tokens):
+    """The model's time of one launch of kernel `key` on `path` for bench_batch(tokens), no
+    launch gap, in microseconds; None when the path has no such kernel. "attention L=N" is the
+    bench's attention case of tokens / N sequences of exactly N tokens."""
+    b = bench_batch(tokens)
+    if key.startswith("attention L="):
+        n = int(key.split("=", 1)[1])
+        key, b = "attention", [(n, max(1, tokens // n))]
+    for k in batch_kernels(card, path, b):
+        if k.key == key:
+            t, _ = k.time(card, 0.0)
+            return t / k.launches * 1e6
+    return None
+
+
+def report_measured(path, batches, summary):
+    """Print measured / predicted for a gpu_measured.json (bench/gpu_measured.py's format)."""
+    if not path or not os.path.exists(path):
+        print("measured vs predicted (JSON): no %s (tools/gpu_suite.sh run writes one to $OUT)"
+              % os.path.relpath(path or MEASURED_FILE))
+        return None
+    with open(path, encoding="utf-8") as fh:
+        m = json.load(fh)
+    if m.get("format") != "labse-gpu-measured/1":
+        sys.exit("perf_model: %s: format %r, expected labse-gpu-measured/1" % (path, m.get("format")))
+    card = card_of(m.get("gpu", ""))
+    print("measured vs predicted (%s: %s, commit %s, %s):" %
+          (os.path.relpath(path), m.get("gpu") or "?", m.get("commit") or "?", m.get("date") or "?"))
+    if m.get("emulated"):
+        print("  emulated: these are CPU times of the CUDA emulator; not compared "
+              "(%d kernel rows, %d runs)" % (len(m.get("kernels", [])), len(m.get("e2e", []))))
+        return None
+    if card is None:
+        print("  no model for GPU %r (H100 SXM and H200 only): not compared" % m.get("gpu"))
+        return None
+    out = {"kernels": {}, "e2e": []}
+    ks = m.get("kernels", [])
+    if ks:
+        print("  per kernel, one launch, basic path, bench_gpu_kernels' batch (lengths 20..60):")
+        print("    %-18s %-12s %7s %12s %12s %9s" % ("kernel", "case", "tokens", "measured us",
+                                                    "predicted us", "meas/pred"))
+    for r in ks:
+        us, key, T = r.get("us_per_launch"), r.get("kernel", ""), int(r.get("tokens") or 0)
+        p = predict_launch_us(card, "basic", key, T) if T > 0 else None
+        ratio = us / p if us and p else None
+        if ratio is not None:
+            out["kernels"][key] = ratio
+        print("    %-18s %-12s %7d %12s %12s %9s" %
+              (key[:18], (r.get("case") or "")[:12], T, "%.1f" % us if us else "-",
+               "%.1f" % p if p else "(no model)", "%.2f" % ratio if ratio else "-"))
+    runs = m.get("e2e", [])
+    if runs:
+        print("  end to end, tokens/s (M) on the bitext:")
+    for r in runs:
+        pth = r.get("path") or "default"
+        mp = pth if pth in PATHS else "basic"
+        if r.get("model") != "labse-random":
+            print("    %-16s %-7s %-7s measured %s M tokens/s; no prediction (the model has "
+                  "LaBSE's shapes only)" % (r.get("model"), pth, r.get("attn"),
+                                          "%.3f" % (r["tokens_per_s"] / 1e6) if r.get("tokens_per_s") else "-"))
+            continue
+        p = summary[(mp, card)][0]
+        meas = r.get("tokens_per_s")
+        enc = r.get("encoder_tokens_per_s")
+        ratio = meas / p if meas else None
+        eratio = enc / p if enc else None
+        out["e2e"].append((pth, r.get("attn"), ratio, eratio))
+        print("    %-16s %-7s %-7s measured %s (encoder alone %s), predicted %.3f (%s): "
+              "measured/predicted %s (encoder %s)" %
+              (r.get("model"), pth, r.get("attn"), "%.3f" % (meas / 1e6) if meas else "-",
+               "%.3f" % (enc / 1e6) if enc else "-", p / 1e6, mp,
+               "%.2f" % ratio if ratio else "-", "%.2f" % eratio if eratio else "-"))
+    return out
 
 
 # ---- self-test ---------------------------------------------------------------------------------
@@ -593,6 +701,8 @@ def main():
                     help="override an assumption (see the report's list)")
     ap.add_argument("--lengths", default=LENGTHS_FILE, help="cached length histogram (JSON)")
     ap.add_argument("--results", default=RESULTS_FILE, help="markdown file with measured GPU figures")
+    ap.add_argument("--measured", default=MEASURED_FILE,
+                    help="JSON of the GPU suite's figures (bench/gpu_measured.py; used when it exists)")
     ap.add_argument("--batch-tokens", type=int, default=BATCH_TOKENS)
     ap.add_argument("--self-test", action="store_true")
     ap.add_argument("--regen-lengths", action="store_true",
@@ -616,7 +726,8 @@ def main():
     doc, wins = load_windows(args.lengths)
     MAX_LENGTH, WINDOW = doc["max_length"], doc["window"]
     batches = [b for w in wins for b in pack_window(w, BATCH_TOKENS, MAX_LENGTH)]
-    report(doc, batches, args.results)
+    summary = report(doc, batches, args.results)
+    report_measured(args.measured, batches, summary)
     return 0
 
 

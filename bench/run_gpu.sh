@@ -8,7 +8,7 @@
 #   environment: LABSE_SHARED_DIR (default ../shared), PYTHON (default python3), REPEAT (runs of
 #     each side, best reported; default 2), LABSE_DEVICE (default cuda), LABSE_PEAK_TFLOPS (the
 #     card's dense fp16 peak when the GPU is not in the table below), BATCH_SIZE (the peer's;
-#     default 1024 sentences).
+#     default 1024 sentences), PEER (0: labse only, no peer and no cosine check; default 1).
 # Prints tokens/s and sentences/s of both, the ratio labse / peer, and the fraction of the
 # card's dense fp16 tensor peak that labse's time implies:
 #   FLOPs = tokens * 2 * layers * (3 H^2 + H^2 + 2 H FF)       (the linear layers: QKV, output,
@@ -59,20 +59,24 @@ ENC_SEC=$(le seconds); ENC_BUSY=$(le device_busy_fraction); ENC_SUMSQ=$(le sum_l
 
 # --- the peer ---------------------------------------------------------------------------------
 PEER_JSON=""
-echo "== peer: sentence-transformers fp16 (bench/peer_gpu.py)"
-if "$B/labse" encode --model "$MODEL" --device "$DEV" --input "$T/corpus.txt" --output "$T/labse.npy" \
-    --quiet 2>"$T/enc.err"; then
-    NPY=(--labse-npy "$T/labse.npy")
+if [ "${PEER:-1}" = 0 ]; then
+    echo "== peer: not run (PEER=0)"
 else
-    echo "run_gpu: labse encode failed (no cosine check): $(head -1 "$T/enc.err")"
-    NPY=()
-fi
-if "$PY" "$ROOT/bench/peer_gpu.py" "$MODEL" "$T/corpus.txt" --repeat "$REPEAT" \
-    --batch-size "${BATCH_SIZE:-1024}" "${NPY[@]}" >"$T/peer.out" 2>"$T/peer.err"; then
-    grep -v '^PEER_GPU ' "$T/peer.out" || true
-    PEER_JSON=$(sed -n 's/^PEER_GPU //p' "$T/peer.out")
-else
-    echo "peer: unavailable: $(grep -v '^peer_gpu: pass' "$T/peer.err" | tail -1)"
+    echo "== peer: sentence-transformers fp16 (bench/peer_gpu.py)"
+    if "$B/labse" encode --model "$MODEL" --device "$DEV" --input "$T/corpus.txt" --output "$T/labse.npy" \
+        --quiet 2>"$T/enc.err"; then
+        NPY=(--labse-npy "$T/labse.npy")
+    else
+        echo "run_gpu: labse encode failed (no cosine check): $(head -1 "$T/enc.err")"
+        NPY=()
+    fi
+    if "$PY" "$ROOT/bench/peer_gpu.py" "$MODEL" "$T/corpus.txt" --repeat "$REPEAT" \
+        --batch-size "${BATCH_SIZE:-1024}" "${NPY[@]}" >"$T/peer.out" 2>"$T/peer.err"; then
+        grep -v '^PEER_GPU ' "$T/peer.out" || true
+        PEER_JSON=$(sed -n 's/^PEER_GPU //p' "$T/peer.out")
+    else
+        echo "peer: unavailable: $(grep -v '^peer_gpu: pass' "$T/peer.err" | tail -1)"
+    fi
 fi
 
 # --- the figures ------------------------------------------------------------------------------

@@ -179,6 +179,10 @@ const char *labse_session_errmsg(const labse_session *s);
  * at every 1,000,000th line and, like this function, after 64 MiB of text), so for inputs of
  * up to a million lines the rows are bitwise equal to the CLI's on the same thread count;
  * the CPU GEMMs are not batch-invariant to the last bit (<= 1e-5 otherwise).
+ * On a GPU two batches are in flight (the next one is packed and copied while one computes);
+ * the rows are the same bytes as one batch at a time. On an error the call returns once no
+ * batch is in flight any more (nothing writes to out after it returns); out is then partly
+ * written and must not be used. The session stays usable.
  * Thread-safety: one thread per session at a time.
  */
 labse_status labse_encode(labse_session *s, const char *const *texts, const size_t *lens,

@@ -24,11 +24,17 @@ Presets
              vocabulary built here; CLS pooling, Dense 64->32 tanh, Normalize. < 1 MB.
   tiny-mean  the same encoder files as tiny (byte-identical), mean pooling, no Dense, no
              Normalize.
+  like       random weights for a folder that has every file but its weights: --out must hold
+             a BERT config.json (e.g. all-MiniLM-L6-v2's config, tokenizer and module files,
+             as tools/gpu_suite.sh carries them); writes only --out/model.safetensors with its
+             shapes (MiniLM: 22.7M parameters, ~90 MB, a few seconds). The folder's own
+             tokenizer stays, so tokenisation is the real model's; only the maths is random.
 
 Usage
   tools/make_random_model.py --preset labse --vocab cased_vocab.txt --out models/labse-random
   tools/make_random_model.py --preset tiny      --out tests/data/tiny-bert
   tools/make_random_model.py --preset tiny-mean --out tests/data/tiny-bert-mean
+  tools/make_random_model.py --preset like --out DIR_WITH_CONFIG_JSON
 
 A tokenizer.json is written too (with the `tokenizers` library, as the published LaBSE
 checkpoint ships one), so that transformers / sentence-transformers tokenise these folders the
@@ -386,13 +392,24 @@ def write_folder(out, cfg, vocab_lines, vocab_src, pooling, dense, normalize, ma
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--preset", required=True, choices=["labse", "tiny", "tiny-mean"])
+    ap.add_argument("--preset", required=True, choices=["labse", "tiny", "tiny-mean", "like"])
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--vocab", help="vocab.txt to use (required for labse: LaBSE's cased_vocab.txt)")
     ap.add_argument("--seed", type=int, default=20200703)
     a = ap.parse_args(argv)
 
     t0 = time.time()
+    if a.preset == "like":
+        if a.vocab:
+            ap.error("--vocab is not for --preset like (the folder's tokenizer stays)")
+        with open(os.path.join(a.out, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+        n = write_safetensors(os.path.join(a.out, "model.safetensors"), bert_specs(cfg), a.seed)
+        print("make_random_model: %s/model.safetensors  %d bytes" % (a.out, n))
+        print("make_random_model: preset like (%s: %d layers x %d), %.1f s" %
+              (cfg.get("_name_or_path", "?"), cfg["num_hidden_layers"], cfg["hidden_size"],
+               time.time() - t0))
+        return
     if a.preset == "labse":
         if not a.vocab:
             ap.error("--preset labse needs --vocab (LaBSE's cased_vocab.txt, 501153 lines)")

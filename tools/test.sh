@@ -8,7 +8,8 @@
 #      GPU backend's tests on the CPU: label emu (kernels vs references, the whole fp16
 #      encoder vs the CPU encoder, the CLI with --device cuda), including label race: the kernel
 #      tests again under the emulator's race checker (LABSE_EMU_RACECHECK=1) with the thread
-#      schedules random:1 and reverse, and tests/test_race.cu (planted races)
+#      schedules random:1 and reverse, and tests/test_race.cu (planted races); then
+#      tools/gpu_suite.sh's steps on it at small sizes (run --dry --emu)
 #   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
 #      tests (out-of-bounds reads and writes in kernels show there)
 # Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 skip 4 / 5.
@@ -28,6 +29,8 @@ if [ "${LABSE_SKIP_EMU:-0}" != "1" ]; then
   cmake -S . -B build-emu -DLABSE_CUDA_EMU=ON >/dev/null
   cmake --build build-emu -j"$JOBS"
   ctest --test-dir build-emu -L emu --output-on-failure -j"$JOBS"
+  # tools/gpu_suite.sh itself, every step on the emulator at small sizes (~1 min on 2 cores)
+  tools/gpu_suite.sh run --dry --emu --build build-emu --work build-emu/gpu-suite-dry
 fi
 
 if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then

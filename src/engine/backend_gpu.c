@@ -6,9 +6,10 @@
  * one tokenizer pool and one scheduler feed every GPU (`--device cuda:all`). submit only
  * queues work, so one host thread keeps several GPUs busy. Pinned host buffers come from
  * cudaHostAlloc (portable: usable by every GPU).
- * Session (LB_BACKEND_SESSION): one lb_gpu_ctx with one slot on the GPU the engine hands out
- * next (round-robin), as a labse_session uses it; encode() stages pageable memory through
- * pinned buffers (lb_gpu_encode). */
+ * Session (LB_BACKEND_SESSION): one lb_gpu_ctx with DEPTH slots on the GPU the engine hands out
+ * next (round-robin), as a labse_session uses it: labse_encode keeps two batches in flight
+ * through submit/wait; encode() (labse_encode_ids) stages pageable memory through pinned
+ * buffers (lb_gpu_encode, slot 0; nothing else in flight). */
 #include <stdlib.h>
 
 #include "gpu/gpu.h"
@@ -74,7 +75,7 @@ labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend
     const int G = lb_engine_gpu_count(e);
     if (G < 1) return lb_err(err, LABSE_E_INVALID, "the model was not loaded for a CUDA device");
     const int session = kind == LB_BACKEND_SESSION;
-    const int n_ctx = session ? 1 : G, slots = session ? 1 : DEPTH;
+    const int n_ctx = session ? 1 : G, slots = DEPTH;
     if (n_ctx * slots > LB_BACKEND_MAX_DEPTH) /* the pipeline's ring of batches in flight */
         return lb_err(err, LABSE_E_UNSUPPORTED, "at most %d GPUs per process (got %d)",
                       LB_BACKEND_MAX_DEPTH / DEPTH, G);

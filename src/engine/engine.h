@@ -52,7 +52,8 @@ size_t lb_engine_tokenize(const lb_engine *e, const char *text, size_t len, int3
 
 typedef enum lb_backend_kind {
     LB_BACKEND_STREAM = 0,  /* every GPU of the engine, 2 batches in flight on each; CPU: 1 */
-    LB_BACKEND_SESSION = 1  /* one GPU (round-robin over the engine's GPUs per call), 1 slot */
+    LB_BACKEND_SESSION = 1  /* one GPU (round-robin over the engine's GPUs per call), 2 batches
+                               in flight (labse_encode); CPU: 1 */
 } lb_backend_kind;
 
 /* Make a backend on e's device. The caller owns *be and ends it with be->destroy(be->ctx);
@@ -75,5 +76,10 @@ int lb_engine_next_gpu(const lb_engine *e);
 
 /* The engine behind a public model handle (api/labse.c). */
 const lb_engine *lb_model_engine(const labse_model *m);
+
+/* The backend a session owns (api/labse.c), for tests that wrap its calls to inject faults
+ * (tests/test_encode_inflight.c). The session keeps ownership; no batch may be in flight
+ * while the caller swaps its function pointers. */
+lb_backend *lb_session_backend(labse_session *s);
 
 #endif
