@@ -588,6 +588,15 @@ labse_status labse_merge(const char *out_dir, const char *const *shard_dirs, int
  * labse_mine_embeddings' pairs). NULL is a no-op. */
 void labse_free(void *p);
 
+/* Remove the temporary files ("<final name>.tmp.<pid>") of every output this process is
+ * writing now through the library. Every output (.npy, part, manifest, pairs TSV) is written
+ * to a temporary and renamed onto its final name only when complete, so an interrupted
+ * process never leaves a partial file under a final name; calling this from a SIGINT/SIGTERM
+ * handler, just before the process ends, also leaves no temporary behind (`labse` does so
+ * for every command). The interrupted writers' later calls fail. Async-signal-safe; any
+ * thread; tracks up to 64 files being written at once. */
+void labse_remove_temporaries(void);
+
 /* ==========================================================================================
  * Benchmark: the encoder alone (the engine of `labse bench`'s encoder-only phase)
  * ========================================================================================== */

@@ -14,3 +14,10 @@ add_test(NAME pipeline_minilm
           $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
           ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${LABSE_PYTHON} 600)
 set_tests_properties(pipeline_minilm PROPERTIES LABELS model SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# test_signals.sh LABSE MODEL_DIR: merge and mine killed at random points (SIGINT, SIGTERM,
+# SIGKILL): no partial output under a final name, no temporary after SIGINT/SIGTERM.
+add_test(NAME signals_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
+set_tests_properties(signals_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic_file.h"
 #include "base/common.h"
 #include "engine/engine.h"
 #include "pipeline/pipeline.h"
@@ -94,3 +95,5 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
 }
 
 void labse_free(void *p) { free(p); }
+
+void labse_remove_temporaries(void) { lb_afile_remove_all(); }

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,49 @@
 
 #include "base/common.h"
 
+/* The temporaries being written now, for lb_afile_remove_all() (a signal handler's): fixed
+ * slots with their own copy of the name, so the handler never reads memory a writer frees.
+ * A slot is 0 free, 1 being filled, 2 live. Past LIVE_SLOTS concurrent files a temporary is
+ * simply not registered (it is then left behind if the process is killed while writing). */
+#define LIVE_SLOTS 64
+#define LIVE_NAME 4160
+static _Atomic int g_live_state[LIVE_SLOTS];
+static char g_live_name[LIVE_SLOTS][LIVE_NAME];
+
+static int live_add(const char *tmp) {
+    if (strlen(tmp) >= LIVE_NAME) return -1;
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        int z = 0;
+        if (atomic_compare_exchange_strong(&g_live_state[i], &z, 1)) {
+            strcpy(g_live_name[i], tmp);
+            atomic_store(&g_live_state[i], 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void live_drop(int slot) {
+    if (slot >= 0) atomic_store(&g_live_state[slot], 0);
+}
+
+void lb_afile_remove_all(void) {
+    for (int i = 0; i < LIVE_SLOTS; i++)
+        if (atomic_load(&g_live_state[i]) == 2) (void)unlink(g_live_name[i]);
+}
+
 struct lb_afile {
     int fd;          /* -1 once failed or closed */
     int failed;      /* a write failed: only abort/commit (which reports it) remain */
     char *path;      /* final name */
     char *tmp;       /* path.tmp.pid */
+    int live;        /* its slot in the live registry, -1 for none */
 };
 
 #define AFILE_CHUNK ((size_t)1 << 30)
 
 static void afile_free(lb_afile *f) {
+    live_drop(f->live);
     free(f->path);
     free(f->tmp);
     free(f);
@@ -30,6 +64,7 @@ static void afile_free(lb_afile *f) {
 labse_status lb_afile_open(const char *path, lb_afile **out, labse_error *err) {
     if (!path || !*path || !out) return lb_err(err, LABSE_E_INVALID, "atomic file: no path");
     lb_afile *f = calloc(1, sizeof *f);
+    if (f) f->live = -1;
     size_t pl = strlen(path);
     if (!f || !(f->path = strdup(path)) || !(f->tmp = malloc(pl + 32))) {
         if (f) afile_free(f);
@@ -46,6 +81,7 @@ labse_status lb_afile_open(const char *path, lb_afile **out, labse_error *err) {
         afile_free(f);
         return LABSE_E_IO;
     }
+    f->live = live_add(f->tmp);
     *out = f;
     return LABSE_OK;
 }

@@ -69,6 +69,13 @@ labse_status lb_afile_commit(lb_afile *f, labse_error *err);
 /* Give up: close and remove the temporary, free f. NULL is a no-op. Never fails. */
 void lb_afile_abort(lb_afile *f);
 
+/* Remove every temporary of this process being written now (not yet committed or aborted):
+ * for a SIGINT/SIGTERM handler that then ends the process, so that an interrupted command
+ * leaves neither a partial file under a final name (never the case) nor a temporary behind.
+ * The writers' later calls then fail (their file is gone). Async-signal-safe (atomic loads
+ * and unlink only); any thread. Up to 64 concurrent temporaries are tracked. */
+void lb_afile_remove_all(void);
+
 /* fsync the directory holding path, so a rename or link into it is durable. Best effort
  * (some file systems refuse fsync on directories). Reentrant. */
 void lb_fsync_parent_dir(const char *path);

@@ -193,6 +193,15 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
             s = lb_err(err, LABSE_E_IO, "%s: cannot create: %s", out_dir, strerror(errno));
             goto done;
         }
+        /* An older manifest goes first: while the parts are replaced the folder has none, so
+         * an interrupted merge never leaves a manifest that lists parts it no longer holds. */
+        char mp[4096];
+        snprintf(mp, sizeof mp, "%s/manifest.json", out_dir);
+        if (unlink(mp) != 0 && errno != ENOENT) {
+            s = lb_err(err, LABSE_E_IO, "%s: cannot remove: %s", mp, strerror(errno));
+            goto done;
+        }
+        lb_fsync_parent_dir(mp);
         out.format = 1;
         out.model = strdup(m0->model);
         out.input_path = strdup(m0->input_path);

@@ -34,10 +34,29 @@ static const char USAGE_MAIN[] =
  * main
  * ========================================================================================== */
 
+/* SIGINT/SIGTERM/SIGHUP for every command (encode installs its own, graceful stop while it
+ * encodes): remove the temporaries of the outputs being written, then die of the signal
+ * (exit status 128 + signal for the shell). No output is ever partial under its final name;
+ * this also leaves no "*.tmp.PID" behind. Async-signal-safe. */
+static void on_fatal_signal(int sig) {
+    labse_remove_temporaries();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv) {
     /* A file size limit must give a write error we can report and clean up after, not a
      * signal that kills us with the temporary file left behind. */
     signal(SIGXFSZ, SIG_IGN);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+    }
     opterr = 0;
     if (argc < 2) {
         fputs(USAGE_MAIN, stderr);
