@@ -17,7 +17,8 @@
  * warp-synchronous code without __syncwarp (lanes run one after another until a collective op),
  * the GPU's element-to-lane mapping of wmma fragments (here every lane holds the whole tile),
  * partial warp masks and partial warps in collectives (they abort), the exact error of fast-math
- * intrinsics (__expf is expf), bank conflicts, texture and async-copy engines. Device-side
+ * intrinsics (__expf is expf), bank conflicts, texture and TMA engines (cp.async is modelled,
+ * copying at its wait_group: emu_mma.h). Device-side
  * misuse it does detect (deadlocked barriers, divergent collectives, bad wmma ldm) aborts the
  * process with a message naming the kernel.
  */
