@@ -21,10 +21,15 @@ LB_EXTERN_C_BEGIN
  * Enqueued on `stream`; returns the launch's error. Thread-safe (no state).
  *
  * CUDA Graphs: the grid is (n, ceil(heads / warps per block)) and nothing else of the launch
- * depends on the batch, so a graph captured for a token bucket T_b can launch with n = T_b (an
- * upper bound: every sequence has at least one token) and cu_seqlens padded to T_b + 1 entries
- * with the last offset repeated: the padding sequences have length 0 and their warps exit at
- * once. Each replay then only needs the new cu_seqlens (and qkv) in the same device buffers. */
+ * depends on the batch (no max_len), so a graph captured for a token bucket T_b can launch with
+ * n = N_b, any upper bound on the batch's sequence count (T_b always is one: every sequence has
+ * a token; the context's cap_seq is a tighter one), and cu_seqlens padded to N_b + 1 entries
+ * with the last offset repeated: the padding sequences have length 0 and their warps exit after
+ * reading two offsets. A replay then only needs the new ids / cu_seqlens in the same device
+ * buffers. The padding blocks cost a block launch each (N_b - n of them per head group), so a
+ * tight N_b matters; alternatively keep n exact and set the captured node's grid per replay
+ * (cudaGraphExecKernelNodeSetParams). The choice between this kernel and the tiled one depends
+ * on the batch's longest sequence (src/gpu/gpu_attention.h): one graph per (bucket, kernel). */
 cudaError_t lb_attention_short(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens, int n,
                                int heads, int head_dim, cudaStream_t stream);
 
