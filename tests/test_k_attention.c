@@ -22,8 +22,9 @@
  * head counts that leave warps without a head, zero-length padding sequences, lengths past the
  * cut-off) plus the tiled kernel's families; the tolerance is the same for both.
  *
- * Usage: test_k_attention [--small]   --small: the emulator's few-second set (label emu);
- *                                     default: the full set (label gpu). */
+ * Usage: test_k_attention [--small] [--short]
+ *   --small: the emulator's few-second set (label emu); default: the full set (label gpu);
+ *   --short: the short kernel's group only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -490,10 +491,12 @@ static int use_short(void **state) {
 }
 
 int main(int argc, char **argv) {
+    int short_only = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--small")) g_small = 1;
+        else if (!strcmp(argv[i], "--short")) short_only = 1;
         else {
-            fprintf(stderr, "usage: %s [--small]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--small] [--short]\n", argv[0]);
             return 2;
         }
     }
@@ -518,6 +521,6 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_each_length),
         cmocka_unit_test(test_mixes),
     };
-    const int failed = cmocka_run_group_tests_name("tiled kernel", tiled, use_tiled, NULL);
+    const int failed = short_only ? 0 : cmocka_run_group_tests_name("tiled kernel", tiled, use_tiled, NULL);
     return failed + cmocka_run_group_tests_name("short kernel", short_, use_short, NULL);
 }

@@ -5,6 +5,14 @@ labse_add_gpu_test(test_k_attention
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_k_attention.c
   EMU_ARGS --small
   LABELS kernels)
+# The short kernel synchronises only within warps (cp.async waits, __syncwarp): its group again
+# with the threads of each block run in reverse order, which exposes a missing __syncwarp the
+# index order can hide (emulator only).
+if(TEST test_k_attention AND LABSE_GPU STREQUAL "EMU")
+  add_test(NAME test_k_attention_short_reverse COMMAND test_k_attention --small --short)
+  set_tests_properties(test_k_attention_short_reverse PROPERTIES LABELS "emu;kernels"
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "LABSE_EMU_SCHEDULE=reverse")
+endif()
 # The CPU references run one (sequence, head) pair per OpenMP thread.
 if(TARGET test_k_attention AND TARGET OpenMP::OpenMP_C)
   target_link_libraries(test_k_attention PRIVATE OpenMP::OpenMP_C)
