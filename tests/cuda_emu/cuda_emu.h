@@ -18,9 +18,9 @@
  * the GPU's element-to-lane mapping of wmma fragments (here every lane holds the whole tile),
  * partial warp masks and partial warps in collectives (they abort), the exact error of fast-math
  * intrinsics (__expf is expf), bank conflicts, texture and TMA engines (cp.async is modelled,
- * copying at its wait_group: emu_mma.h). Device-side
- * misuse it does detect (deadlocked barriers, divergent collectives, bad wmma ldm) aborts the
- * process with a message naming the kernel.
+ * copying at its wait_group: emu_mma.h). Device-side misuse it does detect (deadlocked
+ * barriers, divergent collectives, bad wmma ldm, cp.async copies a block leaves pending,
+ * misaligned ldmatrix / cp.async) aborts the process with a message naming the kernel.
  */
 #ifndef LB_CUDA_EMU_H
 #define LB_CUDA_EMU_H

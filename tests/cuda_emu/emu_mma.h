@@ -35,6 +35,8 @@
  *   thread, and a thread of a new block (another blockIdx) finding the previous block's thread
  *   left copies pending (a kernel must wait_group 0 before it exits; a later launch with the
  *   same blockIdx on the same OS thread is not told apart).
+ * Tests: tests/test_k_mma.cu (layouts and wait semantics against scalar references; on a GPU
+ * against the hardware), tests/test_emu.cu test_misuse_aborts (the aborts).
  */
 #ifndef LB_EMU_MMA_H
 #define LB_EMU_MMA_H
