@@ -42,8 +42,9 @@
  * masked keys have P = 0 against finite V (no 0 * NaN), and rows past the end are never stored.
  *
  * Shared memory per warp: a Q tile and two (K, V) chunk stages, 5 tiles of 16 rows x (D + 8)
- * halves: the +8 pad puts the 8 rows of every ldmatrix in distinct banks (row pitch 16*(D/8+1)
- * bytes: 4 banks apart modulo 32 for D = 16, 32, 64, 128). D <= 64: 4 warps per block
+ * halves: the +8 pad puts the 8 rows of every ldmatrix in distinct banks (row pitch D/2 + 4
+ * words, an odd multiple of 4 for D = 16, 32, 64, 128, so 8 consecutive rows start on the 8
+ * distinct 4-bank groups and one 16-byte row each covers all 32 banks). D <= 64: 4 warps per block
  * (15, 25, 45 KiB); D = 128: 2 warps (43 KiB). Static, < 48 KiB.
  * Registers (d = 64): Q 16, O 32, S 8, P 4, B fragments 4: ptxas (sm_90) 122, no spills; 4 blocks
  * per SM (16 warps) by both shared memory and registers. Figures for every D: kernels/README.md.
