@@ -6,7 +6,9 @@
  *
  * T tokens (default 16384, the default --batch-tokens) make one packed batch; sequence lengths
  * are drawn uniformly from 20..60 tokens (the bitext's range for LaBSE's vocabulary), and the
- * attention kernel is also timed on sequences of exactly 128 and 512 tokens.
+ * attention kernel is also timed on sequences of exactly 128 and 512 tokens. Both attention
+ * kernels are timed on each (tiled: attention.cu; short: attention_short.cu); the layer estimate
+ * takes the one the automatic choice runs for the mix (src/gpu/gpu_attention.h).
  *
  * Method (the device tool's METHOD.md): inputs are random, never zeros; a warm-up; then each
  * launch is timed alone between two CUDA events on one stream, N times, and the median is
@@ -36,6 +38,7 @@
 #include <string.h>
 
 #include "attention.cuh"
+#include "attention_short.cuh"
 #include "bias_act.cuh"
 #include "cuda_compat.h"
 #include "embed.cuh"
@@ -253,9 +256,13 @@ static cudaError_t launch_embed(void *p, int s) {
 typedef struct attn_ctx {
     const batch *b;
     lb_half **ctx, **qkv;
+    int short_kernel; /* 0: lb_attention (tiled), 1: lb_attention_short */
 } attn_ctx;
 static cudaError_t launch_attn(void *p, int s) {
     attn_ctx *c = p;
+    if (c->short_kernel)
+        return lb_attention_short(c->ctx[s], c->qkv[s], c->b->cu_dev, c->b->n, HEADS, HEAD_DIM,
+                                  g_stream);
     return lb_attention(c->ctx[s], c->qkv[s], c->b->cu_dev, c->b->n, c->b->max_len, HEADS,
                         HEAD_DIM, g_stream);
 }
@@ -508,15 +515,17 @@ int main(int argc, char **argv) {
         attn_ctx c;
         c.qkv = dev_sets_h(sets, TH * 3, 1.0f);
         c.ctx = dev_sets_h(sets, TH, 1.0f);
-        for (int k = 0; k < 3; k++) {
-            if (bs[k]->n == 0) continue;
-            c.b = bs[k];
-            double us = time_us(launch_attn, &c, sets);
-            if (k == 0) us_attn = us;
-            row("attention", names[k], (int)T, bs[k]->n, us, bytes + (bs[k]->n + 1) * 4.0,
-                4.0 * bs[k]->sum_l2 * H);
-            check_finite_h(c.ctx[0], TH, "attention");
-        }
+        for (int k = 0; k < 3; k++)
+            for (c.short_kernel = 0; c.short_kernel < 2; c.short_kernel++) {
+                if (bs[k]->n == 0) continue;
+                c.b = bs[k];
+                double us = time_us(launch_attn, &c, sets);
+                const int auto_short = bs[k]->max_len <= LB_ATTN_SHORT_MAX_LEN;
+                if (k == 0 && c.short_kernel == auto_short) us_attn = us;
+                row(c.short_kernel ? "attention short" : "attention tiled", names[k], (int)T,
+                    bs[k]->n, us, bytes + (bs[k]->n + 1) * 4.0, 4.0 * bs[k]->sum_l2 * H);
+                check_finite_h(c.ctx[0], TH, "attention");
+            }
         dev_sets_free((void **)c.qkv, sets);
         dev_sets_free((void **)c.ctx, sets);
     }

@@ -268,14 +268,9 @@ cudaError_t attn_launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seql
 extern "C" cudaError_t lb_attention(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens,
                                     int n, int max_len, int heads, int head_dim,
                                     cudaStream_t stream) {
-    if (n < 0 || heads < 1 || heads > 65535 || max_len < 1)
-        return cudaErrorInvalidValue;
-    if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128)
-        return cudaErrorInvalidValue;
-    if (n == 0) return cudaSuccess;
-    if (!ctx || !qkv || !cu_seqlens) return cudaErrorInvalidValue;
-    if ((((uintptr_t)ctx) | ((uintptr_t)qkv)) & 15u) return cudaErrorInvalidValue;
-    if ((long long)heads * head_dim * 3 > 0x7fffffffLL) return cudaErrorInvalidValue;
+    const int a = lb_attention_args(ctx, qkv, cu_seqlens, n, heads, head_dim);
+    if (a < 0 || max_len < 1) return cudaErrorInvalidValue;
+    if (a == 0) return cudaSuccess;
     switch (head_dim) {
     case 16: return attn_launch<16, 64, 64>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);
     case 32: return attn_launch<32, 64, 64>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);

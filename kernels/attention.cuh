@@ -20,6 +20,21 @@ LB_EXTERN_C_BEGIN
 cudaError_t lb_attention(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens, int n,
                          int max_len, int heads, int head_dim, cudaStream_t stream);
 
+/* The argument rules of both attention launchers (lb_attention, lb_attention_short): n >= 0,
+ * heads 1..65535, head_dim 16, 32, 64 or 128, and when n > 0: non-NULL pointers, ctx and qkv
+ * 16-byte aligned, 3 * heads * head_dim < 2^31. Returns 1 to launch, 0 when there is nothing to
+ * do (n == 0), -1 for invalid arguments (the launcher returns cudaErrorInvalidValue). */
+static inline int lb_attention_args(const void *ctx, const void *qkv, const int32_t *cu_seqlens,
+                                    int n, int heads, int head_dim) {
+    if (n < 0 || heads < 1 || heads > 65535) return -1;
+    if (head_dim != 16 && head_dim != 32 && head_dim != 64 && head_dim != 128) return -1;
+    if (n == 0) return 0;
+    if (!ctx || !qkv || !cu_seqlens) return -1;
+    if ((((uintptr_t)ctx) | ((uintptr_t)qkv)) & 15u) return -1;
+    if ((long long)heads * head_dim * 3 > 0x7fffffffLL) return -1;
+    return 1;
+}
+
 LB_EXTERN_C_END
 
 #endif

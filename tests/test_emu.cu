@@ -23,6 +23,7 @@ extern "C" {
 #include "base/half.h"
 }
 #include "gpu_test_util.h"
+#include "mma.cuh"
 
 #ifdef __CUDACC__
 #include <mma.h>
@@ -620,6 +621,29 @@ static __global__ void k_lane_fragment(const __half *h, float *out) { /* h: 16x1
     wmma::store_matrix_sync(out, c, 16, wmma::mem_row_major);
 }
 
+/* kernels/mma.cuh's models (tests/cuda_emu/emu_mma.h): copies left pending when a block exits
+ * (64 blocks: an OS thread runs several), a misaligned ldmatrix row, lanes split between an
+ * mma and an ldmatrix. */
+static __global__ void k_cp_pending(int *out) {
+    __align__(16) __shared__ int4 buf[32];
+    lb_cp_async_16(&buf[threadIdx.x], out + 4 * threadIdx.x, 16);
+    lb_cp_async_commit(); /* no wait_group 0 before exit */
+}
+static __global__ void k_ldm_misaligned(int *out) {
+    __align__(16) __shared__ __half tile[8 * 16];
+    uint32_t r[4];
+    lb_ldmatrix_x4(r, tile + (threadIdx.x & 7) * 16 + 1); /* rows 2 bytes off */
+    out[threadIdx.x] = (int)r[0];
+}
+static __global__ void k_mma_divergent(int *out) {
+    __align__(16) __shared__ __half tile[32 * 8];
+    uint32_t a[4] = {0, 0, 0, 0}, b[2] = {0, 0}, r[4];
+    float c[4] = {0.f, 0.f, 0.f, 0.f};
+    if (threadIdx.x & 1) lb_mma_16816(c, a, b, c);
+    else lb_ldmatrix_x4(r, tile + threadIdx.x * 8);
+    out[threadIdx.x] = (int)c[0];
+}
+
 /* Run launch() in a child; expect it to abort with `expect` (and the kernel name) on stderr. */
 static void expect_abort(void (*launch)(int *), const char *expect, const char *kernel) {
     int *d = (int *)gt_dev_alloc(1024 * sizeof(int));
@@ -646,6 +670,9 @@ static void launch_partial(int *d) { LB_LAUNCH(k_partial_warp, 1, 32, 0, 0, d); 
 static void launch_mask(int *d) { LB_LAUNCH(k_bad_mask, 1, 32, 0, 0, d); }
 static void launch_lane_fragment(int *d) { LB_LAUNCH(k_lane_fragment, 1, 32, 0, 0, (const __half *)d, (float *)d); }
 static void launch_divergent(int *d) { LB_LAUNCH(k_divergent, 1, 32, 0, 0, d); }
+static void launch_cp_pending(int *d) { LB_LAUNCH(k_cp_pending, 64, 32, 0, 0, d); }
+static void launch_ldm_misaligned(int *d) { LB_LAUNCH(k_ldm_misaligned, 1, 32, 0, 0, d); }
+static void launch_mma_divergent(int *d) { LB_LAUNCH(k_mma_divergent, 1, 32, 0, 0, d); }
 
 static void test_misuse_aborts(void **state) {
     (void)state;
@@ -655,6 +682,9 @@ static void test_misuse_aborts(void **state) {
     expect_abort(launch_mask, "mask", "k_bad_mask");
     expect_abort(launch_lane_fragment, "element-to-lane mapping", "k_lane_fragment");
     expect_abort(launch_divergent, "divergent warp", "k_divergent");
+    expect_abort(launch_cp_pending, "never waited for", "k_cp_pending");
+    expect_abort(launch_ldm_misaligned, "not 16-byte aligned", "k_ldm_misaligned");
+    expect_abort(launch_mma_divergent, "divergent warp", "k_mma_divergent");
 }
 
 /* ---- cuBLASLt ---- */

@@ -1,4 +1,5 @@
-/* test_k_attention.c — the fused variable-length attention kernel (kernels/attention.cu)
+/* test_k_attention.c — the two variable-length attention kernels, kernels/attention.cu (tiled)
+ * and kernels/attention_short.cu (one warp per (sequence, head), mma.sync + cp.async), each
  * against two CPU attentions computed from the same fp16 inputs:
  *   ref64    float64 throughout (the truth);
  *   naive16  what a plain fp16 implementation computes: scores in fp32 from the fp16 q, k,
@@ -17,9 +18,13 @@
  * spread; scale 2 and 4: scores ~ N(0,16) and N(0,256), a peaked softmax that stresses the
  * running max). The output is poisoned (0xFF bytes: fp16 NaN) before every launch and has
  * guard rows after the last token that must stay poisoned; every element is checked.
+ * The short kernel runs its own families (every length 1..64 around its cut-off, ragged mixes,
+ * head counts that leave warps without a head, zero-length padding sequences, lengths past the
+ * cut-off) plus the tiled kernel's families; the tolerance is the same for both.
  *
- * Usage: test_k_attention [--small]   --small: the emulator's few-second set (label emu);
- *                                     default: the full set (label gpu). */
+ * Usage: test_k_attention [--small] [--short]
+ *   --small: the emulator's few-second set (label emu); default: the full set (label gpu);
+ *   --short: the short kernel's group only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,13 +34,24 @@
 #include <cmocka.h>
 
 #include "attention.cuh"
+#include "attention_short.cuh"
+#include "gpu/gpu_attention.h"
 #include "gpu_test_util.h"
 
 #define FLOOR 1e-4
 #define GUARD_ROWS 3
 
 static int g_small = 0;
+static lb_attn_kernel g_kernel = LB_ATTN_TILED; /* the kernel run_case launches */
+#define KNAME (g_kernel == LB_ATTN_SHORT ? "short" : "tiled")
 static uint64_t g_seed = 0x5eed0a77e2024ull;
+
+/* The kernel under test (g_kernel) on the default stream; max_len is the tiled kernel's only. */
+static cudaError_t launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu, int n, int max_len,
+                          int heads, int d) {
+    if (g_kernel == LB_ATTN_SHORT) return lb_attention_short(ctx, qkv, cu, n, heads, d, 0);
+    return lb_attention(ctx, qkv, cu, n, max_len, heads, d, 0);
+}
 
 /* ---- CPU attentions (one sequence, one head) ------------------------------------------ */
 
@@ -121,8 +137,8 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
     GT_CUDA(cudaDeviceSynchronize());
     struct timespec ts0, ts1;
     clock_gettime(CLOCK_MONOTONIC, &ts0);
-    assert_int_equal(lb_attention((lb_half *)dctx, (const lb_half *)dqkv, (const int32_t *)dcu,
-                                  n, max_len, heads, d, 0),
+    assert_int_equal(launch((lb_half *)dctx, (const lb_half *)dqkv, (const int32_t *)dcu, n, max_len,
+                            heads, d),
                      cudaSuccess);
     GT_CUDA(cudaDeviceSynchronize());
     clock_gettime(CLOCK_MONOTONIC, &ts1);
@@ -131,7 +147,7 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
 
     /* guard rows untouched */
     for (size_t i = nctx; i < nctx_alloc; ++i) {
-        if (hctx[i] != 0xFFFFu) fail_msg("%s: write past the last token at %zu", name, i);
+        if (hctx[i] != 0xFFFFu) fail_msg("%s %s: write past the last token at %zu", KNAME, name, i);
     }
 
     /* The CPU attentions, one (sequence, head) pair per iteration, in parallel (OpenMP when the
@@ -190,7 +206,7 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
         const int s = pi / heads, h = pi % heads;
         if (pbad[pi] >= 0) {
             const long i = pbad[pi] / d, t = pbad[pi] % d;
-            fail_msg("%s: seq %d (len %d) head %d row %ld col %ld: not finite (0x%04x)", name, s,
+            fail_msg("%s %s: seq %d (len %d) head %d row %ld col %ld: not finite (0x%04x)", KNAME, name, s,
                      lens[s], h, i, t, hctx[(size_t)(cu[s] + i) * H + (size_t)h * d + t]);
         }
         if (pe_gpu[pi] > r.err_gpu) r.err_gpu = pe_gpu[pi];
@@ -198,12 +214,13 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
     }
     free(pe_gpu); free(pe_naive); free(pbad);
     r.bound = 2.0 * r.err_naive + FLOOR;
-    printf("  %-28s d=%-3d heads=%-2d n=%-3d T=%-5d max_len=%-4d scale=%g: "
+    printf("  %-5s %-28s d=%-3d heads=%-2d n=%-3d T=%-5d max_len=%-4d scale=%g: "
            "max|gpu-ref64| %.3e  max|naive16-ref64| %.3e  bound %.3e  (launch+sync %.1f ms)\n",
-           name, d, heads, n, T, max_len, (double)scale, r.err_gpu, r.err_naive, r.bound, kernel_ms);
+           KNAME, name, d, heads, n, T, max_len, (double)scale, r.err_gpu, r.err_naive, r.bound,
+           kernel_ms);
     fflush(stdout);
     if (!(r.err_gpu <= r.bound))
-        fail_msg("%s: d=%d heads=%d: max|gpu-ref64| %.3e > bound %.3e", name, d, heads,
+        fail_msg("%s %s: d=%d heads=%d: max|gpu-ref64| %.3e > bound %.3e", KNAME, name, d, heads,
                  r.err_gpu, r.bound);
 
     free(hqkv); free(hctx); free(cu);
@@ -312,8 +329,8 @@ static void test_max_len(void **state) {
     }
 }
 
-/* Argument checks: unsupported head dims and bad sizes are rejected without a launch;
- * n == 0 is a successful no-op. */
+/* Argument checks (the kernel under test): unsupported head dims, bad sizes and misaligned
+ * pointers are rejected without a launch; n == 0 is a successful no-op. */
 static void test_arguments(void **state) {
     (void)state;
     int32_t cu[2] = {0, 4};
@@ -326,19 +343,21 @@ static void test_arguments(void **state) {
     const int bad_dims[] = {0, 8, 24, 48, 96, 256, -64};
     for (size_t i = 0; i < sizeof bad_dims / sizeof bad_dims[0]; ++i) {
         const int heads = bad_dims[i] > 0 ? 64 / bad_dims[i] : 1;
-        assert_int_equal(lb_attention(ctx, qkv, cup, 1, 4, heads > 0 ? heads : 1, bad_dims[i], 0),
+        assert_int_equal(launch(ctx, qkv, cup, 1, 4, heads > 0 ? heads : 1, bad_dims[i]),
                          cudaErrorInvalidValue);
     }
-    assert_int_equal(lb_attention(ctx, qkv, cup, 1, 4, 0, 64, 0), cudaErrorInvalidValue);
-    assert_int_equal(lb_attention(ctx, qkv, cup, 1, 0, 1, 64, 0), cudaErrorInvalidValue);
-    assert_int_equal(lb_attention(ctx, qkv, cup, -1, 4, 1, 64, 0), cudaErrorInvalidValue);
-    assert_int_equal(lb_attention(NULL, qkv, cup, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
-    assert_int_equal(lb_attention(ctx, NULL, cup, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
-    assert_int_equal(lb_attention(ctx, qkv, NULL, 1, 4, 1, 64, 0), cudaErrorInvalidValue);
+    assert_int_equal(launch(ctx, qkv, cup, 1, 4, 0, 64), cudaErrorInvalidValue);
+    if (g_kernel == LB_ATTN_TILED) /* the short kernel takes no max_len */
+        assert_int_equal(launch(ctx, qkv, cup, 1, 0, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch((lb_half *)((char *)dctx + 2), qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch(ctx, qkv, cup, -1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch(NULL, qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch(ctx, NULL, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch(ctx, qkv, NULL, 1, 4, 1, 64), cudaErrorInvalidValue);
     /* n == 0: nothing to do, nothing launched (the poisoned output stays poisoned) */
     GT_CUDA(cudaMemset(dctx, 0xFF, sizeof(lb_half) * 4 * 64));
-    assert_int_equal(lb_attention(ctx, qkv, cup, 0, 4, 1, 64, 0), cudaSuccess);
-    assert_int_equal(lb_attention(NULL, NULL, NULL, 0, 1, 1, 64, 0), cudaSuccess);
+    assert_int_equal(launch(ctx, qkv, cup, 0, 4, 1, 64), cudaSuccess);
+    assert_int_equal(launch(NULL, NULL, NULL, 0, 1, 1, 64), cudaSuccess);
     lb_half out[4 * 64];
     gt_download(out, dctx, sizeof out);
     for (int i = 0; i < 4 * 64; ++i) assert_int_equal(out[i], 0xFFFF);
@@ -349,16 +368,140 @@ static void test_arguments(void **state) {
     GT_CUDA(cudaFree(dcu));
 }
 
+/* ---- the short-sequence kernel's own families (g_kernel = LB_ATTN_SHORT) ------------------- */
+
+/* Every length 1..64 alone (the emulator: both sides of each 16-row tile edge), every head
+ * dim. */
+static void test_short_each_length(void **state) {
+    (void)state;
+    static const int small_lens[] = {1, 2, 15, 16, 17, 31, 32, 33, 48, 63, 64};
+    const int nsmall = (int)(sizeof small_lens / sizeof small_lens[0]);
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di];
+        for (int i = 0; i < (g_small ? nsmall : LB_ATTN_SHORT_MAX_LEN); ++i) {
+            const int len = g_small ? small_lens[i] : i + 1;
+            char name[64];
+            snprintf(name, sizeof name, "alone len=%d", len);
+            run_case(name, &len, 1, g_small ? 1 : full_heads(d), d, 1.0f, 0);
+        }
+    }
+}
+
+/* Every length 1..64 in one shuffled ragged batch; head counts that leave warps of the last
+ * block without a head (4 warps per block for d <= 64, 2 for d = 128). */
+static void test_short_mixes(void **state) {
+    (void)state;
+    gt_rng rng = {g_seed ^ 0x27182ull};
+    int lens[LB_ATTN_SHORT_MAX_LEN];
+    for (int i = 0; i < LB_ATTN_SHORT_MAX_LEN; ++i) lens[i] = i + 1;
+    for (int i = LB_ATTN_SHORT_MAX_LEN - 1; i > 0; --i) {
+        const int j = (int)(gt_next(&rng) % (uint64_t)(i + 1));
+        const int t = lens[i]; lens[i] = lens[j]; lens[j] = t;
+    }
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di];
+        const int heads = g_small ? (d == 128 ? 3 : 5) : full_heads(d);
+        run_case("mix lens 1..64", lens, LB_ATTN_SHORT_MAX_LEN, heads, d, 1.0f, 0);
+        if (!g_small) { /* a realistic short batch: random lengths 5..40 */
+            int rl[200];
+            for (int i = 0; i < 200; ++i) rl[i] = 5 + (int)(gt_next(&rng) % 36);
+            run_case("mix random 5..40", rl, 200, full_heads(d), d, 1.0f, 0);
+        }
+    }
+}
+
+/* Peaked softmax: the running max changes from one 16-key chunk to the next. */
+static void test_short_large_scale(void **state) {
+    (void)state;
+    const int lens[] = {64, 1, 37, 16, 50};
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di], heads = g_small ? 1 : full_heads(d);
+        run_case("scale x2", lens, 5, heads, d, 2.0f, 0);
+        run_case("scale x4", lens, 5, heads, d, 4.0f, 0);
+    }
+}
+
+/* Zero-length sequences (how a CUDA Graph pads a batch to its bound, attention_short.cuh):
+ * skipped, nothing written for them, the others exact. */
+static void test_short_padding(void **state) {
+    (void)state;
+    const int inner[] = {0, 5, 0, 0, 17, 0, 1};
+    const int tail[] = {7, 33, 0, 0, 0, 0};
+    for (int di = 0; di < NDIMS; ++di) {
+        run_case("zero-length inside", inner, 7, 2, k_dims[di], 1.0f, 0);
+        run_case("zero-length tail", tail, 6, 2, k_dims[di], 1.0f, 0);
+    }
+}
+
+/* Past the cut-off the kernel is slower, never wrong. */
+static void test_short_long(void **state) {
+    (void)state;
+    if (g_small) {
+        const int lens[] = {129, 5, 65};
+        const int lens16[] = {600, 3};
+        run_case("past cut-off", lens, 3, 1, 64, 1.0f, 0);
+        run_case("past cut-off", lens16, 2, 1, 16, 1.0f, 0);
+        return;
+    }
+    const int lens[] = {1000, 3, 129, 65, 512};
+    for (int di = 0; di < NDIMS; ++di)
+        run_case("past cut-off", lens, 5, full_heads(k_dims[di]), k_dims[di], 1.0f, 0);
+}
+
+/* LABSE_GPU_ATTN: auto (unset, empty, "auto") by the cut-off; tiled / short forced; anything
+ * else refused with a message naming the variable. The caller's value is restored. */
+static void test_choice(void **state) {
+    (void)state;
+    const char *old = getenv("LABSE_GPU_ATTN");
+    char *saved = old ? strdup(old) : NULL;
+    lb_attn_kernel k;
+    labse_error err;
+    static const char *autos[] = {NULL, "", "auto"};
+    for (int i = 0; i < 3; ++i) {
+        if (autos[i]) setenv("LABSE_GPU_ATTN", autos[i], 1); else unsetenv("LABSE_GPU_ATTN");
+        assert_int_equal(lb_gpu_attn_choose(1, &k, &err), LABSE_OK);
+        assert_int_equal(k, LB_ATTN_SHORT);
+        assert_int_equal(lb_gpu_attn_choose(LB_ATTN_SHORT_MAX_LEN, &k, &err), LABSE_OK);
+        assert_int_equal(k, LB_ATTN_SHORT);
+        assert_int_equal(lb_gpu_attn_choose(LB_ATTN_SHORT_MAX_LEN + 1, &k, &err), LABSE_OK);
+        assert_int_equal(k, LB_ATTN_TILED);
+    }
+    setenv("LABSE_GPU_ATTN", "tiled", 1);
+    assert_int_equal(lb_gpu_attn_choose(3, &k, &err), LABSE_OK);
+    assert_int_equal(k, LB_ATTN_TILED);
+    setenv("LABSE_GPU_ATTN", "short", 1);
+    assert_int_equal(lb_gpu_attn_choose(512, &k, &err), LABSE_OK);
+    assert_int_equal(k, LB_ATTN_SHORT);
+    setenv("LABSE_GPU_ATTN", "Short", 1);
+    assert_int_equal(lb_gpu_attn_choose(3, &k, &err), LABSE_E_INVALID);
+    assert_non_null(strstr(err.message, "LABSE_GPU_ATTN=Short"));
+    if (saved) setenv("LABSE_GPU_ATTN", saved, 1); else unsetenv("LABSE_GPU_ATTN");
+    free(saved);
+}
+
+static int use_tiled(void **state) {
+    (void)state;
+    g_kernel = LB_ATTN_TILED;
+    return 0;
+}
+static int use_short(void **state) {
+    (void)state;
+    g_kernel = LB_ATTN_SHORT;
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int short_only = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--small")) g_small = 1;
+        else if (!strcmp(argv[i], "--short")) short_only = 1;
         else {
-            fprintf(stderr, "usage: %s [--small]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--small] [--short]\n", argv[0]);
             return 2;
         }
     }
     gt_require_device();
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest tiled[] = {
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_each_length),
         cmocka_unit_test(test_mixes),
@@ -366,5 +509,18 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_long),
         cmocka_unit_test(test_max_len),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* the short kernel: its own families, then the tiled kernel's length and mix families */
+    const struct CMUnitTest short_[] = {
+        cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_short_each_length),
+        cmocka_unit_test(test_short_mixes),
+        cmocka_unit_test(test_short_large_scale),
+        cmocka_unit_test(test_short_padding),
+        cmocka_unit_test(test_short_long),
+        cmocka_unit_test(test_each_length),
+        cmocka_unit_test(test_mixes),
+    };
+    const int failed = short_only ? 0 : cmocka_run_group_tests_name("tiled kernel", tiled, use_tiled, NULL);
+    return failed + cmocka_run_group_tests_name("short kernel", short_, use_short, NULL);
 }

@@ -4,7 +4,7 @@
  *
  *   x   = LN(word[ids] + pos[t - cu[s]] + type[0])                    lb_embed_layernorm
  *   per layer:  qkv = x Wqkvᵀ + b          [T, 3H]                    GEMM (bias epilogue)
- *               ctx = attention(qkv)        [T, H]                    lb_attention
+ *               ctx = attention(qkv)        [T, H]                    lb_gpu_attention (gpu_attention.c)
  *               tmp = ctx Woᵀ + b; x = LN(x + tmp)                    GEMM, lb_add_layernorm
  *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM, lb_bias_act
  *               tmp = big Wdownᵀ + b; x = LN(x + tmp)                 GEMM, lb_add_layernorm
@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "attention.cuh"
 #include "bias_act.cuh"
 #include "embed.cuh"
 #include "cpu/encoder.h"
+#include "gpu/gpu_attention.h"
 #include "gpu/gpu_internal.h"
 #include "layernorm.cuh"
 #include "pool.cuh"
@@ -204,7 +204,7 @@ static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, la
     for (int l = 0; l < k->layers; l++) {
         const lb_gpu_layer *ly = &w->layer[l];
         if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs));
+        if ((st = lb_gpu_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs, err)) != LABSE_OK) goto fail;
         if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
         LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
         if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;

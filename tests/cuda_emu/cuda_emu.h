@@ -32,9 +32,12 @@
  * races on global memory between blocks (only write-write is checked), the GPU's element-to-lane
  * mapping of wmma fragments (here every lane holds the whole tile), partial warp masks and
  * partial warps in collectives (they abort), the exact error of fast-math intrinsics (__expf is
- * expf), bank conflicts, texture and async-copy engines. Device-side misuse it does detect
- * (deadlocked barriers, divergent collectives, bad wmma ldm, races) aborts the process with a
- * message naming the kernel.
+ * expf), bank conflicts, texture and TMA engines (cp.async, ldmatrix and mma.sync m16n8k16 are
+ * modelled with the real lane layouts, cp.async copying at its wait_group: emu_mma.h; their
+ * shared-memory accesses go through memcpy, which the race checker does not see). Device-side
+ * misuse it does detect (deadlocked barriers, divergent collectives, bad wmma ldm, races,
+ * cp.async copies a block leaves pending, misaligned ldmatrix / cp.async) aborts the process
+ * with a message naming the kernel.
  */
 #ifndef LB_CUDA_EMU_H
 #define LB_CUDA_EMU_H

@@ -1,6 +1,7 @@
 /* cuda_emu_device.h — CUDA device built-ins for kernels compiled as C++17 over the emulator
  * (included by cuda_emu.h in C++). Thread indices, __shared__, barriers, warp collectives,
- * atomics, math intrinsics, vector types, __half/__half2, nvcuda::wmma, and the launcher.
+ * atomics, math intrinsics, vector types, __half/__half2, nvcuda::wmma, mma.sync / ldmatrix /
+ * cp.async (emu_mma.h, for kernels/mma.cuh), and the launcher.
  *
  * Execution: a block's threads are cooperative fibers on one OS thread; they switch only inside
  * a barrier or a warp-collective op (__syncthreads, __syncwarp, __shfl_*, votes, wmma_*).
@@ -591,6 +592,8 @@ static inline void mma_sync(fragment<accumulator, M, N, K, TD> &d, const fragmen
 }
 } // namespace wmma
 } // namespace nvcuda
+
+#include "emu_mma.h" /* mma.sync, ldmatrix, cp.async (kernels/mma.cuh) */
 
 /* ---- the launcher behind LB_LAUNCH ---- */
 /* Checks the configuration (error → the host thread's last error, nothing runs) and enqueues
