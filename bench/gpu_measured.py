@@ -25,7 +25,8 @@ The file (format "labse-gpu-measured/1"):
               "sentences": 194676, "tokens": 2708363}, ...]}
 
 "kernel" is perf_model.py's key for the bench's name (gemm qkv -> gemm_qkv, bias_act gelu ->
-bias_act, ...; the attention row is the bench's "mix 20-60" case, the one of the packed bitext;
+bias_act, ...; "attention tiled" -> attention (the basic path's kernel), "attention short" ->
+attention_short (the fused path's, kernels/attention_short.cu); an attention row is the bench's "mix 20-60" case, the one of the packed bitext;
 its L=128 / L=512 cases keep their name with the case appended). Values the log lacks (NA) are
 null. A missing or unreadable log leaves its part empty; the file is always written.
 """
@@ -38,7 +39,8 @@ FORMAT = "labse-gpu-measured/1"
 
 # bench_gpu_kernels' names -> perf_model.py's kernel keys (the basic path's kernels)
 KEYS = {
-    "embed_layernorm": "embed_ln", "attention": "attention", "add_layernorm": "add_layernorm",
+    "embed_layernorm": "embed_ln", "attention": "attention", "attention tiled": "attention",
+    "attention short": "attention_short", "add_layernorm": "add_layernorm",
     "bias_act gelu": "bias_act", "pool": "pool", "l2norm_out": "l2norm", "gemm qkv": "gemm_qkv",
     "gemm attn-out": "gemm_out", "gemm ffn-up": "gemm_up", "gemm ffn-down": "gemm_down",
 }
@@ -68,7 +70,7 @@ def parse_kernels(text):
         case = " ".join(rest[:-5])
         tokens, seqs, us = rest[-5], rest[-4], rest[-3]
         key = KEYS[name]
-        if name == "attention" and case != "mix 20-60":
+        if name.startswith("attention") and case != "mix 20-60":
             key = "attention %s" % case
         rows.append({"kernel": key, "bench_name": name, "case": case,
                      "tokens": int(num(tokens) or 0), "seqs": None if seqs == "-" else int(seqs),

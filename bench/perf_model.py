@@ -562,6 +562,8 @@ def predict_launch_us(card, path, key, tokens):
     launch gap, in microseconds; None when the path has no such kernel. "attention L=N" is the
     bench's attention case of tokens / N sequences of exactly N tokens."""
     b = bench_batch(tokens)
+    if key.startswith("attention_short"):  # kernels/attention_short.cu: the fused path's kernel
+        path, key = "fused", "attention" + key[len("attention_short"):]
     if key.startswith("attention L="):
         n = int(key.split("=", 1)[1])
         key, b = "attention", [(n, max(1, tokens // n))]
