@@ -88,6 +88,9 @@ void *lb_emu_dynamic_smem(void);
 /* Race checker (emu_race.cpp): a warp-wide access of `rows` runs of `row_bytes` bytes, `stride`
  * bytes apart, as the current warp's (a no-op unless LABSE_EMU_RACECHECK is on). */
 void lb_emu_race_tile(const void *p, unsigned rows, size_t row_bytes, size_t stride, int write);
+/* Race checker: n bytes at p accessed by the calling thread, for emulator models whose own
+ * accesses are not instrumented (LB_EMU_UNCHECKED, memcpy): cp.async, ldmatrix (emu_mma.h). */
+void lb_emu_race_access(const void *p, size_t n, int write);
 
 static inline void __syncthreads() { lb_emu_syncthreads(); }
 static inline int __syncthreads_count(int p) { return lb_emu_syncthreads_count(p); }

@@ -1,7 +1,9 @@
 /* emu_mma.h — the emulator's models of three warp-level PTX operations that kernels/mma.cuh
- * wraps (included by cuda_emu_device.h; C++ only). Plain C++ in this header, so a race
- * checker that instruments kernel translation units sees every shared-memory access here as
- * an access of the thread that runs it.
+ * wraps (included by cuda_emu_device.h; C++ only). The functions are LB_EMU_UNCHECKED (their
+ * bookkeeping is the emulator's, not the kernel's); the shared-memory accesses the instructions
+ * make are told to the race checker explicitly (lb_emu_race_access), as the thread's own:
+ * ldmatrix, each lane's read of its 16-byte row; cp.async, a write of the 16 destination bytes
+ * at issue and again at the wait that performs it (on the GPU it lands in between).
  *
  * mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32   (lb_emu_mma_16816)
  *   A warp-collective op over the 32 lanes with the PTX ISA's per-lane fragment layout
@@ -64,7 +66,7 @@ struct mma_lane {
     const float *c;    /* [4] */
     float *d;          /* [4], may be c */
 };
-static inline void mma_16816_do(void *const *args) {
+LB_EMU_UNCHECKED static inline void mma_16816_do(void *const *args) {
     float A[16][16], B[16][8], C[16][8];
     for (int l = 0; l < 32; l++) {
         const mma_lane *x = (const mma_lane *)args[l];
@@ -103,7 +105,7 @@ struct ldm_lane {
     uint32_t *r;     /* [num] destination registers */
     int num, trans;
 };
-static inline void ldmatrix_do(void *const *args) {
+LB_EMU_UNCHECKED static inline void ldmatrix_do(void *const *args) {
     const ldm_lane *x0 = (const ldm_lane *)args[0];
     for (int l = 1; l < 32; l++) {
         const ldm_lane *x = (const ldm_lane *)args[l];
@@ -144,7 +146,7 @@ struct cp_thread {
 /* Per OS thread (the fibers of one block run there), one slot per thread of the block. */
 inline thread_local std::vector<cp_thread> cp_state;
 
-static inline cp_thread *cp_self(const char *what) {
+LB_EMU_UNCHECKED static inline cp_thread *cp_self(const char *what) {
     const unsigned nthreads = blockDim.x * blockDim.y * blockDim.z;
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     if (cp_state.size() < nthreads) cp_state.resize(nthreads, cp_thread{});
@@ -163,13 +165,13 @@ static inline cp_thread *cp_self(const char *what) {
 } // namespace lb_emu
 
 /* d = A B + C on one m16n8k16 tile, fragments as above; warp-collective (full mask). */
-static inline void lb_emu_mma_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
+LB_EMU_UNCHECKED static inline void lb_emu_mma_16816(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]) {
     lb_emu::mma_lane x{a, b, c, d};
     lb_emu_warp_sync_do(0xffffffffu, LB_EMU_MMA_SYNC, "mma.sync.m16n8k16", lb_emu::mma_16816_do, &x);
 }
 
 /* r[0..num) = num 8x8 b16 matrices; p: this lane's row address; num 1, 2 or 4. */
-static inline void lb_emu_ldmatrix(uint32_t *r, int num, int trans, const void *p) {
+LB_EMU_UNCHECKED static inline void lb_emu_ldmatrix(uint32_t *r, int num, int trans, const void *p) {
     if (num != 1 && num != 2 && num != 4) lb_emu_device_abort("ldmatrix: .x%d", num);
     lb_emu::ldm_lane x;
     memset(&x, 0, sizeof x);
@@ -179,24 +181,26 @@ static inline void lb_emu_ldmatrix(uint32_t *r, int num, int trans, const void *
     if (lb_emu::lane_id() < 8u * (unsigned)num) { /* other lanes' addresses are not used */
         if ((uintptr_t)p & 15u) lb_emu_device_abort("ldmatrix: row address %p is not 16-byte aligned", p);
         memcpy(x.row, p, 16);
+        lb_emu_race_access(p, 16, 0); /* this lane's read of its row */
     }
     lb_emu_warp_sync_do(0xffffffffu, LB_EMU_LDMATRIX, "ldmatrix", lb_emu::ldmatrix_do, &x);
 }
 
 /* Record a 16-byte copy src -> dst (src_bytes of src, zeros after), done at its wait. */
-static inline void lb_emu_cp_async(void *dst, const void *src, int src_bytes) {
+LB_EMU_UNCHECKED static inline void lb_emu_cp_async(void *dst, const void *src, int src_bytes) {
     lb_emu::cp_thread *s = lb_emu::cp_self("cp.async");
     if (((uintptr_t)dst | (uintptr_t)src) & 15u)
         lb_emu_device_abort("cp.async: dst %p / src %p not 16-byte aligned", dst, src);
     if (src_bytes < 0 || src_bytes > 16) lb_emu_device_abort("cp.async: src_size %d not in 0..16", src_bytes);
     if (s->n == LB_EMU_CP_MAX) lb_emu_device_abort("cp.async: more than %d copies pending in one thread", LB_EMU_CP_MAX);
     s->q[s->n++] = lb_emu::cp_copy{dst, src, (unsigned)src_bytes, s->committed};
+    lb_emu_race_access(dst, 16, 1); /* the write may land any time from here to its wait */
 }
 
-static inline void lb_emu_cp_commit(void) { lb_emu::cp_self("cp.async.commit_group")->committed++; }
+LB_EMU_UNCHECKED static inline void lb_emu_cp_commit(void) { lb_emu::cp_self("cp.async.commit_group")->committed++; }
 
 /* Complete (perform) every copy of the groups older than the n most recently committed. */
-static inline void lb_emu_cp_wait(int n) {
+LB_EMU_UNCHECKED static inline void lb_emu_cp_wait(int n) {
     lb_emu::cp_thread *s = lb_emu::cp_self("cp.async.wait_group");
     const unsigned keep = (unsigned)n, done_below = s->committed > keep ? s->committed - keep : 0u;
     unsigned w = 0;
@@ -206,6 +210,7 @@ static inline void lb_emu_cp_wait(int n) {
             unsigned char *d = (unsigned char *)c.dst;
             memcpy(d, c.src, c.src_bytes);
             memset(d + c.src_bytes, 0, 16 - c.src_bytes);
+            lb_emu_race_access(d, 16, 1);
         } else {
             s->q[w++] = c;
         }

@@ -351,6 +351,13 @@ void lb_emu_race_tile(const void *p, unsigned rows, size_t row_bytes, size_t str
     for (unsigned r = 0; r < rows; r++) record((const char *)p + (size_t)r * stride, row_bytes, write != 0, id);
 }
 
+void lb_emu_race_access(const void *p, size_t n, int write) {
+    if (write)
+        on_write(p, n);
+    else
+        on_read(p, n);
+}
+
 /* ---- the ThreadSanitizer ABI that GCC's -fsanitize=thread instrumentation calls ---- */
 extern "C" {
 void __tsan_init(void) { g_instrumented.store(true, std::memory_order_relaxed); }
