@@ -252,13 +252,29 @@ void global_write(State *s, uintptr_t a, size_t n, unsigned id) {
     }
 }
 
+/* Whether TLS offset `off` (from the OS thread's TLS block) lies in a static __shared__ variable:
+ * the static range also holds other TLS between them (the guard variables of arrays whose
+ * element type has a constructor, the emulator's own thread-locals), which are the emulator's
+ * artefacts (a GPU's shared memory is not initialised), not the kernel's shared memory. */
+bool in_shared_var(size_t off) {
+    const std::vector<SharedVar> &v = shared_vars(); /* sorted by offset */
+    size_t lo = 0, hi = v.size();
+    while (lo < hi) { /* the first variable starting after off */
+        const size_t mid = (lo + hi) / 2;
+        if (v[mid].off <= off) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo > 0 && off - v[lo - 1].off < v[lo - 1].size;
+}
+
 void record(const void *p, size_t n, bool write, unsigned id) {
     State *s = tls_active;
     const uintptr_t a = (uintptr_t)p;
     if (a - s->dyn_lo < s->dyn_size) {
         shared_access(s, a - s->dyn_lo, n, write, id);
     } else if (a - s->st_lo < s->st_span) {
-        shared_access(s, s->dyn_size + (a - s->st_lo), n, write, id);
+        if (in_shared_var(a - s->st_lo + (s->st_lo - tls_block_base())))
+            shared_access(s, s->dyn_size + (a - s->st_lo), n, write, id);
     } else if (write && a - s->stk_lo >= s->stk_size) {
         global_write(s, a, n, id);
     }

@@ -27,6 +27,7 @@ foreach(sched random:1 reverse)
   labse_race_case(race_emu_${tag} ${sched} test_emu)
   labse_race_case(race_k_rowwise_${tag} ${sched} test_k_rowwise --small)
   labse_race_case(race_k_attention_${tag} ${sched} test_k_attention --small)
+  labse_race_case(race_k_mma_${tag} ${sched} test_k_mma)
   labse_race_case(race_gpu_knn_${tag} ${sched} test_gpu_knn small $<TARGET_FILE:labse>)
   labse_race_case(race_gpu_encoder_tiny_${tag} ${sched} test_gpu_encoder
     ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert small)
