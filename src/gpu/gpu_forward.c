@@ -5,12 +5,25 @@
  *   x   = LN(word[ids] + pos[t - cu[s]] + type[0])                    lb_embed_layernorm
  *   per layer:  qkv = x Wqkvᵀ + b          [T, 3H]                    GEMM (bias epilogue)
  *               ctx = attention(qkv)        [T, H]                    lb_attention
- *               tmp = ctx Woᵀ + b; x = LN(x + tmp)                    GEMM, lb_add_layernorm
- *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM, lb_bias_act
- *               tmp = big Wdownᵀ + b; x = LN(x + tmp)                 GEMM, lb_add_layernorm
+ *               x = LN(x + ctx Woᵀ + b)                               GEMM, LayerNorm
+ *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM (+ lb_bias_act)
+ *               x = LN(x + big Wdownᵀ + b)                            GEMM, LayerNorm
  *   pooled = cls(x) | mean(x)               [n, H]                    lb_pool
  *   per Dense: y = act(pooled Wᵀ + b)       [n, out]                  GEMM, lb_bias_act
  *   rows = y / ||y||                        [n, dim] fp32             lb_l2norm_out
+ *
+ * Two paths per layer, chosen per context by LABSE_GPU_PATH (environment, read when the
+ * context is made; default fused):
+ *   basic  tmp = GEMM; x = lb_add_layernorm(x, tmp) (LN reads two tensors); big = GEMM, then
+ *          lb_bias_act (exact erf GELU): 8 launches a layer.
+ *   fused  the residual is the GEMM's C with beta 1, in place (x = x + ctx Woᵀ + b, C == D),
+ *          and the LayerNorm that follows reads x only (lb_add_layernorm with r = NULL);
+ *          GELU: LABSE_GPU_GELU=tanh (default) in the FFN-up GEMM's epilogue (GELU_BIAS,
+ *          cuBLASLt's tanh form: 7 launches a layer), or erf: bias epilogue + lb_bias_act
+ *          (8 launches). The tanh form's effect on the embeddings: README "GPU paths".
+ * The residual sum is rounded to fp16 once in the fused path (in the GEMM's output) where the
+ * basic path rounds the GEMM output and sums in fp32 inside the LayerNorm: both within fp16
+ * rounding of the exact value.
  *
  * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
  * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense]. */
@@ -29,6 +42,8 @@
 
 #define MAX_SLOTS 8
 
+typedef enum { PATH_BASIC = 0, PATH_FUSED = 1 } gpu_path;
+
 typedef struct slot {
     int32_t *ids, *cu;          /* device [cap_tok], [cap_seq + 1] */
     float *rows;                /* device [cap_seq, dim] */
@@ -43,6 +58,8 @@ struct lb_gpu_ctx {
     int device;
     cudaStream_t s_h2d, s_comp, s_d2h;
     lb_gemm *gemm;
+    gpu_path path;              /* LABSE_GPU_PATH */
+    int gelu_tanh;              /* fused path: GELU in the GEMM epilogue (LABSE_GPU_GELU) */
     lb_half *x, *big, *ctx, *tmp, *pa, *pb;
     size_t cap_tok, cap_seq;
     int widest;                 /* widest pooled/Dense row */
@@ -123,13 +140,38 @@ fail:
     return st;
 }
 
+/* An environment choice: *out = the index of the value in names[0..n) (unset or empty: def);
+ * any other value is LABSE_E_INVALID naming the variable and its values. */
+static labse_status env_choice(const char *var, const char *const *names, int n, int def, int *out,
+                               labse_error *err) {
+    const char *v = getenv(var);
+    *out = def;
+    if (!v || !*v) return LABSE_OK;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return LABSE_OK;
+        }
+    return lb_err(err, LABSE_E_INVALID, "%s=%s: expected %s or %s", var, v, names[0], names[1]);
+}
+
 labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_tokens, int slots,
                             lb_gpu_ctx **out, labse_error *err) {
     labse_status st = LABSE_OK;
     if (slots < 1 || slots > MAX_SLOTS)
         return lb_err(err, LABSE_E_INVALID, "GPU context: slots %d not in 1..%d", slots, MAX_SLOTS);
+    static const char *const paths[2] = {"basic", "fused"}, *const gelus[2] = {"erf", "tanh"};
+    int path = PATH_FUSED, gelu_tanh = 1;
+    if ((st = env_choice("LABSE_GPU_PATH", paths, 2, PATH_FUSED, &path, err)) != LABSE_OK ||
+        (st = env_choice("LABSE_GPU_GELU", gelus, 2, 1, &gelu_tanh, err)) != LABSE_OK)
+        return st;
     lb_gpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    c->path = (gpu_path)path;
+    /* the epilogue's GELU is the tanh form: exact for a gelu_new model, the approximation
+     * (LABSE_GPU_GELU=tanh) for an erf one */
+    c->gelu_tanh = path == PATH_FUSED && (m->cfg.hidden_act == LB_ACT_GELU_TANH ||
+                                          (gelu_tanh && m->cfg.hidden_act == LB_ACT_GELU));
     c->m = m;
     c->w = w;
     c->device = w->device;
@@ -191,6 +233,53 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     free(c);
 }
 
+/* ctx = attention(qkv) for slot s's batch: the one attention call site (kept small so that a
+ * different attention kernel plugs in here). */
+static cudaError_t attend(lb_gpu_ctx *c, const slot *s, int n, int maxlen, cudaStream_t cs) {
+    const lb_config *k = &c->m->cfg;
+    return lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs);
+}
+
+/* One encoder layer, basic path: 8 launches. */
+static labse_status layer_basic(lb_gpu_ctx *c, const lb_gpu_layer *ly, const slot *s, int n,
+                                int T, int maxlen, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const lb_config *k = &c->m->cfg;
+    cudaStream_t cs = c->s_comp;
+    if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(attend(c, s, n, maxlen, cs));
+    if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
+    if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
+    if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
+    return LABSE_OK;
+fail:
+    return st;
+}
+
+/* One encoder layer, fused path: residuals in the GEMMs (in place on x), LayerNorm of x
+ * alone, GELU in the FFN-up GEMM's epilogue when gelu_tanh: 7 launches (8 with erf). */
+static labse_status layer_fused(lb_gpu_ctx *c, const lb_gpu_layer *ly, const slot *s, int n,
+                                int T, int maxlen, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const lb_config *k = &c->m->cfg;
+    cudaStream_t cs = c->s_comp;
+    if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(attend(c, s, n, maxlen, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->attn_out, c->ctx, T, c->x, 0, c->x, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, NULL, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->ffn_up, c->x, T, NULL, c->gelu_tanh, c->big, cs, err)) != LABSE_OK)
+        goto fail;
+    if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->ffn_down, c->big, T, c->x, 0, c->x, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, NULL, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
+    return LABSE_OK;
+fail:
+    return st;
+}
+
 /* Enqueue the forward pass of slot s's batch (n sequences, T tokens, longest maxlen) on the
  * compute stream. */
 static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, labse_error *err) {
@@ -202,15 +291,9 @@ static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, la
     LB_CU(lb_embed_layernorm(c->x, s->ids, s->cu, n, T, w->word, w->pos, w->type, w->emb_g,
                             w->emb_b, H, k->ln_eps, cs));
     for (int l = 0; l < k->layers; l++) {
-        const lb_gpu_layer *ly = &w->layer[l];
-        if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs));
-        if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
-        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
-        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps, cs));
+        st = c->path == PATH_FUSED ? layer_fused(c, &w->layer[l], s, n, T, maxlen, err)
+                                   : layer_basic(c, &w->layer[l], s, n, T, maxlen, err);
+        if (st != LABSE_OK) goto fail;
     }
     LB_CU(lb_pool(c->pa, c->x, s->cu, n, H, (int)k->pooling, cs));
     lb_half *y = c->pa, *z = c->pb;
@@ -335,6 +418,7 @@ void lb_gpu_ctx_timing(const lb_gpu_ctx *c, double *busy_s, double *span_s) {
 }
 
 _Static_assert(LB_KACT_GELU == (int)LB_ACT_GELU && LB_KACT_TANH == (int)LB_ACT_TANH &&
+                   LB_KACT_GELU_TANH == (int)LB_ACT_GELU_TANH &&
                    LB_KACT_RELU == (int)LB_ACT_RELU && LB_KACT_IDENTITY == (int)LB_ACT_IDENTITY,
                "kernels/bias_act.cuh codes must match lb_act");
 _Static_assert(LB_KPOOL_CLS == (int)LABSE_POOL_CLS && LB_KPOOL_MEAN == (int)LABSE_POOL_MEAN,
