@@ -901,6 +901,58 @@ static void test_cublaslt_alignment(void **state) {
     assert_int_equal(cublasLtDestroy(h), CUBLAS_STATUS_SUCCESS);
 }
 
+static __global__ void k_add_one(int *x, int n) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] += 1;
+}
+
+/* CUDA Graphs by stream capture: captured work does not run; each replay runs all of it, in
+ * order, with the captured arguments; a synchronising call during a capture is an error and
+ * invalidates it. Same checks on a GPU (the real API's semantics). */
+static void test_graphs(void **state) {
+    (void)state;
+    enum { N = 300 };
+    int h[N];
+    int *d = (int *)gt_dev_alloc(sizeof h), *d2 = (int *)gt_dev_alloc(sizeof h);
+    GT_CUDA(cudaMemset(d, 0, sizeof h));
+    cudaStream_t s;
+    GT_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    enum cudaStreamCaptureStatus cs;
+    GT_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    GT_CUDA(cudaStreamIsCapturing(s, &cs));
+    assert_int_equal(cs, cudaStreamCaptureStatusActive);
+    LB_LAUNCH(k_add_one, dim3((N + 127) / 128), dim3(128), 0, s, d, N);
+    GT_CUDA(cudaGetLastError());
+    LB_LAUNCH(k_add_one, dim3((N + 127) / 128), dim3(128), 0, s, d, N - 1);
+    GT_CUDA(cudaMemcpyAsync(d2, d, sizeof h, cudaMemcpyDeviceToDevice, s));
+    cudaGraph_t g;
+    GT_CUDA(cudaStreamEndCapture(s, &g));
+    GT_CUDA(cudaStreamIsCapturing(s, &cs));
+    assert_int_equal(cs, cudaStreamCaptureStatusNone);
+    gt_download(h, d, sizeof h);
+    for (int i = 0; i < N; i++) assert_int_equal(h[i], 0); /* recorded, not run */
+    cudaGraphExec_t ge;
+    GT_CUDA(cudaGraphInstantiate(&ge, g, 0));
+    GT_CUDA(cudaGraphDestroy(g)); /* the executable graph is independent of it */
+    for (int rep = 0; rep < 3; rep++) GT_CUDA(cudaGraphLaunch(ge, s));
+    GT_CUDA(cudaStreamSynchronize(s));
+    gt_download(h, d2, sizeof h);
+    for (int i = 0; i < N; i++) assert_int_equal(h[i], i < N - 1 ? 6 : 3);
+    GT_CUDA(cudaGraphExecDestroy(ge));
+    /* a synchronisation of the capturing stream is refused and invalidates the capture */
+    GT_CUDA(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    assert_int_equal(cudaStreamSynchronize(s), cudaErrorStreamCaptureUnsupported);
+    assert_int_equal(cudaGetLastError(), cudaErrorStreamCaptureUnsupported);
+    assert_int_equal(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
+    assert_null(g);
+    cudaGetLastError();
+    assert_int_equal(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureUnmatched); /* none open */
+    cudaGetLastError();
+    GT_CUDA(cudaStreamDestroy(s));
+    GT_CUDA(cudaFree(d));
+    GT_CUDA(cudaFree(d2));
+}
+
 static void test_device_props(void **state) {
     (void)state;
     int n = 0, dev = -1;
@@ -940,6 +992,7 @@ int main(void) {
         cmocka_unit_test(test_memcpy_checks),  cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_misuse_aborts),  cmocka_unit_test(test_streams_events),
         cmocka_unit_test(test_cublaslt),       cmocka_unit_test(test_cublaslt_alignment),
+        cmocka_unit_test(test_graphs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
