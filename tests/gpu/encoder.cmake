@@ -34,3 +34,9 @@ if(LABSE_GPU STREQUAL "EMU")
     set_tests_properties(gpu_encoder_tiny-bert_${tag} PROPERTIES ENVIRONMENT ${env})
   endforeach()
 endif()
+
+# CUDA Graphs (fused path): padded batches captured once per shape and replayed, rows equal to
+# the graph-free path within the batch-composition bound (tests/test_gpu_graphs.c).
+labse_add_gpu_test(test_gpu_graphs SOURCES ${CMAKE_SOURCE_DIR}/tests/test_gpu_graphs.c
+  EMU_ARGS ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert
+  GPU_ARGS ${LABSE_MODELS_DIR}/labse-random)
