@@ -32,12 +32,20 @@
 
 static const char *g_dir;
 
+/* A fused-path context (graphs belong to it) with LABSE_GPU_GRAPHS=graphs; the caller's
+ * LABSE_GPU_PATH is put back afterwards. */
 static lb_gpu_ctx *make_ctx(const lb_model *m, const lb_gpu_weights *w, const char *graphs) {
+    const char *p = getenv("LABSE_GPU_PATH");
+    char *path = p ? strdup(p) : NULL;
+    setenv("LABSE_GPU_PATH", "fused", 1);
     setenv("LABSE_GPU_GRAPHS", graphs, 1);
     lb_gpu_ctx *c = NULL;
     labse_error e;
     if (lb_gpu_ctx_new(m, w, 2048, 1, &c, &e) != LABSE_OK) fail_msg("context: %s", e.message);
     unsetenv("LABSE_GPU_GRAPHS");
+    if (path) setenv("LABSE_GPU_PATH", path, 1);
+    else unsetenv("LABSE_GPU_PATH");
+    free(path);
     return c;
 }
 

@@ -14,6 +14,8 @@
  *   h2d stream:      wait(slot free) → ids, cu_seqlens (pinned host) → device  → event h2d[k]
  *   compute stream:  wait h2d[k] → embed+LN → 12 × (QKV GEMM, attention, out GEMM, add+LN,
  *                    up GEMM, GELU, down GEMM, add+LN) → pool → Dense(+act) → L2 → event done[k]
+ *                    (fused path: residuals and GELU inside the GEMMs, and the whole sequence
+ *                    one CUDA Graph replay per padded shape; gpu_forward.c)
  *   d2h stream:      wait done[k] → rows (fp32) → pinned host                  → event d2h[k]
  * so batch k+1's ids travel while batch k computes, and batch k's rows travel back while
  * batch k+1 computes.

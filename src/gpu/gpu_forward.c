@@ -21,6 +21,20 @@
  *          GELU: LABSE_GPU_GELU=tanh (default) in the FFN-up GEMM's epilogue (GELU_BIAS,
  *          cuBLASLt's tanh form: 7 launches a layer), or erf: bias epilogue + lb_bias_act
  *          (8 launches). The tanh form's effect on the embeddings: README "GPU paths".
+ * CUDA Graphs (fused path; LABSE_GPU_GRAPHS=0 turns them off): a batch (T tokens, n sequences,
+ * longest L) is padded to a bucket shape (Tb, nb, Lb) by filler sequences of id 0 (pad_shape:
+ * lb_gpu_bucket for Tb and nb, a power of two for Lb); the launch sequence of the shape, from
+ * the embedding to the L2 rows, is captured once on the compute stream and instantiated
+ * (get_graph; at most MAX_GRAPHS shapes, least recently used evicted, all dropped when the
+ * activations are reallocated) and replayed on fixed device buffers gids / gcu / grows: the
+ * slot's padded ids and cu_seqlens are copied in, the first n rows out (device to device, on the
+ * compute stream). Why padding rather than kernels reading n from device memory or node
+ * updates: no kernel changes (the attention kernel is being replaced), every kernel argument
+ * is fixed per shape by construction, and a filler sequence is like any other — attention
+ * stays within each sequence and every other op is row-wise, so fillers cannot touch a real
+ * row (tests/test_gpu_graphs.c). The cost is up to 12.5% more tokens (mean ~6%); what the
+ * graphs save (the host's launch work and the gaps between ~90 launches) must be measured
+ * against that on a GPU (LABSE_GPU_GRAPHS=0 vs 1).
  * The residual sum is rounded to fp16 once in the fused path (in the GEMM's output) where the
  * basic path rounds the GEMM output and sums in fp32 inside the LayerNorm: both within fp16
  * rounding of the exact value.
@@ -274,48 +288,33 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     free(c);
 }
 
-/* ctx = attention(qkv) for slot s's batch: the one attention call site (kept small so that a
+/* ctx = attention(qkv) for a batch (cu [n + 1] device): the one attention call site (kept small so that a
  * different attention kernel plugs in here). */
 static cudaError_t attend(lb_gpu_ctx *c, const int32_t *cu, int n, int maxlen, cudaStream_t cs) {
     const lb_config *k = &c->m->cfg;
     return lb_attention(c->ctx, c->big, cu, n, maxlen, k->heads, k->head_dim, cs);
 }
 
-/* One encoder layer, basic path: 8 launches. */
-static labse_status layer_basic(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n,
-                                int T, int maxlen, labse_error *err) {
+/* One encoder layer. basic: each sublayer's output goes to tmp and the LayerNorm adds it to x
+ * (8 launches). fused: the output and FFN-down GEMMs add the residual in place (C = D = x) and
+ * the LayerNorm reads x alone; GELU in the FFN-up GEMM's epilogue when gelu_tanh (7 launches;
+ * 8 with erf). */
+static labse_status layer(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n, int T,
+                          int maxlen, labse_error *err) {
     labse_status st = LABSE_OK;
     const lb_config *k = &c->m->cfg;
     cudaStream_t cs = c->s_comp;
+    const int fused = c->path == PATH_FUSED;
+    lb_half *res = fused ? c->x : NULL, *sub = fused ? c->x : c->tmp, *add = fused ? NULL : c->tmp;
     if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
     LB_CU(attend(c, cu, n, maxlen, cs));
-    if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
-    if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
-    if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
-    return LABSE_OK;
-fail:
-    return st;
-}
-
-/* One encoder layer, fused path: residuals in the GEMMs (in place on x), LayerNorm of x
- * alone, GELU in the FFN-up GEMM's epilogue when gelu_tanh: 7 launches (8 with erf). */
-static labse_status layer_fused(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n,
-                                int T, int maxlen, labse_error *err) {
-    labse_status st = LABSE_OK;
-    const lb_config *k = &c->m->cfg;
-    cudaStream_t cs = c->s_comp;
-    if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(attend(c, cu, n, maxlen, cs));
-    if ((st = lb_gemm_run(c->gemm, &ly->attn_out, c->ctx, T, c->x, 0, c->x, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(lb_add_layernorm(c->x, NULL, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->attn_out, c->ctx, T, res, 0, sub, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, add, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
     if ((st = lb_gemm_run(c->gemm, &ly->ffn_up, c->x, T, NULL, c->gelu_tanh, c->big, cs, err)) != LABSE_OK)
         goto fail;
     if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
-    if ((st = lb_gemm_run(c->gemm, &ly->ffn_down, c->big, T, c->x, 0, c->x, cs, err)) != LABSE_OK) goto fail;
-    LB_CU(lb_add_layernorm(c->x, NULL, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->ffn_down, c->big, T, res, 0, sub, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, add, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
     return LABSE_OK;
 fail:
     return st;
@@ -333,9 +332,7 @@ static labse_status forward(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu
     LB_CU(lb_embed_layernorm(c->x, ids, cu, n, T, w->word, w->pos, w->type, w->emb_g,
                             w->emb_b, H, k->ln_eps, cs));
     for (int l = 0; l < k->layers; l++) {
-        st = c->path == PATH_FUSED ? layer_fused(c, &w->layer[l], cu, n, T, maxlen, err)
-                                   : layer_basic(c, &w->layer[l], cu, n, T, maxlen, err);
-        if (st != LABSE_OK) goto fail;
+        if ((st = layer(c, &w->layer[l], cu, n, T, maxlen, err)) != LABSE_OK) goto fail;
     }
     LB_CU(lb_pool(c->pa, c->x, cu, n, H, (int)k->pooling, cs));
     lb_half *y = c->pa, *z = c->pb;
