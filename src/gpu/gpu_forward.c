@@ -32,9 +32,9 @@
  * updates: no kernel changes (the attention kernel is being replaced), every kernel argument
  * is fixed per shape by construction, and a filler sequence is like any other — attention
  * stays within each sequence and every other op is row-wise, so fillers cannot touch a real
- * row (tests/test_gpu_graphs.c). The cost is up to 12.5% more tokens (mean ~6%); what the
- * graphs save (the host's launch work and the gaps between ~90 launches) must be measured
- * against that on a GPU (LABSE_GPU_GRAPHS=0 vs 1).
+ * row (tests/test_gpu_graphs.c). The cost: up to ~13% more tokens (~5% on average over random
+ * batches of >= 4096 tokens); what the graphs save (the host's launch work and the gaps
+ * between ~90 launches) must be measured against that on a GPU (LABSE_GPU_GRAPHS=0 vs 1).
  * The residual sum is rounded to fp16 once in the fused path (in the GEMM's output) where the
  * basic path rounds the GEMM output and sums in fp32 inside the LayerNorm: both within fp16
  * rounding of the exact value.
