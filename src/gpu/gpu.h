@@ -84,7 +84,8 @@ labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu,
 void *lb_gpu_host_alloc(size_t bytes);
 void lb_gpu_host_free(void *p);
 
-/* CUDA Graphs of c (fused path, LABSE_GPU_GRAPHS): whether used, how many were captured so far,
+/* CUDA Graphs of c (fused path, LABSE_GPU_GRAPHS): enabled 1 used, 0 off, -1 turned off after a
+ * capture failed (the context then launches kernel by kernel); how many were captured so far;
  * how many are held now (at most 16; least recently used evicted). Any pointer may be NULL. */
 void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, int *live);
 

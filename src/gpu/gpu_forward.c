@@ -89,6 +89,7 @@ struct lb_gpu_ctx {
     graph graphs[MAX_GRAPHS];
     uint64_t graph_clock;
     int graph_captures;         /* graphs captured (lb_gpu_ctx_graph_stats) */
+    int graphs_failed;          /* a capture failed: graphs were turned off */
     int32_t *gids, *gcu;        /* device [cap_tok], [cap_seq + 1]: the graphs' inputs */
     float *grows;               /* device [cap_seq, dim]: the graphs' output */
     lb_half *x, *big, *ctx, *tmp, *pa, *pb;
@@ -452,9 +453,16 @@ static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int
     }
     LB_CU(cudaEventRecord(s->h2d, c->s_h2d));
     LB_CU(cudaStreamWaitEvent(c->s_comp, s->h2d, 0));
+    cudaGraphExec_t ge = NULL;
+    if (c->use_graphs && get_graph(c, Tb, nb, Lb, &ge, err) != LABSE_OK) {
+        /* a capture the runtime refused: this context goes on without graphs (the slot's
+         * padded ids and cu_seqlens start with the real batch, which forward reads alone) */
+        cudaGetLastError();
+        clear_graphs(c);
+        c->use_graphs = 0;
+        c->graphs_failed = 1;
+    }
     if (c->use_graphs) {
-        cudaGraphExec_t ge = NULL;
-        if ((st = get_graph(c, Tb, nb, Lb, &ge, err)) != LABSE_OK) goto fail;
         LB_CU(cudaEventRecord(s->start, c->s_comp));
         LB_CU(cudaMemcpyAsync(c->gids, s->ids, (size_t)Tb * sizeof *ids, cudaMemcpyDeviceToDevice,
                               c->s_comp));
@@ -544,7 +552,7 @@ labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu,
 void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, int *live) {
     int n = 0;
     for (int i = 0; i < MAX_GRAPHS; i++) n += c->graphs[i].exec != NULL;
-    if (enabled) *enabled = c->use_graphs;
+    if (enabled) *enabled = c->use_graphs ? 1 : c->graphs_failed ? -1 : 0;
     if (captured) *captured = c->graph_captures;
     if (live) *live = n;
 }
