@@ -6,6 +6,7 @@
  *     tanh      tanhf(v)
  *     gelu      0.5 v (1 + erf(v / sqrt 2))      (exact erf GELU, as BERT; not the tanh form)
  *     relu      v < 0 ? 0 : v                     (NaN stays NaN, as torch)
+ *     gelu_tanh 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3)))   (the tanh form)
  * One fp16 rounding, of the result.
  *
  * Work split: element-wise over rows * N, a grid-stride loop (size_t indices).
@@ -30,6 +31,8 @@ static __device__ inline float ba_act(float v) {
     if (ACT == LB_KACT_TANH) return tanhf(v);
     if (ACT == LB_KACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678f));
     if (ACT == LB_KACT_RELU) return v < 0.0f ? 0.0f : v;
+    if (ACT == LB_KACT_GELU_TANH)
+        return 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
     return v;
 }
 
@@ -88,7 +91,7 @@ cudaError_t lb_bias_act(lb_half *y, const lb_half *bias, int rows, int N, int ac
                         cudaStream_t stream) {
     if (rows < 0 || N <= 0) return cudaErrorInvalidValue;
     if (act != LB_KACT_IDENTITY && act != LB_KACT_TANH && act != LB_KACT_GELU &&
-        act != LB_KACT_RELU)
+        act != LB_KACT_RELU && act != LB_KACT_GELU_TANH)
         return cudaErrorInvalidValue;
     if (rows == 0) return cudaSuccess;
     if (!y) return cudaErrorInvalidValue;
@@ -98,6 +101,7 @@ cudaError_t lb_bias_act(lb_half *y, const lb_half *bias, int rows, int N, int ac
     case LB_KACT_IDENTITY: ba_launch<LB_KACT_IDENTITY>(yd, bd, rows, N, stream); break;
     case LB_KACT_TANH: ba_launch<LB_KACT_TANH>(yd, bd, rows, N, stream); break;
     case LB_KACT_GELU: ba_launch<LB_KACT_GELU>(yd, bd, rows, N, stream); break;
+    case LB_KACT_GELU_TANH: ba_launch<LB_KACT_GELU_TANH>(yd, bd, rows, N, stream); break;
     default: ba_launch<LB_KACT_RELU>(yd, bd, rows, N, stream); break;
     }
     return cudaGetLastError();

@@ -12,6 +12,7 @@ LB_EXTERN_C_BEGIN
 #define LB_KACT_TANH 1
 #define LB_KACT_GELU 2   /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
 #define LB_KACT_RELU 3
+#define LB_KACT_GELU_TANH 4  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 
 /* y[r, c] = act(y[r, c] + bias[c]) in place, math in fp32, one fp16 rounding.
  *   y [rows, N] fp16 in/out (row-major, contiguous);  bias [N] fp16 or NULL.

@@ -349,7 +349,9 @@ static void test_tables_random(void **state) {
     (void)state;
     gt_rng r = {g_seed ^ 0x7a4d};
     const uint64_t ns = g_full ? 20000 : 300, nt = g_full ? 30000 : 257;
-    const size_t dims[2] = {64, 768};
+    /* 61: an odd dimension, so resident tiles (dT + t0 * d floats) are only 4-byte aligned and
+     * the GEMM's algorithm must be picked for that (the emulator refuses a misfit) */
+    const size_t dims[2] = {61, 768};
     for (int di = g_full ? 1 : 0; di < 2; di++) {
         const size_t d = dims[di];
         lb_emb *s = wrap(gauss_rows(&r, ns, d), ns, d, "src");

@@ -340,13 +340,15 @@ static void test_embed_layernorm(void **state) {
 
 /* ---- lb_bias_act ---- */
 
-static const char *ACT_NAME[] = {"identity", "tanh", "gelu", "relu"};
+static const char *ACT_NAME[] = {"identity", "tanh", "gelu", "relu", "gelu_tanh"};
+#define N_ACTS 5
 
 static double act64(double v, int act) {
     switch (act) {
     case LB_KACT_TANH: return tanh(v);
     case LB_KACT_GELU: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
     case LB_KACT_RELU: return v < 0 ? 0 : v;
+    case LB_KACT_GELU_TANH: return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
     default: return v;
     }
 }
@@ -356,6 +358,8 @@ static float act32(float v, int act) {
     case LB_KACT_TANH: return tanhf(v);
     case LB_KACT_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678f));
     case LB_KACT_RELU: return v < 0 ? 0 : v;
+    case LB_KACT_GELU_TANH:
+        return 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
     default: return v;
     }
 }
@@ -433,11 +437,11 @@ static void test_bias_act(void **state) {
     for (int h = 0; h < nn; h++) {
         const int N = NS[h];
         /* elementwise: the rows only scale the work, so each length runs one activation (in
-         * turn) and the mix runs all four, with and without bias, and misaligned. */
+         * turn) and the mix runs all five, with and without bias, and misaligned. */
         for (int k = 0; k < nb - 1; k++)
-            bias_act_case(&st, bs[k].name, bs[k].T, N, k % 4, 1, 0, ++tag);
+            bias_act_case(&st, bs[k].name, bs[k].T, N, k % N_ACTS, 1, 0, ++tag);
         const batch *mix = &bs[nb - 1];
-        for (int act = 0; act < 4; act++) {
+        for (int act = 0; act < N_ACTS; act++) {
             bias_act_case(&st, mix->name, mix->T, N, act, 1, 0, ++tag);
             bias_act_case(&st, mix->name, mix->T, N, act, 0, 0, ++tag);
             bias_act_case(&st, mix->name, mix->T, N, act, 1, 1, ++tag);
@@ -584,7 +588,7 @@ static void test_arguments(void **state) {
     GT_CUDA(cudaMemset(c, 0, bytes));
     const cudaError_t INV = cudaErrorInvalidValue;
     /* unknown activation / pooling mode */
-    assert_int_equal(lb_bias_act(a, NULL, 1, H, 4, g_stream), INV);
+    assert_int_equal(lb_bias_act(a, NULL, 1, H, N_ACTS, g_stream), INV);
     assert_int_equal(lb_bias_act(a, NULL, 1, H, -1, g_stream), INV);
     assert_int_equal(lb_pool(a, b, dcu, 1, H, 2, g_stream), INV);
     assert_int_equal(lb_pool(a, b, dcu, 1, H, -1, g_stream), INV);

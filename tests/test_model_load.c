@@ -380,7 +380,7 @@ static void check_good(const char *name, const spec *s) {
     assert_int_equal(c->max_position, P);
     assert_int_equal(c->type_vocab, T);
     assert_true(c->ln_eps == 1e-12f);
-    assert_int_equal(c->hidden_act, LB_ACT_GELU);
+    assert_int_equal(c->hidden_act, strcmp(s->hidden_act, "gelu") ? LB_ACT_GELU_TANH : LB_ACT_GELU);
     assert_int_equal(c->max_seq_length, s->max_seq ? s->max_seq : P);
     assert_int_equal(c->pooling, strcmp(s->pooling, "cls") == 0 ? LABSE_POOL_CLS
                                                                  : LABSE_POOL_MEAN);
@@ -795,11 +795,16 @@ static void test_missing_vocab(void **state) {
     REFUSED("no_vocab", &s, LABSE_E_IO, "vocab.txt", "cannot open");
 }
 
+/* GELU's tanh form under HuggingFace's two names loads as LB_ACT_GELU_TANH; others are refused. */
 static void test_unsupported_act(void **state) {
     (void)state;
     spec s = good_spec();
     s.hidden_act = "gelu_new";
-    REFUSED("act", &s, LABSE_E_UNSUPPORTED, "config.json", "hidden_act \"gelu_new\"");
+    check_good("act_gelu_new", &s);
+    s.hidden_act = "gelu_pytorch_tanh";
+    check_good("act_gelu_pytorch_tanh", &s);
+    s.hidden_act = "gelu_fast";
+    REFUSED("act", &s, LABSE_E_UNSUPPORTED, "config.json", "hidden_act \"gelu_fast\"");
     s.hidden_act = "relu";
     REFUSED("act2", &s, LABSE_E_UNSUPPORTED, "config.json", "hidden_act \"relu\"");
 }

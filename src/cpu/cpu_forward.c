@@ -59,6 +59,11 @@ static void linear(const float *x, int T, const lb_linear *lin, float *y, lb_act
         case LB_ACT_GELU:
             for (int i = 0; i < N; i++) r[i] = 0.5f * r[i] * (1.0f + erff(r[i] * (float)M_SQRT1_2));
             break;
+        case LB_ACT_GELU_TANH:
+            for (int i = 0; i < N; i++)
+                r[i] = 0.5f * r[i] *
+                       (1.0f + tanhf(0.7978845608f * (r[i] + 0.044715f * r[i] * r[i] * r[i])));
+            break;
         case LB_ACT_TANH:
             for (int i = 0; i < N; i++) r[i] = tanhf(r[i]);
             break;

@@ -47,6 +47,7 @@ static double ref_act(lb_act a, double v) {
     switch (a) {
     case LB_ACT_TANH: return tanh(v);
     case LB_ACT_GELU: return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    case LB_ACT_GELU_TANH: return 0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
     case LB_ACT_RELU: return v > 0 ? v : 0;
     case LB_ACT_IDENTITY: break;
     }

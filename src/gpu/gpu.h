@@ -14,6 +14,8 @@
  *   h2d stream:      wait(slot free) → ids, cu_seqlens (pinned host) → device  → event h2d[k]
  *   compute stream:  wait h2d[k] → embed+LN → 12 × (QKV GEMM, attention, out GEMM, add+LN,
  *                    up GEMM, GELU, down GEMM, add+LN) → pool → Dense(+act) → L2 → event done[k]
+ *                    (fused path: residuals and GELU inside the GEMMs, and the whole sequence
+ *                    one CUDA Graph replay per padded shape; gpu_forward.c)
  *   d2h stream:      wait done[k] → rows (fp32) → pinned host                  → event d2h[k]
  * so batch k+1's ids travel while batch k computes, and batch k's rows travel back while
  * batch k+1 computes.
@@ -81,6 +83,11 @@ labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu,
 /* Pinned host memory (cudaHostAlloc) for batch buffers; NULL on failure. */
 void *lb_gpu_host_alloc(size_t bytes);
 void lb_gpu_host_free(void *p);
+
+/* CUDA Graphs of c (fused path, LABSE_GPU_GRAPHS): enabled 1 used, 0 off, -1 turned off after a
+ * capture failed (the context then launches kernel by kernel); how many were captured so far;
+ * how many are held now (at most 16; least recently used evicted). Any pointer may be NULL. */
+void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, int *live);
 
 /* Seconds the compute stream was busy / the wall time between the first submit and the last
  * wait, since the context was made (events): the pipeline's "GPU waits for the host" figure is

@@ -5,12 +5,39 @@
  *   x   = LN(word[ids] + pos[t - cu[s]] + type[0])                    lb_embed_layernorm
  *   per layer:  qkv = x Wqkvᵀ + b          [T, 3H]                    GEMM (bias epilogue)
  *               ctx = attention(qkv)        [T, H]                    lb_gpu_attention (gpu_attention.c)
- *               tmp = ctx Woᵀ + b; x = LN(x + tmp)                    GEMM, lb_add_layernorm
- *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM, lb_bias_act
- *               tmp = big Wdownᵀ + b; x = LN(x + tmp)                 GEMM, lb_add_layernorm
+ *               x = LN(x + ctx Woᵀ + b)                               GEMM, LayerNorm
+ *               big = gelu(x Wupᵀ + b)      [T, FF]                   GEMM (+ lb_bias_act)
+ *               x = LN(x + big Wdownᵀ + b)                            GEMM, LayerNorm
  *   pooled = cls(x) | mean(x)               [n, H]                    lb_pool
  *   per Dense: y = act(pooled Wᵀ + b)       [n, out]                  GEMM, lb_bias_act
  *   rows = y / ||y||                        [n, dim] fp32             lb_l2norm_out
+ *
+ * Two paths per layer, chosen per context by LABSE_GPU_PATH (environment, read when the
+ * context is made; default fused):
+ *   basic  tmp = GEMM; x = lb_add_layernorm(x, tmp) (LN reads two tensors); big = GEMM, then
+ *          lb_bias_act (exact erf GELU): 8 launches a layer.
+ *   fused  the residual is the GEMM's C with beta 1, in place (x = x + ctx Woᵀ + b, C == D),
+ *          and the LayerNorm that follows reads x only (lb_add_layernorm with r = NULL);
+ *          GELU: LABSE_GPU_GELU=tanh (default) in the FFN-up GEMM's epilogue (GELU_BIAS,
+ *          cuBLASLt's tanh form: 7 launches a layer), or erf: bias epilogue + lb_bias_act
+ *          (8 launches). The tanh form's effect on the embeddings: README "GPU paths".
+ * CUDA Graphs (fused path; LABSE_GPU_GRAPHS=0 turns them off): a batch (T tokens, n sequences,
+ * longest L) is padded to a bucket shape (Tb, nb, Lb) by filler sequences of id 0 (pad_shape:
+ * lb_gpu_bucket for Tb and nb, a power of two for Lb); the launch sequence of the shape, from
+ * the embedding to the L2 rows, is captured once on the compute stream and instantiated
+ * (get_graph; at most MAX_GRAPHS shapes, least recently used evicted, all dropped when the
+ * activations are reallocated) and replayed on fixed device buffers gids / gcu / grows: the
+ * slot's padded ids and cu_seqlens are copied in, the first n rows out (device to device, on the
+ * compute stream). Why padding rather than kernels reading n from device memory or node
+ * updates: no kernel changes (the attention kernel is being replaced), every kernel argument
+ * is fixed per shape by construction, and a filler sequence is like any other — attention
+ * stays within each sequence and every other op is row-wise, so fillers cannot touch a real
+ * row (tests/test_gpu_graphs.c). The cost: up to ~13% more tokens (~5% on average over random
+ * batches of >= 4096 tokens); what the graphs save (the host's launch work and the gaps
+ * between ~90 launches) must be measured against that on a GPU (LABSE_GPU_GRAPHS=0 vs 1).
+ * The residual sum is rounded to fp16 once in the fused path (in the GEMM's output) where the
+ * basic path rounds the GEMM output and sums in fp32 inside the LayerNorm: both within fp16
+ * rounding of the exact value.
  *
  * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
  * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense]. */
@@ -29,9 +56,22 @@
 
 #define MAX_SLOTS 8
 
+#define MAX_GRAPHS 16
+
+typedef enum { PATH_BASIC = 0, PATH_FUSED = 1 } gpu_path;
+
+/* One captured forward pass: the launch sequence for a padded shape (Tb tokens, nb sequences,
+ * longest Lb), replayed on the context's fixed buffers gids / gcu / grows. */
+typedef struct graph {
+    int Tb, nb, Lb;
+    cudaGraphExec_t exec;
+    uint64_t last_use;
+} graph;
+
 typedef struct slot {
     int32_t *ids, *cu;          /* device [cap_tok], [cap_seq + 1] */
     float *rows;                /* device [cap_seq, dim] */
+    int32_t *hcu;               /* pinned host [cap_seq + 1]: the padded cu_seqlens (graphs) */
     size_t cap_tok, cap_seq;
     cudaEvent_t h2d, start, done, d2h;
     int busy;
@@ -43,6 +83,15 @@ struct lb_gpu_ctx {
     int device;
     cudaStream_t s_h2d, s_comp, s_d2h;
     lb_gemm *gemm;
+    gpu_path path;              /* LABSE_GPU_PATH */
+    int gelu_tanh;              /* fused path: GELU in the GEMM epilogue (LABSE_GPU_GELU) */
+    int use_graphs;             /* fused path: CUDA Graphs (LABSE_GPU_GRAPHS) */
+    graph graphs[MAX_GRAPHS];
+    uint64_t graph_clock;
+    int graph_captures;         /* graphs captured (lb_gpu_ctx_graph_stats) */
+    int graphs_failed;          /* a capture failed: graphs were turned off */
+    int32_t *gids, *gcu;        /* device [cap_tok], [cap_seq + 1]: the graphs' inputs */
+    float *grows;               /* device [cap_seq, dim]: the graphs' output */
     lb_half *x, *big, *ctx, *tmp, *pa, *pb;
     size_t cap_tok, cap_seq;
     int widest;                 /* widest pooled/Dense row */
@@ -62,8 +111,19 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Destroy every captured graph (they hold the activation pointers). */
+static void clear_graphs(lb_gpu_ctx *c) {
+    for (int i = 0; i < MAX_GRAPHS; i++) {
+        if (c->graphs[i].exec) cudaGraphExecDestroy(c->graphs[i].exec);
+        memset(&c->graphs[i], 0, sizeof c->graphs[i]);
+    }
+}
+
 static void free_acts(lb_gpu_ctx *c) {
-    lb_half **p[] = {&c->x, &c->big, &c->ctx, &c->tmp, &c->pa, &c->pb};
+    clear_graphs(c);
+    void **p[] = {(void **)&c->x,  (void **)&c->big, (void **)&c->ctx,  (void **)&c->tmp,
+                  (void **)&c->pa, (void **)&c->pb,  (void **)&c->gids, (void **)&c->gcu,
+                  (void **)&c->grows};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
         if (*p[i]) cudaFree(*p[i]);
         *p[i] = NULL;
@@ -88,6 +148,11 @@ static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error
     LB_CU(cudaMalloc((void **)&c->big, tok * wide * 2));
     LB_CU(cudaMalloc((void **)&c->pa, seq * (size_t)c->widest * 2));
     LB_CU(cudaMalloc((void **)&c->pb, seq * (size_t)c->widest * 2));
+    if (c->use_graphs) {
+        LB_CU(cudaMalloc((void **)&c->gids, tok * sizeof(int32_t)));
+        LB_CU(cudaMalloc((void **)&c->gcu, (seq + 1) * sizeof(int32_t)));
+        LB_CU(cudaMalloc((void **)&c->grows, seq * (size_t)k->dim * sizeof(float)));
+    }
     c->cap_tok = tok;
     c->cap_seq = seq;
     return LABSE_OK;
@@ -101,7 +166,8 @@ static void free_slot_bufs(slot *s) {
     if (s->ids) cudaFree(s->ids);
     if (s->cu) cudaFree(s->cu);
     if (s->rows) cudaFree(s->rows);
-    s->ids = s->cu = NULL;
+    lb_gpu_host_free(s->hcu);
+    s->ids = s->cu = s->hcu = NULL;
     s->rows = NULL;
     s->cap_tok = s->cap_seq = 0;
 }
@@ -115,6 +181,10 @@ static labse_status grow_slot(lb_gpu_ctx *c, slot *s, size_t tok, size_t seq, la
     LB_CU(cudaMalloc((void **)&s->ids, tok * sizeof(int32_t)));
     LB_CU(cudaMalloc((void **)&s->cu, (seq + 1) * sizeof(int32_t)));
     LB_CU(cudaMalloc((void **)&s->rows, seq * (size_t)c->m->cfg.dim * sizeof(float)));
+    if (c->use_graphs && !(s->hcu = lb_gpu_host_alloc((seq + 1) * sizeof(int32_t)))) {
+        st = lb_err(err, LABSE_E_CUDA, "cannot allocate pinned host memory for %zu sequences", seq);
+        goto fail;
+    }
     s->cap_tok = tok;
     s->cap_seq = seq;
     return LABSE_OK;
@@ -123,13 +193,41 @@ fail:
     return st;
 }
 
+/* An environment choice: *out = the index of the value in names[0..n) (unset or empty: def);
+ * any other value is LABSE_E_INVALID naming the variable and its values. */
+static labse_status env_choice(const char *var, const char *const *names, int n, int def, int *out,
+                               labse_error *err) {
+    const char *v = getenv(var);
+    *out = def;
+    if (!v || !*v) return LABSE_OK;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return LABSE_OK;
+        }
+    return lb_err(err, LABSE_E_INVALID, "%s=%s: expected %s or %s", var, v, names[0], names[1]);
+}
+
 labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_tokens, int slots,
                             lb_gpu_ctx **out, labse_error *err) {
     labse_status st = LABSE_OK;
     if (slots < 1 || slots > MAX_SLOTS)
         return lb_err(err, LABSE_E_INVALID, "GPU context: slots %d not in 1..%d", slots, MAX_SLOTS);
+    static const char *const paths[2] = {"basic", "fused"}, *const gelus[2] = {"erf", "tanh"};
+    static const char *const onoff[2] = {"0", "1"};
+    int path = PATH_FUSED, gelu_tanh = 1, graphs = 1;
+    if ((st = env_choice("LABSE_GPU_PATH", paths, 2, PATH_FUSED, &path, err)) != LABSE_OK ||
+        (st = env_choice("LABSE_GPU_GELU", gelus, 2, 1, &gelu_tanh, err)) != LABSE_OK ||
+        (st = env_choice("LABSE_GPU_GRAPHS", onoff, 2, 1, &graphs, err)) != LABSE_OK)
+        return st;
     lb_gpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    c->path = (gpu_path)path;
+    c->use_graphs = path == PATH_FUSED && graphs;
+    /* the epilogue's GELU is the tanh form: exact for a gelu_new model, the approximation
+     * (LABSE_GPU_GELU=tanh) for an erf one */
+    c->gelu_tanh = path == PATH_FUSED && (m->cfg.hidden_act == LB_ACT_GELU_TANH ||
+                                          (gelu_tanh && m->cfg.hidden_act == LB_ACT_GELU));
     c->m = m;
     c->w = w;
     c->device = w->device;
@@ -191,28 +289,54 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     free(c);
 }
 
-/* Enqueue the forward pass of slot s's batch (n sequences, T tokens, longest maxlen) on the
- * compute stream. */
-static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, labse_error *err) {
+/* ctx = attention(qkv) for a batch (cu [n + 1] device): the one attention call site; the
+ * kernel (tiled or short) is chosen per batch by lb_gpu_attention (gpu_attention.c). */
+static labse_status attend(lb_gpu_ctx *c, const int32_t *cu, int n, int maxlen, cudaStream_t cs,
+                           labse_error *err) {
+    const lb_config *k = &c->m->cfg;
+    return lb_gpu_attention(c->ctx, c->big, cu, n, maxlen, k->heads, k->head_dim, cs, err);
+}
+
+/* One encoder layer. basic: each sublayer's output goes to tmp and the LayerNorm adds it to x
+ * (8 launches). fused: the output and FFN-down GEMMs add the residual in place (C = D = x) and
+ * the LayerNorm reads x alone; GELU in the FFN-up GEMM's epilogue when gelu_tanh (7 launches;
+ * 8 with erf). */
+static labse_status layer(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n, int T,
+                          int maxlen, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const lb_config *k = &c->m->cfg;
+    cudaStream_t cs = c->s_comp;
+    const int fused = c->path == PATH_FUSED;
+    lb_half *res = fused ? c->x : NULL, *sub = fused ? c->x : c->tmp, *add = fused ? NULL : c->tmp;
+    if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
+    if ((st = attend(c, cu, n, maxlen, cs, err)) != LABSE_OK) goto fail;
+    if ((st = lb_gemm_run(c->gemm, &ly->attn_out, c->ctx, T, res, 0, sub, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, add, ly->ln1_g, ly->ln1_b, T, k->hidden, k->ln_eps, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->ffn_up, c->x, T, NULL, c->gelu_tanh, c->big, cs, err)) != LABSE_OK)
+        goto fail;
+    if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
+    if ((st = lb_gemm_run(c->gemm, &ly->ffn_down, c->big, T, res, 0, sub, cs, err)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm(c->x, add, ly->ln2_g, ly->ln2_b, T, k->hidden, k->ln_eps, cs));
+    return LABSE_OK;
+fail:
+    return st;
+}
+
+/* Enqueue the forward pass of a batch (device ids [T], cu [n + 1], n sequences, longest maxlen)
+ * on the compute stream; rows → device rows [n, dim]. */
+static labse_status forward(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu, float *rows,
+                            int n, int T, int maxlen, labse_error *err) {
     labse_status st = LABSE_OK;
     const lb_config *k = &c->m->cfg;
     const lb_gpu_weights *w = c->w;
     const int H = k->hidden;
     cudaStream_t cs = c->s_comp;
-    LB_CU(lb_embed_layernorm(c->x, s->ids, s->cu, n, T, w->word, w->pos, w->type, w->emb_g,
+    LB_CU(lb_embed_layernorm(c->x, ids, cu, n, T, w->word, w->pos, w->type, w->emb_g,
                             w->emb_b, H, k->ln_eps, cs));
     for (int l = 0; l < k->layers; l++) {
-        const lb_gpu_layer *ly = &w->layer[l];
-        if ((st = lb_gemm_linear(c->gemm, &ly->qkv, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        if ((st = lb_gpu_attention(c->ctx, c->big, s->cu, n, maxlen, k->heads, k->head_dim, cs, err)) != LABSE_OK) goto fail;
-        if ((st = lb_gemm_linear(c->gemm, &ly->attn_out, c->ctx, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps, cs));
-        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_up, c->x, T, c->big, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_bias_act(c->big, NULL, T, k->intermediate, (int)k->hidden_act, cs));
-        if ((st = lb_gemm_linear(c->gemm, &ly->ffn_down, c->big, T, c->tmp, cs, err)) != LABSE_OK) goto fail;
-        LB_CU(lb_add_layernorm(c->x, c->tmp, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps, cs));
+        if ((st = layer(c, &w->layer[l], cu, n, T, maxlen, err)) != LABSE_OK) goto fail;
     }
-    LB_CU(lb_pool(c->pa, c->x, s->cu, n, H, (int)k->pooling, cs));
+    LB_CU(lb_pool(c->pa, c->x, cu, n, H, (int)k->pooling, cs));
     lb_half *y = c->pa, *z = c->pb;
     int width = H;
     for (int d = 0; d < w->n_dense; d++) {
@@ -221,9 +345,74 @@ static labse_status forward(lb_gpu_ctx *c, slot *s, int n, int T, int maxlen, la
         lb_half *t = y; y = z; z = t;
         width = w->dense[d].out;
     }
-    LB_CU(lb_l2norm_out(s->rows, y, n, width, k->normalize, cs));
+    LB_CU(lb_l2norm_out(rows, y, n, width, k->normalize, cs));
     return LABSE_OK;
 fail:
+    return st;
+}
+
+/* The padded shape of a batch (T tokens, n sequences, longest maxlen) for CUDA Graphs:
+ * Lb = maxlen rounded up to a power of two >= 32 (at most maxpos), Tb and nb buckets
+ * (lb_gpu_bucket) such that the Tb - T filler tokens form exactly nb - n filler sequences of
+ * 1..Lb tokens each (none when Tb == T and nb == n). Pure. */
+static void pad_shape(int T, int n, int maxlen, int maxpos, int *Tb, int *nb, int *Lb) {
+    int L = 32;
+    while (L < maxlen) L *= 2;
+    if (L > maxpos) L = maxpos > maxlen ? maxpos : maxlen;
+    int t = lb_gpu_bucket(T), q = lb_gpu_bucket(n);
+    for (;;) { /* each step only raises a bucket; ends within a few steps */
+        const long F = (long)t - T, k = (long)q - n;
+        if (F == 0 && k == 0) break;
+        if (k == 0) q = lb_gpu_bucket(q + 1);
+        else if (F < k) t = lb_gpu_bucket(T + (int)k);
+        else if (F > k * L) q = lb_gpu_bucket(n + (int)((F + L - 1) / L));
+        else break;
+    }
+    *Tb = t, *nb = q, *Lb = L;
+}
+
+/* The padded cu_seqlens: cu [n + 1] then nb - n fillers sharing Tb - T tokens evenly. */
+static void pad_cu(const int32_t *cu, int n, int Tb, int nb, int32_t *out) {
+    memcpy(out, cu, ((size_t)n + 1) * sizeof *cu);
+    const int k = nb - n, F = Tb - cu[n];
+    for (int i = 0; i < k; i++) out[n + 1 + i] = out[n + i] + F / k + (i < F % k);
+}
+
+/* The graph of a padded shape: found (replayed), or captured now on the compute stream (the
+ * launches are recorded, not run) and instantiated, evicting the least recently used. */
+static labse_status get_graph(lb_gpu_ctx *c, int Tb, int nb, int Lb, cudaGraphExec_t *out,
+                              labse_error *err) {
+    labse_status st = LABSE_OK;
+    graph *slot_g = &c->graphs[0];
+    for (int i = 0; i < MAX_GRAPHS; i++) {
+        graph *g = &c->graphs[i];
+        if (g->exec && g->Tb == Tb && g->nb == nb && g->Lb == Lb) {
+            g->last_use = ++c->graph_clock;
+            *out = g->exec;
+            return LABSE_OK;
+        }
+        if (!g->exec || (slot_g->exec && g->last_use < slot_g->last_use)) slot_g = g;
+    }
+    if (slot_g->exec) cudaGraphExecDestroy(slot_g->exec);
+    memset(slot_g, 0, sizeof *slot_g);
+    cudaGraph_t gr = NULL;
+    LB_CU(cudaStreamBeginCapture(c->s_comp, cudaStreamCaptureModeThreadLocal));
+    st = forward(c, c->gids, c->gcu, c->grows, nb, Tb, Lb, err);
+    {
+        const cudaError_t ce = cudaStreamEndCapture(c->s_comp, &gr);
+        if (st != LABSE_OK) goto fail;
+        LB_CU(ce);
+    }
+    LB_CU(cudaGraphInstantiate(&slot_g->exec, gr, 0));
+    cudaGraphDestroy(gr);
+    slot_g->Tb = Tb, slot_g->nb = nb, slot_g->Lb = Lb;
+    slot_g->last_use = ++c->graph_clock;
+    c->graph_captures++;
+    *out = slot_g->exec;
+    return LABSE_OK;
+fail:
+    if (gr) cudaGraphDestroy(gr);
+    slot_g->exec = NULL;
     return st;
 }
 
@@ -240,21 +429,53 @@ static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int
     for (int i = 0; i < n; i++)
         if (cu[i + 1] - cu[i] > maxlen) maxlen = cu[i + 1] - cu[i];
     LB_CU(cudaSetDevice(c->device));
-    if ((size_t)T > c->cap_tok || (size_t)n > c->cap_seq) {
+    int Tb = T, nb = n, Lb = maxlen; /* the shape the device computes (padded for graphs) */
+    if (c->use_graphs) pad_shape(T, n, maxlen, c->m->cfg.max_position, &Tb, &nb, &Lb);
+    if ((size_t)Tb > c->cap_tok || (size_t)nb > c->cap_seq) {
         /* a batch over the budget (labse_encode_ids accepts any): grow after the work in
          * flight that uses the activations is done */
         LB_CU(cudaStreamSynchronize(c->s_comp));
-        if ((st = grow_acts(c, (size_t)T, (size_t)n, err)) != LABSE_OK) return st;
+        if ((st = grow_acts(c, (size_t)Tb, (size_t)nb, err)) != LABSE_OK) return st;
     }
     if ((st = grow_slot(c, s, c->cap_tok, c->cap_seq, err)) != LABSE_OK) return st;
     if (c->t_first == 0) c->t_first = now_s();
     const size_t dim = (size_t)c->m->cfg.dim;
     LB_CU(cudaMemcpyAsync(s->ids, ids, (size_t)T * sizeof *ids, cudaMemcpyHostToDevice, c->s_h2d));
-    LB_CU(cudaMemcpyAsync(s->cu, cu, (size_t)(n + 1) * sizeof *cu, cudaMemcpyHostToDevice, c->s_h2d));
+    if (c->use_graphs) {
+        /* filler tokens: id 0, in nb - n filler sequences; their rows are never read back */
+        pad_cu(cu, n, Tb, nb, s->hcu);
+        if (Tb > T)
+            LB_CU(cudaMemsetAsync(s->ids + T, 0, (size_t)(Tb - T) * sizeof *ids, c->s_h2d));
+        LB_CU(cudaMemcpyAsync(s->cu, s->hcu, (size_t)(nb + 1) * sizeof *cu, cudaMemcpyHostToDevice,
+                              c->s_h2d));
+    } else {
+        LB_CU(cudaMemcpyAsync(s->cu, cu, (size_t)(n + 1) * sizeof *cu, cudaMemcpyHostToDevice,
+                              c->s_h2d));
+    }
     LB_CU(cudaEventRecord(s->h2d, c->s_h2d));
     LB_CU(cudaStreamWaitEvent(c->s_comp, s->h2d, 0));
-    LB_CU(cudaEventRecord(s->start, c->s_comp));
-    if ((st = forward(c, s, n, T, maxlen, err)) != LABSE_OK) goto fail;
+    cudaGraphExec_t ge = NULL;
+    if (c->use_graphs && get_graph(c, Tb, nb, Lb, &ge, err) != LABSE_OK) {
+        /* a capture the runtime refused: this context goes on without graphs (the slot's
+         * padded ids and cu_seqlens start with the real batch, which forward reads alone) */
+        cudaGetLastError();
+        clear_graphs(c);
+        c->use_graphs = 0;
+        c->graphs_failed = 1;
+    }
+    if (c->use_graphs) {
+        LB_CU(cudaEventRecord(s->start, c->s_comp));
+        LB_CU(cudaMemcpyAsync(c->gids, s->ids, (size_t)Tb * sizeof *ids, cudaMemcpyDeviceToDevice,
+                              c->s_comp));
+        LB_CU(cudaMemcpyAsync(c->gcu, s->cu, (size_t)(nb + 1) * sizeof *cu,
+                              cudaMemcpyDeviceToDevice, c->s_comp));
+        LB_CU(cudaGraphLaunch(ge, c->s_comp));
+        LB_CU(cudaMemcpyAsync(s->rows, c->grows, (size_t)n * dim * sizeof *out,
+                              cudaMemcpyDeviceToDevice, c->s_comp));
+    } else {
+        LB_CU(cudaEventRecord(s->start, c->s_comp));
+        if ((st = forward(c, s->ids, s->cu, s->rows, n, T, maxlen, err)) != LABSE_OK) goto fail;
+    }
     LB_CU(cudaEventRecord(s->done, c->s_comp));
     LB_CU(cudaStreamWaitEvent(c->s_d2h, s->done, 0));
     LB_CU(cudaMemcpyAsync(out, s->rows, (size_t)n * dim * sizeof *out, cudaMemcpyDeviceToHost, c->s_d2h));
@@ -329,12 +550,21 @@ labse_status lb_gpu_encode(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu,
     return st;
 }
 
+void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, int *live) {
+    int n = 0;
+    for (int i = 0; i < MAX_GRAPHS; i++) n += c->graphs[i].exec != NULL;
+    if (enabled) *enabled = c->use_graphs ? 1 : c->graphs_failed ? -1 : 0;
+    if (captured) *captured = c->graph_captures;
+    if (live) *live = n;
+}
+
 void lb_gpu_ctx_timing(const lb_gpu_ctx *c, double *busy_s, double *span_s) {
     if (busy_s) *busy_s = c ? c->busy_ms / 1e3 : 0;
     if (span_s) *span_s = c && c->t_last > c->t_first ? c->t_last - c->t_first : 0;
 }
 
 _Static_assert(LB_KACT_GELU == (int)LB_ACT_GELU && LB_KACT_TANH == (int)LB_ACT_TANH &&
+                   LB_KACT_GELU_TANH == (int)LB_ACT_GELU_TANH &&
                    LB_KACT_RELU == (int)LB_ACT_RELU && LB_KACT_IDENTITY == (int)LB_ACT_IDENTITY,
                "kernels/bias_act.cuh codes must match lb_act");
 _Static_assert(LB_KPOOL_CLS == (int)LABSE_POOL_CLS && LB_KPOOL_MEAN == (int)LABSE_POOL_MEAN,

@@ -1,12 +1,21 @@
-/* gpu_gemm.c — the encoder's linear layers through cuBLASLt: y[T, N] = x[T, K] · Wᵀ + b.
+/* gpu_gemm.c — the encoder's linear layers through cuBLASLt:
+ *     y[T, N] = act(x[T, K] · Wᵀ + b) (+ r[T, N])
  *
  * Row-major activations and PyTorch's row-major W [N, K] map onto cuBLASLt's column-major view
- * without copies:  D (N × T, ld N) = op_T(A: W as K × N, ld K) · op_N(B: x as K × T, ld K),
- * bias[N] added per row of D in the epilogue. fp16 A/B/C/D, CUBLAS_COMPUTE_32F, fp32 scale.
- * The algorithm comes from cuBLASLt's heuristic once per shape (T, N, K, bias) and is cached
- * with its descriptors; a shape whose heuristic fails falls back to a NULL algo (cuBLASLt's own
- * choice). Workspace: 32 MiB per context (what cuBLAS recommends for Hopper).
- * Thread-safety: one lb_gemm per context, used by one thread at a time. */
+ * without copies:  D (N × T, ld N) = op_T(A: W as K × N, ld K) · op_N(B: x as K × T, ld K)
+ * + beta · C, bias[N] added per row of D in the epilogue, then GELU when asked (epilogue
+ * GELU_BIAS). The residual r is C with beta = 1; it must be y itself (C == D, in place, which
+ * cuBLASLt supports when C and D have one layout). fp16 A/B/C/D, CUBLAS_COMPUTE_32F, fp32 scale.
+ *
+ * Algorithms: one heuristic query per (bucket of T, N, K, epilogue, residual, alignment of each
+ * buffer); T changes with nearly every batch, so the cache key is lb_gpu_bucket(T) (the same
+ * buckets the CUDA Graphs use) and the query is made for the bucket's largest T; a call sets
+ * the cached layouts' column count to its own T. Alignment: cuBLASLt's heuristic assumes
+ * 256-byte aligned buffers unless told otherwise (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*), so the
+ * query is told each pointer's real alignment (lb_lt_align) and the alignments are part of the
+ * key. A shape whose heuristic fails falls back to a NULL algo (cuBLASLt's own choice, made per
+ * call from the real pointers). Workspace: 32 MiB per context (what cuBLAS recommends for
+ * Hopper). Thread-safety: one lb_gemm per context, used by one thread at a time. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,22 +23,55 @@
 
 #define CACHE 512
 #define WORKSPACE ((size_t)32 << 20)
+#define BUCKET_MIN 64
+#define BUCKETS_PER_OCTAVE 8
 
 typedef struct entry {
-    int used, T, N, K, bias;
+    int used, Tb, N, K, epi, resid; /* key: bucket, shape, epilogue, residual (beta 1) */
+    uint32_t al[4];                 /* key: alignment of W, x, C, y in bytes */
+    int T;                          /* the column count the layouts hold now */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, d;
     cublasLtMatmulAlgo_t algo;
     int have_algo;
-    size_t ws;
 } entry;
 
 struct lb_gemm {
     cublasLtHandle_t h;
-    cublasLtMatmulPreference_t pref;
     void *ws;
+    int queries; /* heuristic queries made (lb_gemm_queries) */
     entry cache[CACHE];
 };
+
+int lb_gpu_bucket(int T) {
+    if (T <= BUCKET_MIN) return BUCKET_MIN;
+    int p = BUCKET_MIN;
+    while (p <= T / 2) p *= 2; /* p = the largest power of two <= T (T > 64) */
+    const int q = p / BUCKETS_PER_OCTAVE > BUCKET_MIN ? p / BUCKETS_PER_OCTAVE : BUCKET_MIN;
+    return (T + q - 1) / q * q;
+}
+
+int lb_lt_pick(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
+               cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
+               size_t workspace, const uint32_t align[4], cublasLtMatmulAlgo_t *algo) {
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t r;
+    int got = 0, ok = 0;
+    memset(&r, 0, sizeof r);
+    if (cublasLtMatmulPreferenceCreate(&pref) != CUBLAS_STATUS_SUCCESS) return 0;
+    ok = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                              &workspace, sizeof workspace) == CUBLAS_STATUS_SUCCESS;
+    for (int i = 0; i < 4 && ok; i++)
+        ok = cublasLtMatmulPreferenceSetAttribute(
+                 pref, (cublasLtMatmulPreferenceAttributes_t)(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES + i),
+                 &align[i], sizeof align[i]) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasLtMatmulAlgoGetHeuristic(h, desc, a, b, c, d, pref, 1, &r, &got) ==
+                   CUBLAS_STATUS_SUCCESS &&
+         got > 0 && r.state == CUBLAS_STATUS_SUCCESS && r.workspaceSize <= workspace;
+    if (ok) *algo = r.algo;
+    cublasLtMatmulPreferenceDestroy(pref);
+    return ok;
+}
 
 static void entry_clear(entry *e) {
     if (e->desc) cublasLtMatmulDescDestroy(e->desc);
@@ -46,12 +88,6 @@ labse_status lb_gemm_new(int device, lb_gemm **out, labse_error *err) {
     LB_CU(cudaSetDevice(device));
     LB_BL(cublasLtCreate(&g->h));
     LB_CU(cudaMalloc(&g->ws, WORKSPACE));
-    LB_BL(cublasLtMatmulPreferenceCreate(&g->pref));
-    {
-        size_t wsb = WORKSPACE;
-        LB_BL(cublasLtMatmulPreferenceSetAttribute(g->pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                   &wsb, sizeof wsb));
-    }
     *out = g;
     return LABSE_OK;
 fail:
@@ -63,21 +99,31 @@ void lb_gemm_free(lb_gemm *g) {
     if (!g) return;
     for (int i = 0; i < CACHE; i++)
         if (g->cache[i].used) entry_clear(&g->cache[i]);
-    if (g->pref) cublasLtMatmulPreferenceDestroy(g->pref);
     if (g->ws) cudaFree(g->ws);
     if (g->h) cublasLtDestroy(g->h);
     free(g);
 }
 
-/* The cache slot of a shape: found, or made (descriptors + heuristic), evicting on collision. */
-static labse_status lookup(lb_gemm *g, int T, int N, int K, int bias, entry **out,
-                           labse_error *err) {
+int lb_gemm_queries(const lb_gemm *g) { return g->queries; }
+
+/* Set a cached layout's column count (the batch's T). */
+static cublasStatus_t set_cols(cublasLtMatrixLayout_t l, int T) {
+    const uint64_t cols = (uint64_t)T;
+    return cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_COLS, &cols, sizeof cols);
+}
+
+/* The cache slot of a key: found, or made (descriptors + heuristic at the bucket's T),
+ * evicting on collision. */
+static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_error *err) {
     labse_status st = LABSE_OK;
-    uint32_t hsh = (uint32_t)T * 2654435761u ^ (uint32_t)N * 40503u ^ (uint32_t)K * 97u ^ (uint32_t)bias;
+    uint32_t hsh = (uint32_t)key->Tb * 2654435761u ^ (uint32_t)key->N * 40503u ^
+                   (uint32_t)key->K * 97u ^ (uint32_t)key->epi * 7u ^ (uint32_t)key->resid ^
+                   (key->al[0] ^ key->al[1] * 3u ^ key->al[2] * 5u ^ key->al[3] * 11u) * 131u;
     entry *e = NULL;
     for (int probe = 0; probe < 8; probe++) {
         entry *c = &g->cache[(hsh + (uint32_t)probe) % CACHE];
-        if (c->used && c->T == T && c->N == N && c->K == K && c->bias == bias) {
+        if (c->used && c->Tb == key->Tb && c->N == key->N && c->K == key->K &&
+            c->epi == key->epi && c->resid == key->resid && !memcmp(c->al, key->al, sizeof c->al)) {
             *out = c;
             return LABSE_OK;
         }
@@ -87,28 +133,22 @@ static labse_status lookup(lb_gemm *g, int T, int N, int K, int bias, entry **ou
         e = &g->cache[hsh % CACHE];
         entry_clear(e);
     }
-    e->T = T, e->N = N, e->K = K, e->bias = bias;
+    *e = *key;
     e->used = 1;
+    e->T = key->Tb;
     {
         const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-        const cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+        const cublasLtEpilogue_t epi = (cublasLtEpilogue_t)key->epi;
+        const int N = key->N, K = key->K, Tb = key->Tb;
         LB_BL(cublasLtMatmulDescCreate(&e->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         LB_BL(cublasLtMatrixLayoutCreate(&e->a, CUDA_R_16F, (uint64_t)K, (uint64_t)N, (int64_t)K));
-        LB_BL(cublasLtMatrixLayoutCreate(&e->b, CUDA_R_16F, (uint64_t)K, (uint64_t)T, (int64_t)K));
-        LB_BL(cublasLtMatrixLayoutCreate(&e->d, CUDA_R_16F, (uint64_t)N, (uint64_t)T, (int64_t)N));
-        cublasLtMatmulHeuristicResult_t r;
-        int got = 0;
-        memset(&r, 0, sizeof r);
-        if (cublasLtMatmulAlgoGetHeuristic(g->h, e->desc, e->a, e->b, e->d, e->d, g->pref, 1, &r,
-                                           &got) == CUBLAS_STATUS_SUCCESS &&
-            got > 0 && r.state == CUBLAS_STATUS_SUCCESS) {
-            e->algo = r.algo;
-            e->ws = r.workspaceSize;
-            e->have_algo = 1;
-        }
+        LB_BL(cublasLtMatrixLayoutCreate(&e->b, CUDA_R_16F, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
+        LB_BL(cublasLtMatrixLayoutCreate(&e->d, CUDA_R_16F, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
+        g->queries++;
+        e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->d, e->d, WORKSPACE, e->al, &e->algo);
     }
     *out = e;
     return LABSE_OK;
@@ -117,25 +157,48 @@ fail:
     return st;
 }
 
-labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
-                            lb_half *y, cudaStream_t stream, labse_error *err) {
+labse_status lb_gemm_run(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
+                         const lb_half *resid, int gelu, lb_half *y, cudaStream_t stream,
+                         labse_error *err) {
     labse_status st = LABSE_OK;
     if (T <= 0) return LABSE_OK;
-    if (((uintptr_t)x | (uintptr_t)y | (uintptr_t)lin->w | (uintptr_t)lin->b) % 16)
-        return lb_err(err, LABSE_E_CUDA, "GEMM operands must be 16-byte aligned (internal error)");
-    entry *e = NULL;
-    if ((st = lookup(g, T, lin->out, lin->in, lin->b != NULL, &e, err)) != LABSE_OK) return st;
+    if (lin->b && (uintptr_t)lin->b % 16)
+        return lb_err(err, LABSE_E_CUDA, "GEMM bias must be 16-byte aligned (internal error)");
+    if (resid && resid != y)
+        return lb_err(err, LABSE_E_CUDA, "GEMM: the residual must be the output (internal error)");
+    entry key, *e = NULL;
+    memset(&key, 0, sizeof key);
+    key.Tb = lb_gpu_bucket(T);
+    key.N = lin->out;
+    key.K = lin->in;
+    key.epi = lin->b ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                     : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+    key.resid = resid != NULL;
+    key.al[0] = lb_lt_align(lin->w);
+    key.al[1] = lb_lt_align(x);
+    key.al[2] = lb_lt_align(y);
+    key.al[3] = lb_lt_align(y);
+    if ((st = lookup(g, &key, &e, err)) != LABSE_OK) return st;
+    if (e->T != T) {
+        LB_BL(set_cols(e->b, T));
+        LB_BL(set_cols(e->d, T));
+        e->T = T;
+    }
     if (lin->b) {
         const void *bp = lin->b;
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
     }
     {
-        const float alpha = 1.0f, beta = 0.0f;
+        const float alpha = 1.0f, beta = resid ? 1.0f : 0.0f;
         LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w, e->a, x, e->b, &beta, y, e->d, y, e->d,
-                             e->have_algo ? &e->algo : NULL, g->ws, WORKSPACE,
-                             stream));
+                             e->have_algo ? &e->algo : NULL, g->ws, WORKSPACE, stream));
     }
     return LABSE_OK;
 fail:
     return st;
+}
+
+labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
+                            lb_half *y, cudaStream_t stream, labse_error *err) {
+    return lb_gemm_run(g, lin, x, T, NULL, 0, y, stream, err);
 }

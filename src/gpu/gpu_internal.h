@@ -30,13 +30,28 @@ struct lb_gpu_weights {
     lb_act *dense_act;           /* [n_dense] */
 };
 
-/* cuBLASLt GEMMs with a per-shape algorithm cache (gpu_gemm.c). One per context. */
+/* The bucket of a token (or row) count T: T rounded up to a multiple of max(64, P/8), P the
+ * largest power of two <= T (8 buckets an octave, at most 12.5% padding; 64 for T <= 64).
+ * Keys the GEMM algorithm cache and the CUDA Graphs. Pure. */
+int lb_gpu_bucket(int T);
+
+/* cuBLASLt GEMMs with an algorithm cache keyed by (bucket of T, shape, epilogue, residual,
+ * buffer alignments) (gpu_gemm.c). One per context, used by one thread at a time. */
 typedef struct lb_gemm lb_gemm;
 labse_status lb_gemm_new(int device, lb_gemm **out, labse_error *err);
 void lb_gemm_free(lb_gemm *g);
-/* y[T, N] = x[T, K] · Wᵀ + b on `stream`, W = lin->w [N, K]; fp16 in/out, fp32 accumulation,
- * bias in the epilogue. All pointers device memory. */
+/* y[T, N] = act(x[T, K] · Wᵀ + b) (+ y) on `stream`, W = lin->w [N, K]; fp16 in/out, fp32
+ * accumulation, bias (16-byte aligned) and act in the epilogue. gelu: act is cuBLASLt's GELU
+ * (the tanh form), else identity. resid: NULL, or y itself to add y's old value (the residual,
+ * beta = 1, in place; any other pointer is refused). All pointers device memory, any
+ * alignment (the algorithm is chosen for the pointers' own). */
+labse_status lb_gemm_run(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
+                         const lb_half *resid, int gelu, lb_half *y, cudaStream_t stream,
+                         labse_error *err);
+/* lb_gemm_run without residual or activation: y = x Wᵀ + b. */
 labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
                             lb_half *y, cudaStream_t stream, labse_error *err);
+/* How many heuristic queries g has made (tests: the cache is keyed by bucket, not by T). */
+int lb_gemm_queries(const lb_gemm *g);
 
 #endif

@@ -35,4 +35,21 @@ labse_status lb_cublas_fail(labse_error *err, cublasStatus_t s, const char *call
         }                                                                             \
     } while (0)
 
+/* The alignment cuBLASLt may assume for a buffer: the largest power of two <= 256 that divides
+ * its address (CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_*_BYTES; cuBLASLt assumes 256 when not told). */
+static inline uint32_t lb_lt_align(const void *p) {
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a) a >>= 1;
+    return a;
+}
+
+/* cuBLASLt's best algorithm for desc and the layouts a, b, c, d with at most `workspace` bytes
+ * of workspace and buffers aligned to align[0..3] bytes (A, B, C, D; from lb_lt_align of the
+ * pointers the algorithm will be used with). Returns 1 and fills *algo, or 0 when the
+ * heuristic finds nothing (callers then pass a NULL algo: cuBLASLt chooses per call).
+ * Thread-safety: as cuBLASLt (h used by one thread at a time). In gpu_gemm.c. */
+int lb_lt_pick(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
+               cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
+               size_t workspace, const uint32_t align[4], cublasLtMatmulAlgo_t *algo);
+
 #endif

@@ -69,7 +69,7 @@ typedef struct knn_state {
     int up_rec[2], used_rec[2];
     cublasLtHandle_t lt;
     cublasLtMatmulDesc_t desc;
-    cublasLtMatmulPreference_t pref;
+    uint32_t align[4];                /* alignment every tile / block / S pointer honours */
     knn_shape shape[4];
     void *ws;                         /* cuBLASLt workspace */
     float *dA, *dB[2], *dS, *dT;      /* source block, tile buffers, S, resident targets */
@@ -97,7 +97,6 @@ static void knn_state_free(knn_state *s) {
         if (s->shape[i].d) cublasLtMatrixLayoutDestroy(s->shape[i].d);
     }
     if (s->desc) cublasLtMatmulDescDestroy(s->desc);
-    if (s->pref) cublasLtMatmulPreferenceDestroy(s->pref);
     if (s->lt) cublasLtDestroy(s->lt);
     void *dev[] = {s->ws, s->dA, s->dB[0], s->dB[1], s->dS, s->dT, s->dFs, s->dBs, s->wss,
                    s->dFi, s->dBi, s->wsi};
@@ -138,17 +137,8 @@ static labse_status knn_shape_get(knn_state *s, int nb, int nbt, size_t d, knn_s
     LB_BL(cublasLtMatrixLayoutCreate(&e->b, CUDA_R_32F, (uint64_t)d, (uint64_t)nb, (int64_t)d));
     LB_BL(cublasLtMatrixLayoutCreate(&e->d, CUDA_R_32F, (uint64_t)nbt, (uint64_t)nb,
                                      (int64_t)nbt));
-    {
-        cublasLtMatmulHeuristicResult_t r;
-        int got = 0;
-        memset(&r, 0, sizeof r);
-        if (cublasLtMatmulAlgoGetHeuristic(s->lt, s->desc, e->a, e->b, e->d, e->d, s->pref, 1,
-                                           &r, &got) == CUBLAS_STATUS_SUCCESS &&
-            got > 0 && r.state == CUBLAS_STATUS_SUCCESS && r.workspaceSize <= KNN_WORKSPACE) {
-            e->algo = r.algo;
-            e->have_algo = 1;
-        }
-    }
+    e->have_algo = lb_lt_pick(s->lt, s->desc, e->a, e->b, e->d, e->d, KNN_WORKSPACE, s->align,
+                              &e->algo);
     *out = e;
     return LABSE_OK;
 fail:
@@ -215,10 +205,6 @@ static labse_status gpu_run(const lb_knn_backend *be, const lb_emb *src, const l
         const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
         LB_BL(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
         LB_BL(cublasLtMatmulDescSetAttribute(s.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-        size_t wsb = KNN_WORKSPACE;
-        LB_BL(cublasLtMatmulPreferenceCreate(&s.pref));
-        LB_BL(cublasLtMatmulPreferenceSetAttribute(
-            s.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
     }
     LB_CU(cudaMalloc(&s.ws, KNN_WORKSPACE));
     LB_CU(cudaMalloc((void **)&s.dA, bs * d * sizeof(float)));
@@ -235,6 +221,18 @@ static labse_status gpu_run(const lb_knn_backend *be, const lb_emb *src, const l
     LB_CU(cudaMalloc((void **)&s.dBi, (size_t)nt * (size_t)k * sizeof(uint32_t)));
     LB_CU(cudaMalloc((void **)&s.wss, (size_t)nck * (size_t)k * wmax * sizeof(float)));
     LB_CU(cudaMalloc((void **)&s.wsi, (size_t)nck * (size_t)k * wmax * sizeof(uint32_t)));
+    /* The algorithms are picked for the alignment every GEMM operand pointer has: a resident
+     * tile starts at dT + t0 * d floats, so for an odd d it is only 4-byte aligned. */
+    if (resident) {
+        const uint32_t base = lb_lt_align(s.dT);
+        const uint32_t step = lb_lt_align((const void *)(uintptr_t)(bt * d * sizeof(float)));
+        s.align[0] = base < step ? base : step;
+    } else {
+        const uint32_t a0 = lb_lt_align(s.dB[0]), a1 = lb_lt_align(s.dB[1]);
+        s.align[0] = a0 < a1 ? a0 : a1;
+    }
+    s.align[1] = lb_lt_align(s.dA);
+    s.align[2] = s.align[3] = lb_lt_align(s.dS);
     s.hA = lb_gpu_host_alloc(bs * d * sizeof(float));
     s.hB[0] = lb_gpu_host_alloc(bt * d * sizeof(float));
     s.hB[1] = lb_gpu_host_alloc(bt * d * sizeof(float));

@@ -10,7 +10,11 @@
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
 
-typedef enum lb_act { LB_ACT_IDENTITY = 0, LB_ACT_TANH, LB_ACT_GELU, LB_ACT_RELU } lb_act;
+/* GELU: 0.5 v (1 + erf(v / sqrt 2)); GELU_TANH: 0.5 v (1 + tanh(sqrt(2/pi) (v + 0.044715 v^3)))
+ * (HuggingFace's "gelu_new" / "gelu_pytorch_tanh", and cuBLASLt's GELU epilogue). */
+typedef enum lb_act {
+    LB_ACT_IDENTITY = 0, LB_ACT_TANH, LB_ACT_GELU, LB_ACT_RELU, LB_ACT_GELU_TANH
+} lb_act;
 
 typedef struct lb_config {
     int vocab_size;      /* config.json vocab_size (== word embedding rows == pieces of the
@@ -23,7 +27,7 @@ typedef struct lb_config {
     int max_position;    /* max_position_embeddings */
     int type_vocab;      /* type_vocab_size */
     float ln_eps;        /* layer_norm_eps */
-    lb_act hidden_act;   /* only LB_ACT_GELU (erf) is accepted for now */
+    lb_act hidden_act;   /* LB_ACT_GELU ("gelu") or LB_ACT_GELU_TANH ("gelu_new", "gelu_pytorch_tanh") */
     int max_seq_length;  /* sentence_bert_config.json max_seq_length, capped by max_position */
     labse_pooling pooling;
     int normalize;       /* a sentence_transformers.models.Normalize module is present */

@@ -281,13 +281,15 @@ static labse_status load_bert_config(const char *path, lb_config *c, labse_error
         c->ln_eps = (float)eps->valuedouble;
     }
     if ((s = json_str(path, j, "hidden_act", &act, err))) goto done;
-    if (act && strcmp(act, "gelu") != 0) {
+    if (act && strcmp(act, "gelu") != 0 && strcmp(act, "gelu_new") != 0 &&
+        strcmp(act, "gelu_pytorch_tanh") != 0) {
         s = lb_err(err, LABSE_E_UNSUPPORTED,
-                   "%s: hidden_act \"%.64s\" is not supported (only \"gelu\", the erf form)",
+                   "%s: hidden_act \"%.64s\" is not supported (\"gelu\", the erf form, or its tanh "
+                   "form \"gelu_new\" / \"gelu_pytorch_tanh\")",
                    path, act);
         goto done;
     }
-    c->hidden_act = LB_ACT_GELU;
+    c->hidden_act = act && strcmp(act, "gelu") != 0 ? LB_ACT_GELU_TANH : LB_ACT_GELU;
     if ((s = json_str(path, j, "position_embedding_type", &pet, err))) goto done;
     if (pet && strcmp(pet, "absolute") != 0) {
         s = lb_err(err, LABSE_E_UNSUPPORTED,

@@ -67,6 +67,10 @@ typedef enum cudaError {
     cudaErrorLaunchOutOfResources = 701,
     cudaErrorLaunchFailure = 719,
     cudaErrorNotSupported = 801,
+    cudaErrorStreamCaptureUnsupported = 900,
+    cudaErrorStreamCaptureInvalidated = 901,
+    cudaErrorStreamCaptureUnmatched = 903,
+    cudaErrorStreamCaptureImplicit = 906,
     cudaErrorUnknown = 999
 } cudaError_t;
 
@@ -175,6 +179,36 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
 
+/* ---- CUDA Graphs by stream capture (the subset labse uses; the real API's names) ----
+ * Between cudaStreamBeginCapture(s) and cudaStreamEndCapture(s) the work queued on s (kernels,
+ * async copies and memsets, cuBLASLt matmuls, event records) is recorded, not run. While s
+ * captures, cudaStreamSynchronize / cudaStreamQuery of s are errors
+ * (cudaErrorStreamCaptureUnsupported, and they invalidate the capture: EndCapture then fails
+ * with cudaErrorStreamCaptureInvalidated), and so is work on the legacy default stream, which
+ * would wait for s (cudaErrorStreamCaptureImplicit). cudaGraphInstantiate copies the recorded
+ * list; cudaGraphLaunch queues one replay of it on a stream (the recorded arguments, as in
+ * CUDA: pointers and values fixed at capture). A graph is one linear chain (one stream). */
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaStreamCaptureStatus {
+    cudaStreamCaptureStatusNone = 0,
+    cudaStreamCaptureStatusActive = 1,
+    cudaStreamCaptureStatusInvalidated = 2
+};
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pStatus);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph,
+                                 unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+
 /* ---- kernel attributes (only the dynamic shared memory limit has an effect: see the header) ---- */
 enum cudaFuncAttribute {
     cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
@@ -280,9 +314,17 @@ typedef enum {
 
 typedef enum { CUBLASLT_ORDER_COL = 0, CUBLASLT_ORDER_ROW = 1 } cublasLtOrder_t;
 
+/* MIN_ALIGNMENT_*: uint32_t, default 256 (as cuBLASLt): the heuristic picks only algorithms that
+ * work with buffers this aligned; the emulator records the alignment in the algo and
+ * cublasLtMatmul rejects (INVALID_VALUE) a pointer, or a leading dimension in bytes, the algo's
+ * alignment does not divide. A NULL algo is chosen per call from the real pointers. */
 typedef enum {
     CUBLASLT_MATMUL_PREF_SEARCH_MODE = 0,
-    CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1
+    CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+    CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8
 } cublasLtMatmulPreferenceAttributes_t;
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t *handle);

@@ -7,6 +7,10 @@
  * scale type CUDA_R_32F, host alpha/beta, A and B of one type, C and D of one type (D fp32 or A's
  * type), no batching, column order. Anything else → CUBLAS_STATUS_NOT_SUPPORTED.
  * Matrices and bias must lie inside device allocations (→ CUBLAS_STATUS_INVALID_VALUE).
+ * Alignment: the heuristic's algo records the alignment it was picked for (the preference's
+ * MIN_ALIGNMENT_*_BYTES, default 256, lowered to what each leading dimension allows); a matmul
+ * with that algo and a pointer it does not fit → CUBLAS_STATUS_INVALID_VALUE (on a GPU: a
+ * misaligned access or a refusal). Layout ROWS/COLS/LD may be changed between calls.
  * The matmul runs in `stream`'s order like a kernel. Handles and descriptors are plain heap
  * objects; thread-safety as cuBLASLt (a descriptor must not be changed while used). */
 #include <math.h>
@@ -41,6 +45,7 @@ struct cublasLtMatrixLayoutOpaque_emu {
 };
 struct cublasLtMatmulPreferenceOpaque_emu {
     uint64_t max_ws;
+    uint32_t align[4]; /* minimum alignment of A, B, C, D in bytes */
 };
 
 namespace {
@@ -99,6 +104,24 @@ std::vector<float> widen(const void *p, const cublasLtMatrixLayoutOpaque_emu *l)
 
 bool layout_ok(const cublasLtMatrixLayoutOpaque_emu *l) {
     return l && type_size(l->type) && l->ld >= 1 && (uint64_t)l->ld >= l->rows;
+}
+
+/* algo.data[0] of the emulator's algorithms; data[1..4]: the alignment of A, B, C, D in bytes
+ * the algorithm was picked for. */
+const uint64_t ALGO_MAGIC = 0x656d75; /* "emu" */
+
+/* An algo from the heuristic used with buffers it was not picked for: INVALID_VALUE. */
+cublasStatus_t algo_fits(const cublasLtMatmulAlgo_t *algo, const void *const ptr[4],
+                         const cublasLtMatrixLayoutOpaque_emu *const lay[4], bool use_c) {
+    if (!algo) return CUBLAS_STATUS_SUCCESS;
+    if (algo->data[0] != ALGO_MAGIC) return CUBLAS_STATUS_INVALID_VALUE;
+    for (int i = 0; i < 4; i++) {
+        if (i == 2 && !use_c) continue;
+        const uint64_t a = algo->data[1 + i];
+        if (!a || (uintptr_t)ptr[i] % a || ((uint64_t)lay[i]->ld * type_size(lay[i]->type)) % a)
+            return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 struct Problem {
@@ -253,6 +276,20 @@ extern "C" cublasStatus_t cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_
         l->order = o;
         return s;
     }
+    if (a == CUBLASLT_MATRIX_LAYOUT_ROWS || a == CUBLASLT_MATRIX_LAYOUT_COLS) {
+        uint64_t v = 0;
+        cublasStatus_t s = get_attr(&v, buf, size);
+        if (s != CUBLAS_STATUS_SUCCESS) return s;
+        if (a == CUBLASLT_MATRIX_LAYOUT_ROWS) l->rows = v;
+        else l->cols = v;
+        return s;
+    }
+    if (a == CUBLASLT_MATRIX_LAYOUT_LD) {
+        int64_t v = 0;
+        cublasStatus_t s = get_attr(&v, buf, size);
+        if (s == CUBLAS_STATUS_SUCCESS) l->ld = v;
+        return s;
+    }
     if (a == CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT) {
         int32_t b = 0;
         cublasStatus_t s = get_attr(&b, buf, size);
@@ -265,7 +302,7 @@ extern "C" cublasStatus_t cublasLtMatrixLayoutSetAttribute(cublasLtMatrixLayout_
 
 extern "C" cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *p) {
     if (!p) return CUBLAS_STATUS_INVALID_VALUE;
-    *p = new cublasLtMatmulPreferenceOpaque_emu{0};
+    *p = new cublasLtMatmulPreferenceOpaque_emu{0, {256, 256, 256, 256}};
     return CUBLAS_STATUS_SUCCESS;
 }
 extern "C" cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t p) {
@@ -277,6 +314,12 @@ extern "C" cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPre
                                                                const void *buf, size_t size) {
     if (!p) return CUBLAS_STATUS_INVALID_VALUE;
     if (a == CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES) return get_attr(&p->max_ws, buf, size);
+    if (a >= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES && a <= CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES) {
+        uint32_t v = 0;
+        cublasStatus_t s = get_attr(&v, buf, size);
+        if (s == CUBLAS_STATUS_SUCCESS) p->align[a - CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES] = v;
+        return s;
+    }
     if (a == CUBLASLT_MATMUL_PREF_SEARCH_MODE) {
         uint32_t m;
         return get_attr(&m, buf, size);
@@ -295,7 +338,13 @@ extern "C" cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cub
     cublasStatus_t s = check(d, A, B, C, D, nullptr);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
     memset(&results[0], 0, sizeof results[0]);
-    results[0].algo.data[0] = 0x656d75; /* "emu" */
+    results[0].algo.data[0] = ALGO_MAGIC;
+    const cublasLtMatrixLayoutOpaque_emu *lay[4] = {A, B, C, D};
+    for (int i = 0; i < 4; i++) { /* an algorithm works only if every column start is aligned too */
+        uint64_t a = pref->align[i] ? pref->align[i] : 1, ldb = (uint64_t)lay[i]->ld * type_size(lay[i]->type);
+        while (a > 1 && (ldb % a || (a & (a - 1)))) a >>= 1;
+        results[0].algo.data[1 + i] = a;
+    }
     results[0].workspaceSize = 0;
     results[0].state = CUBLAS_STATUS_SUCCESS;
     results[0].wavesCount = 1.0f;
@@ -327,6 +376,11 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
     if (has_bias && !dev_range(d->bias, pr.m * type_size(bias_type))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ws_size && !dev_range(workspace, ws_size)) return CUBLAS_STATUS_INVALID_VALUE;
     if (!stream_valid(stream)) return CUBLAS_STATUS_INVALID_VALUE;
+    {
+        const void *const ptrs[4] = {A, B, C, D};
+        const cublasLtMatrixLayoutOpaque_emu *const lays[4] = {Ad, Bd, Cd, Dd};
+        if ((s = algo_fits(algo, ptrs, lays, use_c)) != CUBLAS_STATUS_SUCCESS) return s;
+    }
 
     /* Everything the operation needs, copied now (descriptors may change after the call). */
     cublasLtMatrixLayoutOpaque_emu la = *Ad, lb = *Bd, lc = *Cd, ld = *Dd;

@@ -479,8 +479,6 @@ void execute(const std::shared_ptr<Job> &j) {
         for (size_t i = 0; i < p->jobs.size(); i++)
             if (p->jobs[i] == j) { p->jobs.erase(p->jobs.begin() + (long)i); break; }
     }
-    j->destroy(j->ctx);
-    j->ctx = nullptr;
 }
 
 inline Fiber *current(const char *what) {
@@ -666,31 +664,42 @@ void lb_emu_launch_raw(const void *kernel, const char *name, dim3 grid, dim3 blo
         set_error(cudaErrorInvalidConfiguration);
         return;
     }
-    auto j = std::make_shared<Job>();
-    j->kernel = kernel;
-    j->name = name;
-    j->run = run;
-    j->ctx = ctx;
-    j->destroy = destroy;
-    j->grid = grid;
-    j->block = block;
-    j->smem = smem;
-    j->nthreads = (unsigned)nthreads;
-    j->nblocks = (uint64_t)grid.x * grid.y * grid.z;
-    j->race = race_enabled();
-    j->race_epoch = j->race ? race_new_epoch() : 0;
-    j->order_a = 1;
-    j->order_c = 0;
-    if (schedule().kind == SCHED_RANDOM && j->nblocks > 1) { /* an affine bijection of 0..nblocks-1 */
-        static std::atomic<uint64_t> launches{0};
-        uint64_t r = mix64(schedule().seed ^ mix64(~launches.fetch_add(1)));
-        j->order_c = r % j->nblocks;
-        j->order_a = 1 + (mix64(r) % (j->nblocks - 1));
-        while (gcd64(j->order_a, j->nblocks) != 1) j->order_a = j->order_a % (j->nblocks - 1) + 1;
-    }
-    cudaError_t e = stream_submit(stream, [j] { execute(j); });
-    if (e != cudaSuccess) {
-        destroy(ctx);
-        set_error(e);
-    }
+    /* The arguments (ctx) live as long as the queued op: one run on a stream, or every replay
+     * of a CUDA graph that recorded it (each run is a fresh Job over the same arguments, with
+     * its own race-checker epoch and, under the random schedule, its own block order). */
+    struct Args {
+        void *ctx;
+        void (*destroy)(void *);
+        Args(void *c, void (*d)(void *)) : ctx(c), destroy(d) {}
+        Args(const Args &) = delete;
+        Args &operator=(const Args &) = delete;
+        ~Args() { destroy(ctx); }
+    };
+    auto args = std::make_shared<Args>(ctx, destroy);
+    cudaError_t e = stream_submit(stream, [=] {
+        auto j = std::make_shared<Job>();
+        j->kernel = kernel;
+        j->name = name;
+        j->run = run;
+        j->ctx = args->ctx;
+        j->destroy = destroy;
+        j->grid = grid;
+        j->block = block;
+        j->smem = smem;
+        j->nthreads = (unsigned)nthreads;
+        j->nblocks = (uint64_t)grid.x * grid.y * grid.z;
+        j->race = race_enabled();
+        j->race_epoch = j->race ? race_new_epoch() : 0;
+        j->order_a = 1;
+        j->order_c = 0;
+        if (schedule().kind == SCHED_RANDOM && j->nblocks > 1) { /* an affine bijection of 0..nblocks-1 */
+            static std::atomic<uint64_t> launches{0};
+            uint64_t r = mix64(schedule().seed ^ mix64(~launches.fetch_add(1)));
+            j->order_c = r % j->nblocks;
+            j->order_a = 1 + (mix64(r) % (j->nblocks - 1));
+            while (gcd64(j->order_a, j->nblocks) != 1) j->order_a = j->order_a % (j->nblocks - 1) + 1;
+        }
+        execute(j);
+    });
+    if (e != cudaSuccess) set_error(e); /* the op (and with it args) is gone: ctx destroyed */
 }

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -31,6 +33,9 @@ struct CUstream_st {
     std::deque<std::function<void()>> q;
     uint64_t submitted = 0, completed = 0;
     int users = 0; /* host calls using the handle now (cudaStreamDestroy waits for 0) */
+    /* stream capture: the recorded ops (null when not capturing), invalidated by misuse */
+    std::shared_ptr<std::vector<std::function<void()>>> capture;
+    bool capture_bad = false;
     bool stop = false;
     std::thread th;
 
@@ -58,6 +63,13 @@ struct CUstream_st {
     }
 };
 
+struct CUgraph_st {
+    std::vector<std::function<void()>> ops;
+};
+struct CUgraphExec_st {
+    std::shared_ptr<const std::vector<std::function<void()>>> ops;
+};
+
 struct CUevent_st {
     unsigned flags = 0;
     std::mutex m;
@@ -82,6 +94,7 @@ std::mutex g_streams_m;
 std::set<CUstream_st *> g_streams;
 std::mutex g_events_m;
 std::set<CUevent_st *> g_events;
+std::atomic<int> g_capturing{0}; /* streams capturing now */
 
 void use(CUstream_st *s) { /* g_streams_m held */
     std::lock_guard<std::mutex> g(s->m);
@@ -240,19 +253,34 @@ bool stream_valid(cudaStream_t s) {
 
 cudaError_t stream_submit(cudaStream_t s, std::function<void()> op) {
     if (!s) {
+        if (g_capturing.load()) return cudaErrorStreamCaptureImplicit;
         drain(false);
         op();
         return cudaSuccess;
     }
     if (!acquire(s)) return cudaErrorInvalidResourceHandle;
+    bool recorded = false;
     {
         std::lock_guard<std::mutex> g(s->m);
-        s->q.push_back(std::move(op));
-        s->submitted++;
+        if (s->capture) {
+            s->capture->push_back(std::move(op));
+            recorded = true;
+        } else {
+            s->q.push_back(std::move(op));
+            s->submitted++;
+        }
     }
-    s->cv.notify_all();
+    if (!recorded) s->cv.notify_all();
     unuse(s);
     return cudaSuccess;
+}
+
+/* A synchronising call on stream s: an error (which invalidates the capture) while s captures. */
+cudaError_t capture_forbids(CUstream_st *s) {
+    std::lock_guard<std::mutex> g(s->m);
+    if (!s->capture) return cudaSuccess;
+    s->capture_bad = true;
+    return cudaErrorStreamCaptureUnsupported;
 }
 
 bool dev_range(const void *p, size_t bytes) {
@@ -305,6 +333,10 @@ extern "C" const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
     case cudaErrorUnknown: return "cudaErrorUnknown";
     }
     return "cudaErrorUnknown";
@@ -328,6 +360,10 @@ extern "C" const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorNotSupported: return "operation not supported";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched: return "capture was not initiated in this stream";
+    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
     case cudaErrorUnknown: return "unknown error";
     }
     return "unrecognized error code";
@@ -462,6 +498,7 @@ extern "C" cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total) {
 
 extern "C" cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind) {
     if (n == 0) return cudaSuccess;
+    if (g_capturing.load()) return set_error(cudaErrorStreamCaptureImplicit);
     cudaError_t e = check_copy(dst, src, n, kind, nullptr, nullptr, nullptr, nullptr);
     if (e != cudaSuccess) return set_error(e);
     drain(false);
@@ -541,6 +578,10 @@ extern "C" cudaError_t cudaStreamSynchronize(cudaStream_t s) {
         return cudaSuccess;
     }
     if (!acquire(s)) return set_error(cudaErrorInvalidResourceHandle);
+    if (cudaError_t ce = capture_forbids(s)) {
+        unuse(s);
+        return set_error(ce);
+    }
     s->sync();
     unuse(s);
     return cudaSuccess;
@@ -556,6 +597,10 @@ extern "C" cudaError_t cudaStreamQuery(cudaStream_t s) {
         return cudaSuccess;
     }
     if (!acquire(s)) return set_error(cudaErrorInvalidResourceHandle);
+    if (cudaError_t ce = capture_forbids(s)) {
+        unuse(s);
+        return set_error(ce);
+    }
     bool busy;
     {
         std::lock_guard<std::mutex> g(s->m);
@@ -671,4 +716,86 @@ extern "C" cudaError_t cudaFuncSetAttribute(const void *func, enum cudaFuncAttri
     }
     if (attr == cudaFuncAttributePreferredSharedMemoryCarveout) return cudaSuccess;
     return set_error(cudaErrorInvalidValue);
+}
+
+/* ---- CUDA Graphs (stream capture; see cuda_emu.h) ---- */
+extern "C" cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode mode) {
+    if ((unsigned)mode > 2u) return set_error(cudaErrorInvalidValue);
+    if (!s) return set_error(cudaErrorStreamCaptureUnsupported); /* the legacy stream cannot */
+    if (!acquire(s)) return set_error(cudaErrorInvalidResourceHandle);
+    cudaError_t e = cudaSuccess;
+    {
+        std::lock_guard<std::mutex> g(s->m);
+        if (s->capture) e = cudaErrorStreamCaptureUnsupported;
+        else {
+            s->capture = std::make_shared<std::vector<std::function<void()>>>();
+            s->capture_bad = false;
+            g_capturing++;
+        }
+    }
+    unuse(s);
+    return set_error(e);
+}
+
+extern "C" cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *pg) {
+    if (!pg) return set_error(cudaErrorInvalidValue);
+    *pg = nullptr;
+    if (!s) return set_error(cudaErrorStreamCaptureUnmatched);
+    if (!acquire(s)) return set_error(cudaErrorInvalidResourceHandle);
+    std::shared_ptr<std::vector<std::function<void()>>> ops;
+    bool bad;
+    {
+        std::lock_guard<std::mutex> g(s->m);
+        ops.swap(s->capture);
+        bad = s->capture_bad;
+        s->capture_bad = false;
+    }
+    unuse(s);
+    if (!ops) return set_error(cudaErrorStreamCaptureUnmatched);
+    g_capturing--;
+    if (bad) return set_error(cudaErrorStreamCaptureInvalidated);
+    *pg = new CUgraph_st{std::move(*ops)};
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaStreamIsCapturing(cudaStream_t s, enum cudaStreamCaptureStatus *st) {
+    if (!st) return set_error(cudaErrorInvalidValue);
+    *st = cudaStreamCaptureStatusNone;
+    if (!s) return cudaSuccess;
+    if (!acquire(s)) return set_error(cudaErrorInvalidResourceHandle);
+    {
+        std::lock_guard<std::mutex> g(s->m);
+        if (s->capture)
+            *st = s->capture_bad ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive;
+    }
+    unuse(s);
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pe, cudaGraph_t g, unsigned long long flags) {
+    if (!pe || !g || flags) return set_error(cudaErrorInvalidValue);
+    *pe = new CUgraphExec_st{std::make_shared<const std::vector<std::function<void()>>>(g->ops)};
+    return cudaSuccess;
+}
+
+/* One replay: the recorded ops, in order, as one item of the stream's FIFO. */
+extern "C" cudaError_t cudaGraphLaunch(cudaGraphExec_t ge, cudaStream_t s) {
+    if (!ge) return set_error(cudaErrorInvalidValue);
+    if (!stream_valid(s)) return set_error(cudaErrorInvalidResourceHandle);
+    std::shared_ptr<const std::vector<std::function<void()>>> ops = ge->ops;
+    return set_error(stream_submit(s, [ops] {
+        for (const std::function<void()> &op : *ops) op();
+    }));
+}
+
+extern "C" cudaError_t cudaGraphExecDestroy(cudaGraphExec_t ge) {
+    if (!ge) return set_error(cudaErrorInvalidValue);
+    delete ge; /* a queued replay keeps the ops alive (shared) until it ran */
+    return cudaSuccess;
+}
+
+extern "C" cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+    if (!g) return set_error(cudaErrorInvalidValue);
+    delete g;
+    return cudaSuccess;
 }

@@ -22,3 +22,21 @@ if(LABSE_GPU STREQUAL "EMU")
 else()
   set_tests_properties(gpu_multi_tiny PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
 endif()
+
+# Both layer paths of src/gpu/gpu_forward.c pass the same checks: the default (fused, GELU in
+# the GEMM epilogue) above; here the basic path and the fused path with the exact erf GELU.
+if(LABSE_GPU STREQUAL "EMU")
+  foreach(v "basic;LABSE_GPU_PATH=basic" "fused_erf;LABSE_GPU_GELU=erf")
+    list(GET v 0 tag)
+    list(GET v 1 env)
+    labse_gpu_test_case(gpu_encoder_tiny-bert_${tag} test_gpu_encoder
+      EMU_ARGS ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert small)
+    set_tests_properties(gpu_encoder_tiny-bert_${tag} PROPERTIES ENVIRONMENT ${env})
+  endforeach()
+endif()
+
+# CUDA Graphs (fused path): padded batches captured once per shape and replayed, rows equal to
+# the graph-free path within the batch-composition bound (tests/test_gpu_graphs.c).
+labse_add_gpu_test(test_gpu_graphs SOURCES ${CMAKE_SOURCE_DIR}/tests/test_gpu_graphs.c
+  EMU_ARGS ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert
+  GPU_ARGS ${LABSE_MODELS_DIR}/labse-random)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# gelu_forms.sh — how much the tanh form of GELU (cuBLASLt's GELU epilogue, the GPU's default
+# fused path) changes the embeddings against the exact erf GELU, with nothing else changed:
+# the fp32 CPU engine encodes the same lines twice, once with the model as it is (hidden_act
+# "gelu", erf) and once with a copy of the folder whose config.json says "gelu_new" (the tanh
+# form; every other file a symlink). Prints the per-sentence cosine's minimum, 1st percentile
+# and mean deficit, and how many sentences fall below 0.9999 and 0.99999.
+#
+# Usage: tools/gelu_forms.sh LABSE_BINARY MODEL_DIR BITEXT_DIR STRIDE [WORKDIR]
+#   the lines: both columns of every BITEXT_DIR/*.tsv (sorted), then every STRIDE-th of them
+#   (1 = all). Runs on one CPU thread. Needs python3 with numpy.
+set -euo pipefail
+bin=$1 model=$(readlink -f "$2") bitext=$3 stride=$4 work=${5:-$(mktemp -d)}
+mkdir -p "$work/tanh-model"
+for f in "$model"/* "$model"/.[!.]*; do
+  [ -e "$f" ] || continue
+  [ "$(basename "$f")" = config.json ] || ln -sfn "$f" "$work/tanh-model/$(basename "$f")"
+done
+sed 's/"hidden_act": *"gelu"/"hidden_act": "gelu_new"/' "$model/config.json" > "$work/tanh-model/config.json"
+grep -q '"gelu_new"' "$work/tanh-model/config.json" || { echo "no \"hidden_act\": \"gelu\" in $model/config.json" >&2; exit 1; }
+for f in $(ls "$bitext"/*.tsv | sort); do cut -f1 "$f"; cut -f2 "$f"; done |
+  awk -v s="$stride" '(NR - 1) % s == 0' > "$work/lines.txt"
+"$bin" encode -m "$model" -i "$work/lines.txt" -o "$work/erf.npy" --device cpu -t 1 --tok-threads 1
+"$bin" encode -m "$work/tanh-model" -i "$work/lines.txt" -o "$work/tanh.npy" --device cpu -t 1 --tok-threads 1
+python3 - "$work/erf.npy" "$work/tanh.npy" <<'PY'
+import sys
+import numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+c = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+print(f"{len(c)} sentences: min cosine {c.min():.9f}, 1st percentile {np.percentile(c, 1):.9f}, "
+      f"mean deficit {(1 - c).mean():.3g}, below 0.9999: {(c < 0.9999).sum()}, "
+      f"below 0.99999: {(c < 0.99999).sum()}")
+PY
