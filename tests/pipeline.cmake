@@ -8,7 +8,7 @@ add_test(NAME pipeline_tiny
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.sh
           $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
           ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
-set_tests_properties(pipeline_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
+set_tests_properties(pipeline_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 1200) # ~4.5 min of CPU under ASan
 add_test(NAME pipeline_minilm
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline.sh
           $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
