@@ -26,9 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         FUZZ_CHECK(err.message[0] != '\0');
     }
-    char path[600];
-    fuzz_path(path, sizeof path, "fuzz.npy");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input_file("fuzz.npy", data, size);
 
     float *m = NULL;
     lb_npy_info ri;

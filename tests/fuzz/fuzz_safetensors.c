@@ -13,9 +13,7 @@
 #define CONVERT_MAX ((int64_t)1 << 20) /* elements converted per tensor (time per exec) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char path[600];
-    fuzz_path(path, sizeof path, "fuzz.safetensors");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input_file("fuzz.safetensors", data, size);
     lb_safetensors *st = NULL;
     labse_error err = {0};
     if (lb_st_open(path, &st, &err) != LABSE_OK) {

@@ -17,9 +17,7 @@
 void errorf(const char *fmt, ...) { (void)fmt; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char path[600];
-    fuzz_path(path, sizeof path, "fuzz.tsv");
-    fuzz_write(path, data, size);
+    const char *path = fuzz_input_file("fuzz.tsv", data, size);
     labse_text *in = NULL;
     labse_error err = {0};
     FUZZ_CHECK(labse_text_read(path, &in, &err) == LABSE_OK);

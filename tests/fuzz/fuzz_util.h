@@ -7,6 +7,7 @@
 #define LB_FUZZ_UTIL_H
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,15 @@ static inline void fuzz_write(const char *path, const void *data, size_t n) {
 static inline const char *fuzz_path(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", fuzz_dir(), name);
     return buf;
+}
+
+/* Write the input data[0..size) to fuzz_dir()/name and return that path (a static buffer,
+ * valid until the next call). */
+static inline const char *fuzz_input_file(const char *name, const uint8_t *data, size_t size) {
+    static char p[600];
+    fuzz_path(p, sizeof p, name);
+    fuzz_write(p, data, size);
+    return p;
 }
 
 /* Copy the file src to dst (whole, in memory); aborts on failure. */
