@@ -3,9 +3,10 @@
  * e.g. models/labse-random for the real 501,153-piece LaBSE vocabulary).
  * Input: byte 0 picks max_ids = 2 + byte0 % 127; the rest is the text.
  * Checks: 2 <= count <= max_ids; [CLS] first and [SEP] last (only the ends: a text may spell
- * "[SEP]", and special tokens are matched in the text); every id in [0, vocab); the same ids for the same bytes twice; `truncated` only when the count is
- * max_ids; `repaired` exactly when the bytes are not valid UTF-8; truncation is a prefix cut
- * (the pieces with max_ids are the first pieces of those with 512).
+ * "[SEP]", and special tokens are matched in the text); every id in [0, vocab); the same
+ * ids for the same bytes twice; `truncated` only when the count is max_ids; `repaired`
+ * exactly when the bytes are not valid UTF-8; truncation is a prefix cut (the pieces with
+ * max_ids are the first pieces of those with 512).
  * Single-threaded; the model is loaded once (LLVMFuzzerInitialize) and never freed. */
 #include <stdint.h>
 #include <stdlib.h>
