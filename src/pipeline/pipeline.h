@@ -54,8 +54,9 @@
  * (or, with none, to a UTF-8 character boundary at most 3 bytes back) and never holds more
  * of it; its offset is then already past the whole line. Pre-tokenisation splits at
  * whitespace, so the ids are exactly those of the whole line whenever those bytes already
- * hold max_length-2 pieces (a word is at most 100 code points = 400 bytes before it is [UNK]; 1 MiB holds thousands of words) — always, except for pathological lines (a
- * megabyte without any piece: control characters, one giant word). Such lines are counted as
+ * hold max_length-2 pieces (a word is at most 100 code points = 400 bytes before it is
+ * [UNK]; 1 MiB holds thousands of words) — always, except for pathological lines (a megabyte
+ * without any piece: control characters, one giant word). Such lines are counted as
  * `capped`. */
 
 #define LB_PIPE_CHUNK 64       /* lines per tokenizer work item */
