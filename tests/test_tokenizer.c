@@ -354,8 +354,8 @@ static void test_from_pieces_matches_file(void **state) {
     static const char *texts[] = {
         "unaffable unable unaffa", "hellos worlds, abc xxx!", "\xe4\xbd\xa0\xe5\xa5\xbd\xe3\x80\x82",
         "a[MASK]b [CLS][SEP] [mask]", "Caf\xc3\xa9 HELLO \xc4\xb0stanbul", "zzz \xff a",
-        "a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c "
-        "a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c",
+        ("a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c "
+         "a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c a b c"),
         "",
     };
     for (int cased = 0; cased < 2; cased++) {

@@ -4,11 +4,14 @@
 #   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS built with OpenMP (sgemm;
 #          shares our OpenMP thread pool), cJSON (JSON),
 #          cmocka (unit tests)
+#   clang: clang-14, its sanitizer + libFuzzer runtimes (libclang-rt-14-dev) and OpenMP
+#          (libomp-14-dev): the fuzz stage of tools/test.sh (tools/fuzz.sh) and CC=clang builds
 #   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
 # The CUDA toolkit is optional and not installed here: when nvcc is on PATH the GPU backend
 # is built too (LABSE_CUDA=AUTO).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev)
+pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev
+      clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -12,7 +12,11 @@
 #      tools/gpu_suite.sh's steps on it at small sizes (run --dry --emu)
 #   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
 #      tests (out-of-bounds reads and writes in kernels show there)
-# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 skip 4 / 5.
+#   6. the fuzz targets (tests/fuzz, clang + libFuzzer + ASan/UBSan, tools/fuzz.sh): each runs
+#      LABSE_FUZZ_SECONDS (default 15) from its committed corpus; any crash, sanitizer report,
+#      invariant failure, leak, 10 s input or 2 GiB input fails (~2.5 min with the build)
+# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 /
+# LABSE_SKIP_FUZZ=1 skip 4 / 5 / 6.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -43,4 +47,8 @@ if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
   ctest --test-dir build-asan -R '^test_emu$|^test_k_' --output-on-failure -j"$JOBS"
+fi
+
+if [ "${LABSE_SKIP_FUZZ:-0}" != "1" ]; then
+  LABSE_JOBS="$JOBS" tools/fuzz.sh all "${LABSE_FUZZ_SECONDS:-15}"
 fi

@@ -287,7 +287,8 @@ struct lb_reader {
     size_t start, fill;  /* unread lines are buf[start..fill) */
     uint64_t consumed;   /* absolute offset after the last line returned */
     int eof;             /* no more bytes to read */
-    int skipping;        /* inside an over-long line: drop bytes up to the next '\n' */
+    char *cap_buf;       /* LB_PIPE_LINE_CAP bytes: the kept prefix of an over-long line
+                            (allocated at the first one) */
 };
 
 labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
@@ -332,6 +333,7 @@ void lb_reader_free(lb_reader *r) {
     if (!r) return;
     if (r->own_fd && r->fd >= 0) close(r->fd);
     free(r->buf);
+    free(r->cap_buf);
     free(r->name);
     free(r);
 }
@@ -373,57 +375,79 @@ static int fill_more(lb_reader *r, labse_error *err) {
     }
 }
 
-/* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap): back off to
- * the last ASCII whitespace, else to a UTF-8 character boundary. */
+/* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap) (p[cap] is
+ * readable): back off to the last ASCII whitespace, else to a UTF-8 character boundary — at
+ * most 3 bytes back (a character has at most 3 continuation bytes; a longer run of them is
+ * invalid UTF-8, cut anywhere: found by tests/fuzz/fuzz_lines, which kept 0 bytes of a line
+ * of 0x90 bytes). */
 static size_t cap_cut(const char *p, size_t cap) {
-    for (size_t i = cap; i > 0; i--) {
-        char c = p[i - 1];
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') return i - 1;
+    static const char ws[] = " \t\r\v\f";
+    const char *last = NULL; /* memrchr per character: SIMD scans instead of a byte loop */
+    for (size_t k = 0; k < sizeof ws - 1; k++) {
+        const char *q = memrchr(p, ws[k], cap);
+        if (q && (!last || q > last)) last = q;
     }
+    if (last) return (size_t)(last - p);
     size_t i = cap;
-    while (i > 0 && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
-    return i;
+    while (i > cap - 3 && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
+    return ((unsigned char)p[i] & 0xC0) == 0x80 ? cap : i;
 }
+
+/* Drop the rest of an over-long line, up to and including its '\n' (or to the end of the
+ * input), so that r->consumed is the offset of the next line. 0, or -1 on a read error. */
+static int skip_rest(lb_reader *r, labse_error *err) {
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->fill - r->start;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+        if (nl) {
+            size_t k = (size_t)(nl - s) + 1;
+            r->start += k;
+            r->consumed += k;
+            return 0;
+        }
+        r->consumed += avail;
+        r->start = r->fill;
+        int f = fill_more(r, err);
+        if (f <= 0) return f;
+    }
+}
+
+/* Return line s[0..n) (its '\r' already removed), cut when it is over the cap. */
+static int give_line(const char *s, size_t n, const char **p, size_t *len, int *capped) {
+    *p = s;
+    *capped = n > LB_PIPE_LINE_CAP;
+    *len = *capped ? cap_cut(s, LB_PIPE_LINE_CAP) : n;
+    return 1;
+}
+
+/* A line of exactly LB_PIPE_LINE_CAP bytes may be followed by the '\r' of its CRLF: a line
+ * is known to be over the cap only past LINE_MAX_RAW bytes without a '\n'. */
+#define LINE_MAX_RAW (LB_PIPE_LINE_CAP + 1)
 
 int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse_error *err) {
     for (;;) {
         char *s = r->buf + r->start;
         size_t avail = r->fill - r->start;
         char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (r->skipping) { /* the rest of an over-long line */
-            if (nl) {
-                size_t k = (size_t)(nl - s) + 1;
-                r->start += k;
-                r->consumed += k;
-                r->skipping = 0;
-                continue;
-            }
-            r->consumed += avail;
-            r->start = r->fill;
-            int f = fill_more(r, err);
-            if (f < 0) return -1;
-            if (f == 0) {
-                r->skipping = 0;
-                return 0;
-            }
-            continue;
-        }
-        if (nl && (size_t)(nl - s) <= LB_PIPE_LINE_CAP) {
+        if (nl && (size_t)(nl - s) <= LINE_MAX_RAW) {
             size_t n = (size_t)(nl - s);
             r->start += n + 1;
             r->consumed += n + 1;
             if (n > 0 && s[n - 1] == '\r') n--;
-            *p = s;
-            *len = n;
-            *capped = 0;
-            return 1;
+            return give_line(s, n, p, len, capped);
         }
-        if (avail > LB_PIPE_LINE_CAP) { /* over-long: keep a prefix, skip the rest */
+        if (avail > LINE_MAX_RAW) { /* over-long: keep a prefix, skip the rest now */
+            if (!r->cap_buf && !(r->cap_buf = malloc(LB_PIPE_LINE_CAP))) {
+                lb_err(err, LABSE_E_NOMEM, "%s: out of memory for an over-long line", r->name);
+                return -1;
+            }
             size_t keep = cap_cut(s, LB_PIPE_LINE_CAP);
+            memcpy(r->cap_buf, s, keep);
             r->start += LB_PIPE_LINE_CAP;
             r->consumed += LB_PIPE_LINE_CAP;
-            r->skipping = 1;
-            *p = s;
+            if (skip_rest(r, err) < 0) return -1;
+            *p = r->cap_buf;
             *len = keep;
             *capped = 1;
             return 1;
@@ -432,16 +456,13 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
         if (f < 0) return -1;
         if (f == 0) {
             if (r->start == r->fill) return 0;
-            /* The last line, without '\n'. */
+            /* The last line, without '\n' (at most LINE_MAX_RAW bytes: see above). */
             s = r->buf + r->start;
             size_t n = r->fill - r->start;
             r->start = r->fill;
             r->consumed += n;
             if (s[n - 1] == '\r') n--;
-            *p = s;
-            *len = n;
-            *capped = 0;
-            return 1;
+            return give_line(s, n, p, len, capped);
         }
     }
 }

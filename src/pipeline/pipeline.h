@@ -51,11 +51,12 @@
 
 /* LB_PIPE_LINE_CAP (pack.h): a line longer than this many bytes is cut before tokenisation:
  * the reader keeps its first LB_PIPE_LINE_CAP bytes, backed off to the last ASCII whitespace
- * (or, with none, to a UTF-8 character boundary) and never holds more of it. Pre-tokenisation
- * splits at whitespace, so the ids are exactly those of the whole line whenever those bytes
- * already hold max_length-2 pieces (a word is at most 100 code points = 400 bytes before it
- * is [UNK]; 1 MiB holds thousands of words) — always, except for pathological lines (a
- * megabyte without any piece: control characters, one giant word). Such lines are counted as
+ * (or, with none, to a UTF-8 character boundary at most 3 bytes back) and never holds more
+ * of it; its offset is then already past the whole line. Pre-tokenisation splits at
+ * whitespace, so the ids are exactly those of the whole line whenever those bytes already
+ * hold max_length-2 pieces (a word is at most 100 code points = 400 bytes before it is
+ * [UNK]; 1 MiB holds thousands of words) — always, except for pathological lines (a megabyte
+ * without any piece: control characters, one giant word). Such lines are counted as
  * `capped`. */
 
 #define LB_PIPE_CHUNK 64       /* lines per tokenizer work item */

@@ -92,6 +92,15 @@ typedef struct model_args {
 
 double now_s(void);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* `labse eval`'s TSV reader (eval_tsv.c): split each of in's n lines at its first tab into
+ * source and target views into in's bytes. *src, *src_len, *tgt, *tgt_len receive malloc'ed
+ * arrays that the caller frees with free() whatever the result (NULL or partly filled on
+ * failure); *n = the pair count on success. Returns 0, or EXIT_RUNTIME after errorf() naming
+ * path (and the line: "PATH:LINE: no tab") when the input is empty, a line has no tab, or
+ * memory runs out. Reentrant (errorf writes stderr). */
+int eval_split_tsv(const char *path, const labse_text *in, const char ***src, size_t **src_len,
+                   const char ***tgt, size_t **tgt_len, size_t *n);
 int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 int parse_device(const char *s, labse_options *o);

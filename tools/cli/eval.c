@@ -38,40 +38,6 @@ static const char USAGE_EVAL[] =
 
 enum { OPT_E_SRC_EMB = 512, OPT_E_TGT_EMB, OPT_E_MARGIN, OPT_E_JSON, OPT_E_BLOCK_ROWS };
 
-/* Split each line of a TSV at its first tab into source and target views (pointers and
- * lengths; the caller frees the four arrays). */
-static int split_tsv(const char *path, const labse_text *in, const char ***src, size_t **src_len,
-                     const char ***tgt, size_t **tgt_len, size_t *n) {
-    size_t nl = labse_text_count(in);
-    if (nl == 0) {
-        errorf("%s: empty file (no pairs)", path);
-        return EXIT_RUNTIME;
-    }
-    *src = malloc(nl * sizeof **src);
-    *tgt = malloc(nl * sizeof **tgt);
-    *src_len = malloc(nl * sizeof **src_len);
-    *tgt_len = malloc(nl * sizeof **tgt_len);
-    if (!*src || !*tgt || !*src_len || !*tgt_len) {
-        errorf("out of memory");
-        return EXIT_RUNTIME;
-    }
-    for (size_t i = 0; i < nl; i++) {
-        size_t len;
-        const char *line = labse_text_line(in, i, &len);
-        const char *tab = len ? memchr(line, '\t', len) : NULL;
-        if (!tab) {
-            errorf("%s:%zu: no tab (expected 'source<TAB>target')", path, i + 1);
-            return EXIT_RUNTIME;
-        }
-        (*src)[i] = line;
-        (*src_len)[i] = (size_t)(tab - line);
-        (*tgt)[i] = tab + 1;
-        (*tgt_len)[i] = len - (size_t)(tab - line) - 1;
-    }
-    *n = nl;
-    return 0;
-}
-
 /* k-NN + accuracies of one aligned pair of matrices. */
 static int eval_pair(const labse_embeddings *a, const labse_embeddings *b, int k,
                      size_t block_rows, const labse_options *dev, int quiet, labse_margin margin,
@@ -192,7 +158,7 @@ int cmd_eval(int argc, char **argv) {
             char name[4200];
             labse_status s = labse_text_read(path, &in, &err);
             if (s != LABSE_OK) rc = report("input", s, &err, 0);
-            if (!rc) rc = split_tsv(path, in, &sl, &sn, &tl, &tn, &n);
+            if (!rc) rc = eval_split_tsv(path, in, &sl, &sn, &tl, &tn, &n);
             snprintf(name, sizeof name, "%s (source)", path);
             if (!rc) rc = mine_encode(sess, m, sl, sn, n, name, &a);
             snprintf(name, sizeof name, "%s (target)", path);
