@@ -20,6 +20,7 @@
 #define LIVE_SLOTS 64
 #define LIVE_NAME 4160
 static _Atomic int g_live_state[LIVE_SLOTS];
+static _Atomic int g_dying; /* lb_afile_remove_all() ran: no new temporary may stay */
 static char g_live_name[LIVE_SLOTS][LIVE_NAME];
 
 static int live_add(const char *tmp) {
@@ -40,6 +41,10 @@ static void live_drop(int slot) {
 }
 
 void lb_afile_remove_all(void) {
+    /* first the flag, then the scan: a temporary registered after the scan is removed by its
+     * own opener, which checks the flag after creating it (other threads go on running until
+     * the process dies) */
+    atomic_store(&g_dying, 1);
     for (int i = 0; i < LIVE_SLOTS; i++)
         if (atomic_load(&g_live_state[i]) == 2) (void)unlink(g_live_name[i]);
 }
@@ -72,6 +77,9 @@ labse_status lb_afile_open(const char *path, lb_afile **out, labse_error *err) {
     }
     snprintf(f->tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
     (void)unlink(f->tmp); /* a leftover of an earlier process with our pid */
+    /* registered before it exists: a signal between the open and the registration would
+     * otherwise leave it behind (removing a name not yet created is harmless) */
+    f->live = live_add(f->tmp);
     do {
         f->fd = open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     } while (f->fd < 0 && errno == EINTR);
@@ -81,7 +89,13 @@ labse_status lb_afile_open(const char *path, lb_afile **out, labse_error *err) {
         afile_free(f);
         return LABSE_E_IO;
     }
-    f->live = live_add(f->tmp);
+    if (atomic_load(&g_dying)) { /* the process is being interrupted */
+        close(f->fd);
+        unlink(f->tmp);
+        lb_err(err, LABSE_E_IO, "%s: not created: the process is being interrupted", f->tmp);
+        afile_free(f);
+        return LABSE_E_IO;
+    }
     *out = f;
     return LABSE_OK;
 }
