@@ -12,7 +12,14 @@
 #      tools/gpu_suite.sh's steps on it at small sizes (run --dry --emu)
 #   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
 #      tests (out-of-bounds reads and writes in kernels show there)
-# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 skip 4 / 5.
+#   6. a ThreadSanitizer build (GCC's libtsan, CPU only) runs the threaded tests: test_pipeline,
+#      pipeline_tiny, test_threads, and the Python binding's concurrent encode tests (python
+#      with libtsan preloaded, the binding on build-tsan/liblabse.so). OMP_THREAD_LIMIT=1: libgomp
+#      is not instrumented, so TSan cannot see its barriers and would report the OpenMP team's
+#      ordered accesses as races; with one-thread teams the pipeline's own threads (reader,
+#      tokenizer pool, scheduler) and the API's sessions are what is checked.
+# Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 /
+# LABSE_SKIP_TSAN=1 skip 4 / 5 / 6.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -43,4 +50,28 @@ if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
   ctest --test-dir build-asan -R '^test_emu$|^test_k_' --output-on-failure -j"$JOBS"
+fi
+
+if [ "${LABSE_SKIP_TSAN:-0}" != "1" ]; then
+  t0=$(date +%s)
+  cmake -S . -B build-tsan -DLABSE_CUDA=OFF -DLABSE_SANITIZE_THREAD=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_C_FLAGS=-O1 >/dev/null
+  cmake --build build-tsan -j"$JOBS" --target labse labse_shared npy_tool test_pipeline test_threads
+  # halt_on_error + exitcode: the first report fails the test. No suppressions are needed.
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" OMP_THREAD_LIMIT=1 \
+    LABSE_TEST_SKIP_OMP_TEAMS=1
+  ctest --test-dir build-tsan -R '^test_pipeline$|^pipeline_tiny$|^test_threads$' \
+    --output-on-failure -j"$JOBS"
+  # Python: the interpreter is not instrumented, so libtsan must be loaded first (LD_PRELOAD);
+  # the pytest venv is the normal build's (python_install made it), skipped without it.
+  if [ -x build/pyenv/bin/python ]; then
+    LD_PRELOAD="$(gcc -print-file-name=libtsan.so)" LABSE_LIBRARY="$ROOT/build-tsan/liblabse.so" \
+      PYTHONPATH="$ROOT/python" LABSE_SRC_DIR="$ROOT" \
+      build/pyenv/bin/python -m pytest -p no:cacheprovider -q -c pyproject.toml \
+      python/tests/test_labse.py -k "concurrent or close_while"
+  else
+    echo "tsan: no build/pyenv (python_install skipped): Python concurrency not checked"
+  fi
+  unset TSAN_OPTIONS OMP_THREAD_LIMIT LABSE_TEST_SKIP_OMP_TEAMS
+  echo "tsan stage: $(( $(date +%s) - t0 )) s"
 fi
