@@ -14,10 +14,12 @@
 #      tests (out-of-bounds reads and writes in kernels show there)
 #   6. a ThreadSanitizer build (GCC's libtsan, CPU only) runs the threaded tests: test_pipeline,
 #      pipeline_tiny, test_threads, and the Python binding's concurrent encode tests (python
-#      with libtsan preloaded, the binding on build-tsan/liblabse.so). OMP_THREAD_LIMIT=1: libgomp
-#      is not instrumented, so TSan cannot see its barriers and would report the OpenMP team's
-#      ordered accesses as races; with one-thread teams the pipeline's own threads (reader,
-#      tokenizer pool, scheduler) and the API's sessions are what is checked.
+#      with libtsan preloaded, the binding on build-tsan/liblabse.so). The encoder's OpenMP
+#      teams run one thread (OMP_NUM_THREADS=1, LABSE_TEST_THREADS=1, test_threads' all-cores
+#      case skipped): libgomp is not instrumented, so TSan cannot see its barriers and would
+#      report the team's ordered accesses as races. (Not OMP_THREAD_LIMIT=1: OpenBLAS then
+#      waits forever for a second thread it was promised.) The pipeline's own threads (reader,
+#      tokenizer pool, scheduler) and the API's concurrent sessions are what is checked.
 # Environment: LABSE_JOBS (default: cores), LABSE_SKIP_EMU=1 / LABSE_SKIP_ASAN=1 /
 # LABSE_SKIP_TSAN=1 skip 4 / 5 / 6.
 set -euo pipefail
@@ -58,8 +60,8 @@ if [ "${LABSE_SKIP_TSAN:-0}" != "1" ]; then
     -DCMAKE_C_FLAGS=-O1 >/dev/null
   cmake --build build-tsan -j"$JOBS" --target labse labse_shared npy_tool test_pipeline test_threads
   # halt_on_error + exitcode: the first report fails the test. No suppressions are needed.
-  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" OMP_THREAD_LIMIT=1 \
-    LABSE_TEST_SKIP_OMP_TEAMS=1
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" OMP_NUM_THREADS=1 \
+    LABSE_TEST_THREADS=1 LABSE_TEST_SKIP_OMP_TEAMS=1
   ctest --test-dir build-tsan -R '^test_pipeline$|^pipeline_tiny$|^test_threads$' \
     --output-on-failure -j"$JOBS"
   # Python: the interpreter is not instrumented, so libtsan must be loaded first (LD_PRELOAD);
@@ -72,6 +74,6 @@ if [ "${LABSE_SKIP_TSAN:-0}" != "1" ]; then
   else
     echo "tsan: no build/pyenv (python_install skipped): Python concurrency not checked"
   fi
-  unset TSAN_OPTIONS OMP_THREAD_LIMIT LABSE_TEST_SKIP_OMP_TEAMS
+  unset TSAN_OPTIONS OMP_NUM_THREADS LABSE_TEST_THREADS LABSE_TEST_SKIP_OMP_TEAMS
   echo "tsan stage: $(( $(date +%s) - t0 )) s"
 fi
