@@ -10,6 +10,9 @@
 #   merge   labse merge of 4 shard folders to a folder and a .npy
 #   mine    labse mine to pairs.tsv
 #   model   labse encode to out.npy, faults on the model files only (a copy of MODEL_DIR)
+#   full    a real disk-full run: labse encode of 400 lines to a folder on a 48 KiB tmpfs
+#           (root only; skipped with a message where mount is refused), then the folder
+#           copied to disk and resumed (no shim)
 # For each: a run in counting mode (LB_FAULT_COUNT) gives the number of calls per kind on
 # files under the scenario's folder (LB_FAULT_PREFIX; the model is outside it, so the walk of
 # the encoders excludes model loading, which the 'model' scenario walks instead). Then one run
@@ -26,9 +29,9 @@
 set -u
 LABSE=$(realpath "${1:?labse}"); SHIM=$(realpath "${2:?faultinj.so}"); MODEL=$(realpath "${3:?model}"); shift 3
 [ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
-SCEN=("$@"); [ ${#SCEN[@]} -gt 0 ] || SCEN=(npy dir resume merge mine model)
+SCEN=("$@"); [ ${#SCEN[@]} -gt 0 ] || SCEN=(npy dir resume merge mine model full)
 T=$(mktemp -d "${TMPDIR:-/tmp}/labse_fault.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap 'umount "$T/full/mnt" 2>/dev/null; rm -rf "$T"' EXIT
 PASS=0; FAIL=0; TOL=0
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 E=(encode --device cpu --threads 1 --tok-threads 1 --quiet)
@@ -150,6 +153,27 @@ walk() { # walk S
     echo "# $s: $runs faulted runs in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 
-for s in "${SCEN[@]}"; do walk "$s"; done
+full() { # a real ENOSPC from a small tmpfs
+    local d="$T/full" rc
+    awk 'BEGIN { for (i = 0; i < 400; i++) print "full line " i " w" (i % 17) }' >"$T/in400.txt"
+    mkdir -p "$d/ref" "$d/mnt" && cd "$d" && cp "$T/in400.txt" in.txt || { bad "full: setup"; return; }
+    (cd ref && cp ../in.txt . && cmd_dir >/dev/null 2>&1) || { bad "full: undisturbed run"; return; }
+    if ! mount -t tmpfs -o size=48k none "$d/mnt" 2>/dev/null; then
+        echo "# full: SKIP (cannot mount a tmpfs here: needs root)"; return
+    fi
+    cp in.txt mnt/ && (cd mnt && cmd_dir >/dev/null 2>"$T/err"); rc=$?
+    [ $rc -eq 1 ] || bad "full: rc $rc on a full disk (want 1)"
+    grep -q "No space left on device" "$T/err" || bad "full: no ENOSPC message: $(head -c 300 "$T/err")"
+    grep -q "out/" "$T/err" || bad "full: the message names no file under out/: $(head -c 300 "$T/err")"
+    ! find mnt -name '*.tmp.*' | grep -q . || bad "full: temporaries left"
+    x=$(manifest_ok mnt/out) || bad "full: $x"
+    echo "# full: $(grep -c '"file"' mnt/out/manifest.json 2>/dev/null) parts listed when the disk filled: $(head -c 200 "$T/err")"
+    mkdir -p disk && cp -r mnt/out mnt/in.txt disk/; umount "$d/mnt"
+    (cd disk && cmd_dir >/dev/null 2>&1) || { bad "full: resume on disk failed"; return; }
+    diff -r disk/out ref/out >/dev/null || bad "full: resumed folder differs from the undisturbed run"
+    PASS=$((PASS + 1))
+}
+
+for s in "${SCEN[@]}"; do if [ "$s" = full ]; then full; else walk "$s"; fi; done
 echo "# $PASS faulted runs checked, $TOL tolerated faults, $FAIL failures"
 [ "$FAIL" -eq 0 ]
