@@ -195,7 +195,8 @@ echo "# bad input through the pipeline"
     awk 'BEGIN { for (i = 0; i < 2000; i++) printf "word%d ", i % 1000; print "" }'
     printf 'no newline at the end'
 } >"$T/bad.txt"
-"$LABSE" encode --model "$MODEL" --device cpu --input "$T/bad.txt" --output "$T/bad/" --part-rows 4 2>"$T/err"
+TH=(); [ -z "${LABSE_TEST_THREADS:-}" ] || TH=(--threads "$LABSE_TEST_THREADS")  # default: all cores
+"$LABSE" encode --model "$MODEL" --device cpu "${TH[@]}" --input "$T/bad.txt" --output "$T/bad/" --part-rows 4 2>"$T/err"
 check "bad input: rc 0" test $? -eq 0
 "$LABSE" merge --npy "$T/bad.npy" "$T/bad" -q
 check "bad input: 9 rows" test "$("$NPYT" shape "$T/bad.npy")" = "9 $DIM"
