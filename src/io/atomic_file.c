@@ -180,7 +180,11 @@ labse_status lb_afile_commit(lb_afile *f, labse_error *err) {
         s = lb_err(err, LABSE_E_IO, "%s: earlier write failed", f->tmp);
         goto fail;
     }
-    if (fsync(f->fd) != 0 && errno != EINVAL && errno != EROFS) {
+    int rc;
+    do {
+        rc = fsync(f->fd);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EINVAL && errno != EROFS) {
         s = lb_err(err, LABSE_E_IO, "%s: fsync failed: %s", f->tmp, strerror(errno));
         goto fail;
     }

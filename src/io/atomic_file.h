@@ -57,7 +57,7 @@ const char *lb_afile_tmp_path(const lb_afile *f);
 const char *lb_afile_path(const lb_afile *f);
 
 /*
- * Finish: fsync (EINVAL/EROFS, a file system that cannot sync, are not errors), close,
+ * Finish: fsync (EINTR retried; EINVAL/EROFS, a file system that cannot sync, are not errors), close,
  * rename the temporary onto path (replacing an existing file atomically), fsync the
  * directory (best effort). Frees f in every case; on any failure the temporary is removed
  * and path is left as it was. Errors (LABSE_E_IO): "<tmp>: earlier write failed",

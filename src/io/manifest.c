@@ -132,7 +132,10 @@ static int get_int(const cJSON *o, const char *k, int *v) {
 static labse_status load_json(const char *path, cJSON **root, int *absent, labse_error *err) {
     *root = NULL;
     if (absent) *absent = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    do /* EINTR retried */
+        f = fopen(path, "rb");
+    while (!f && errno == EINTR);
     if (!f) {
         if (absent) *absent = errno == ENOENT;
         return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -154,11 +157,11 @@ static labse_status load_json(const char *path, cJSON **root, int *absent, labse
         if (r == 0) break;
         len += r;
     }
-    int rerr = ferror(f);
+    int rerr = ferror(f), rerrno = errno; /* fread sets errno with the error flag */
     fclose(f);
     if (rerr) {
         free(text);
-        return lb_err(err, LABSE_E_IO, "%s: read failed", path);
+        return lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(rerrno));
     }
     *root = cJSON_ParseWithLength(text ? text : "", len);
     free(text);

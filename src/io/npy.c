@@ -420,7 +420,10 @@ labse_status lb_npy_parse_header(const void *buf, size_t len, const char *name,
 labse_status lb_npy_read_f32(const char *path, float **data, lb_npy_info *info,
                              labse_error *err) {
     if (!path || !data) return lb_err(err, LABSE_E_INVALID, "npy: NULL argument");
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    do /* EINTR retried */
+        f = fopen(path, "rb");
+    while (!f && errno == EINTR);
     if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     labse_status s = LABSE_OK;
     float *buf = NULL;

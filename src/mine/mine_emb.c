@@ -67,7 +67,10 @@ void lb_emb_free(lb_emb *e) {
 static labse_status map_npy(const char *path, emb_seg *seg, lb_npy_info *info,
                             labse_error *err) {
     memset(seg, 0, sizeof *seg);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
+    do /* EINTR retried */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
     if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {

@@ -71,7 +71,10 @@ static labse_status read_small_file(const char *path, size_t max, char **buf, si
                                     labse_error *err) {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    do /* EINTR retried */
+        f = fopen(path, "rb");
+    while (!f && errno == EINTR);
     if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
     struct stat sb; /* size the buffer once for a regular file (one read, no regrowth) */
@@ -488,7 +491,10 @@ done:
 
 /* Line count of vocab.txt: '\n' ends a line; a last line without '\n' counts. */
 static labse_status count_vocab_lines(const char *path, long *lines, labse_error *err) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    do /* EINTR retried */
+        f = fopen(path, "rb");
+    while (!f && errno == EINTR);
     if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     char buf[1 << 16];
     long n = 0;

@@ -285,7 +285,10 @@ labse_status lb_st_open(const char *path, lb_safetensors **out, labse_error *err
     }
     labse_status s = LABSE_OK;
     char *hdr = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd;
+    do /* EINTR retried */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         s = lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;

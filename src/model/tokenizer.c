@@ -308,7 +308,10 @@ void lb_tokenizer_free(lb_tokenizer *t) {
 
 /* Read the whole file into a malloc'd buffer with one spare byte; *n = file size. */
 static labse_status read_file(const char *path, char **out, size_t *n, labse_error *err) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    do /* EINTR retried */
+        f = fopen(path, "rb");
+    while (!f && errno == EINTR);
     if (!f) return lb_err(err, LABSE_E_IO, "%s: cannot open vocabulary: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

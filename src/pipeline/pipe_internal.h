@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/common.h"
 #include "io/manifest.h"
@@ -126,5 +127,13 @@ labse_status lb_tokpool_finish(lb_tokpool *p, double *tok_cpu_seconds, labse_err
 
 /* The output side lives below the pipeline: the streaming .npy writer lb_npys (io/npy.h)
  * and manifest.json (io/manifest.h), both over io/atomic_file.h. */
+
+/* pread all of len bytes of fd at off, EINTR and short reads retried (short only at EOF).
+ * Returns the bytes read, or -1 with errno set. Reentrant. Defined in pipe_reader.c. */
+ssize_t lb_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/* open(path, O_RDONLY | O_CLOEXEC), retried on EINTR. Returns the descriptor (caller closes)
+ * or -1 with errno set. Reentrant. Defined in pipe_reader.c. */
+int lb_open_ro(const char *path);
 
 #endif

@@ -21,7 +21,7 @@
 /* Copy src to dst (link() failed across file systems), atomically (io/atomic_file.h): dst
  * appears whole or not at all. */
 static labse_status copy_file(const char *src, const char *dst, labse_error *err) {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int in = lb_open_ro(src);
     if (in < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", src, strerror(errno));
     lb_afile *out = NULL;
     labse_status s = lb_afile_open(dst, &out, err);
@@ -44,12 +44,13 @@ static labse_status copy_file(const char *src, const char *dst, labse_error *err
 /* Append the rows of one part file to w, checking its header and sha256. */
 static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
                                 const lb_manifest *m, labse_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = lb_open_ro(path);
     if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     char hdr[LB_NPY_HEADER_MAX];
-    ssize_t hn = read(fd, hdr, sizeof hdr);
+    ssize_t hn = lb_pread_full(fd, hdr, sizeof hdr, 0);
     lb_npy_info info;
-    labse_status s = lb_npy_parse_header(hdr, hn > 0 ? (size_t)hn : 0, path, &info, err);
+    labse_status s = hn < 0 ? lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(errno))
+                            : lb_npy_parse_header(hdr, (size_t)hn, path, &info, err);
     if (s == LABSE_OK && (info.rows != p->rows || info.cols != (uint64_t)m->dim ||
                           info.dtype != m->dtype || info.ndim != 2))
         s = lb_err(err, LABSE_E_FORMAT, "%s: shape or dtype differs from the manifest", path);
@@ -63,7 +64,11 @@ static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_
     uint64_t off = info.data_offset, left = p->rows;
     while (s == LABSE_OK && left > 0) {
         size_t n = left < per ? (size_t)left : per;
-        ssize_t r = pread(fd, buf, n * rowb, (off_t)off);
+        ssize_t r = lb_pread_full(fd, buf, n * rowb, off);
+        if (r < 0) {
+            s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
         if (r != (ssize_t)(n * rowb)) {
             s = lb_err(err, LABSE_E_FORMAT, "%s: truncated", path);
             break;
@@ -75,7 +80,10 @@ static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_
     }
     if (s == LABSE_OK) {
         char extra;
-        if (pread(fd, &extra, 1, (off_t)off) != 0)
+        ssize_t r = lb_pread_full(fd, &extra, 1, off);
+        if (r < 0)
+            s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(errno));
+        else if (r != 0)
             s = lb_err(err, LABSE_E_FORMAT, "%s: trailing bytes after the rows", path);
     }
     if (s == LABSE_OK) {

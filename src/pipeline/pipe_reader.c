@@ -20,8 +20,7 @@
  * Small I/O helpers
  * ========================================================================================== */
 
-/* pread all of len bytes at off (short only at EOF). Returns bytes read or -1. */
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off) {
+ssize_t lb_pread_full(int fd, void *buf, size_t len, uint64_t off) {
     size_t got = 0;
     while (got < len) {
         ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
@@ -35,7 +34,7 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off) {
     return (ssize_t)got;
 }
 
-static int open_ro(const char *path) {
+int lb_open_ro(const char *path) {
     int fd;
     do {
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -51,7 +50,7 @@ static labse_status count_newlines(int fd, uint64_t a, uint64_t b, const char *n
     uint64_t n = 0;
     while (a < b) {
         size_t want = (b - a) < READ_CHUNK ? (size_t)(b - a) : READ_CHUNK;
-        ssize_t r = pread_full(fd, buf, want, a);
+        ssize_t r = lb_pread_full(fd, buf, want, a);
         if (r <= 0) {
             free(buf);
             return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name,
@@ -79,7 +78,7 @@ static labse_status line_start_at(int fd, uint64_t size, uint64_t b, const char 
     char buf[65536];
     uint64_t pos = b - 1; /* look for the first '\n' at or after b-1 */
     for (;;) {
-        ssize_t r = pread_full(fd, buf, sizeof buf, pos);
+        ssize_t r = lb_pread_full(fd, buf, sizeof buf, pos);
         if (r < 0) return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name, strerror(errno));
         if (r == 0) {
             *out = size;
@@ -103,7 +102,7 @@ static labse_status align_forward(int fd, uint64_t size, uint64_t align, const c
     char buf[65536];
     uint64_t p = *pos;
     while (need > 0) {
-        ssize_t r = pread_full(fd, buf, sizeof buf, p);
+        ssize_t r = lb_pread_full(fd, buf, sizeof buf, p);
         if (r < 0) return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name, strerror(errno));
         if (r == 0) { /* the last line has no '\n': it ends the file */
             *pos = size;
@@ -139,7 +138,7 @@ labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char 
     uint64_t offs[2] = {0, size > MB ? size - MB : 0};
     for (int k = 0; k < 2; k++) {
         size_t want = size < MB ? (size_t)size : MB;
-        ssize_t r = pread_full(fd, buf, want, offs[k]);
+        ssize_t r = lb_pread_full(fd, buf, want, offs[k]);
         if (r != (ssize_t)want) {
             free(buf);
             return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name,
@@ -157,7 +156,7 @@ labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char 
 labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t end,
                                    char hex[65], labse_error *err) {
     const size_t MB = (size_t)1 << 20;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = lb_open_ro(path);
     if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     char *buf = malloc(4 * MB);
     if (!buf) {
@@ -169,7 +168,7 @@ labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t en
     labse_status s = LABSE_OK;
     for (uint64_t at = start; at < end && s == LABSE_OK;) {
         size_t want = end - at < 4 * MB ? (size_t)(end - at) : 4 * MB;
-        ssize_t r = pread_full(fd, buf, want, at);
+        ssize_t r = lb_pread_full(fd, buf, want, at);
         if (r != (ssize_t)want)
             s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path,
                        r < 0 ? strerror(errno) : "the file is shorter than it was");
@@ -211,7 +210,7 @@ labse_status lb_input_range_open(const char *path, int k, int n, uint64_t align,
     if (n < 1 || k < 0 || k >= n)
         return lb_err(err, LABSE_E_INVALID, "shard %d/%d: want 0 <= K < N", k, n);
     int is_stdin = strcmp(path, "-") == 0;
-    int fd = is_stdin ? STDIN_FILENO : open_ro(path);
+    int fd = is_stdin ? STDIN_FILENO : lb_open_ro(path);
     if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -262,8 +261,10 @@ labse_status lb_input_range_open(const char *path, int k, int n, uint64_t align,
     r->lines = nl;
     if (r->end > r->start) { /* a last line without '\n' */
         char last;
-        if (pread_full(fd, &last, 1, r->end - 1) != 1) {
-            s = lb_err(err, LABSE_E_IO, "%s: read failed", path);
+        ssize_t got = lb_pread_full(fd, &last, 1, r->end - 1);
+        if (got != 1) { /* 0: the file shrank since its size was taken */
+            s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path,
+                       got < 0 ? strerror(errno) : "the file shrank");
             goto out;
         }
         if (last != '\n') r->lines++;
@@ -306,7 +307,7 @@ labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_r
             return lb_err(err, LABSE_E_INVALID, "stdin cannot be read from an offset");
         }
     } else {
-        r->fd = open_ro(path);
+        r->fd = lb_open_ro(path);
         if (r->fd < 0) {
             int e = errno;
             lb_reader_free(r);
