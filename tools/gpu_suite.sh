@@ -202,8 +202,12 @@ out_log() {
     } >>"$OUT/suite.log"
 }
 
+# summary [FILE]: the table into FILE (replaced), or to stdout. (Not `>/dev/stdout`: when
+# stdout is a regular file, e.g. a CI log, that would truncate it.)
 summary() {
-    local f=${1:-/dev/stdout}
+    if [ $# -gt 0 ]; then summary_table >"$1"; else summary_table; fi
+}
+summary_table() {
     {
         printf '\n%-26s %-8s %6s  %s\n' "step" "status" "sec" "note"
         printf '%-26s %-8s %6s  %s\n' "----" "------" "---" "----"
@@ -213,7 +217,7 @@ summary() {
         done
         printf 'total %ss of a %ss budget; %s\n' "$(( $(now) - T_START ))" "$BUDGET" \
             "$([ "$FAILED" -eq 0 ] && echo "no step failed" || echo "$FAILED step(s) FAILED")"
-    } >"$f"
+    }
 }
 
 record() { # record NAME STATUS SECONDS NOTE
