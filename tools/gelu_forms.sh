@@ -8,7 +8,8 @@
 #
 # Usage: tools/gelu_forms.sh LABSE_BINARY MODEL_DIR BITEXT_DIR STRIDE [WORKDIR]
 #   the lines: both columns of every BITEXT_DIR/*.tsv (sorted), then every STRIDE-th of them
-#   (1 = all). Runs on one CPU thread. Needs python3 with numpy.
+#   (1 = all). Runs on one CPU thread (LABSE_THREADS=N: N threads, the same for both
+#   forms). Needs python3 with numpy.
 set -euo pipefail
 bin=$1 model=$(readlink -f "$2") bitext=$3 stride=$4 work=${5:-$(mktemp -d)}
 mkdir -p "$work/tanh-model"
@@ -20,8 +21,8 @@ sed 's/"hidden_act": *"gelu"/"hidden_act": "gelu_new"/' "$model/config.json" > "
 grep -q '"gelu_new"' "$work/tanh-model/config.json" || { echo "no \"hidden_act\": \"gelu\" in $model/config.json" >&2; exit 1; }
 for f in $(ls "$bitext"/*.tsv | sort); do cut -f1 "$f"; cut -f2 "$f"; done |
   awk -v s="$stride" '(NR - 1) % s == 0' > "$work/lines.txt"
-"$bin" encode -m "$model" -i "$work/lines.txt" -o "$work/erf.npy" --device cpu -t 1 --tok-threads 1
-"$bin" encode -m "$work/tanh-model" -i "$work/lines.txt" -o "$work/tanh.npy" --device cpu -t 1 --tok-threads 1
+"$bin" encode -m "$model" -i "$work/lines.txt" -o "$work/erf.npy" --device cpu -t "${LABSE_THREADS:-1}" --tok-threads 1
+"$bin" encode -m "$work/tanh-model" -i "$work/lines.txt" -o "$work/tanh.npy" --device cpu -t "${LABSE_THREADS:-1}" --tok-threads 1
 python3 - "$work/erf.npy" "$work/tanh.npy" <<'PY'
 import sys
 import numpy as np
