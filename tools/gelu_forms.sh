@@ -9,7 +9,9 @@
 # Usage: tools/gelu_forms.sh LABSE_BINARY MODEL_DIR BITEXT_DIR STRIDE [WORKDIR]
 #   the lines: both columns of every BITEXT_DIR/*.tsv (sorted), then every STRIDE-th of them
 #   (1 = all). Runs on one CPU thread (LABSE_THREADS=N: N threads, the same for both
-#   forms). Needs python3 with numpy.
+#   forms). Needs python3 with numpy ($PYTHON names another). WORKDIR keeps the work:
+#   rerun the same command to resume an interrupted run (the LaBSE-shaped model takes hours
+#   on one core).
 set -euo pipefail
 bin=$1 model=$(readlink -f "$2") bitext=$3 stride=$4 work=${5:-$(mktemp -d)}
 mkdir -p "$work/tanh-model"
@@ -21,9 +23,17 @@ sed 's/"hidden_act": *"gelu"/"hidden_act": "gelu_new"/' "$model/config.json" > "
 grep -q '"gelu_new"' "$work/tanh-model/config.json" || { echo "no \"hidden_act\": \"gelu\" in $model/config.json" >&2; exit 1; }
 for f in $(ls "$bitext"/*.tsv | sort); do cut -f1 "$f"; cut -f2 "$f"; done |
   awk -v s="$stride" '(NR - 1) % s == 0' > "$work/lines.txt"
-"$bin" encode -m "$model" -i "$work/lines.txt" -o "$work/erf.npy" --device cpu -t "${LABSE_THREADS:-1}" --tok-threads 1
-"$bin" encode -m "$work/tanh-model" -i "$work/lines.txt" -o "$work/tanh.npy" --device cpu -t "${LABSE_THREADS:-1}" --tok-threads 1
-python3 - "$work/erf.npy" "$work/tanh.npy" <<'PY'
+# Each form is encoded into a part folder (resumable: rerunning the same command after an
+# interruption goes on from the last complete part), then joined into FORM.npy.
+encode_form() { # encode_form NAME MODEL
+    [ -f "$work/$1.npy" ] && return 0
+    "$bin" encode -m "$2" -i "$work/lines.txt" -o "$work/$1/" --part-rows 4096 --device cpu \
+        -t "${LABSE_THREADS:-1}" --tok-threads 1
+    "$bin" merge --npy "$work/$1.npy" "$work/$1"
+}
+encode_form erf "$model"
+encode_form tanh "$work/tanh-model"
+"${PYTHON:-python3}" - "$work/erf.npy" "$work/tanh.npy" <<'PY'
 import sys
 import numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
