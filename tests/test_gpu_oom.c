@@ -28,6 +28,8 @@
  *     attention kernel may change with a piece's token bucket and longest sentence, within
  *     fp16 rounding: 2^-11 for |x| <= 1). Measured on the emulator for these texts: 0 (the
  *     pieces happen to run the same kernels); rows put in the wrong places differ by 0.43.
+ *   - room for a session's buffers (twice what they took) and 4 MiB: the workspace is 4 MiB
+ *     (reduced), no batch is split, rows as above.
  *   - no memory (free 0): labse_encode fails with LABSE_E_CUDA and a message naming one
  *     sentence, its token count and the bytes asked; the same session, memory given back,
  *     then encodes the reference rows again (the failure left nothing broken).
@@ -179,6 +181,32 @@ static void test_split_when_short(void **state) {
     assert_int_equal(st.gpu_workspace_reduced, 1);
     assert_true(st.gpu_workspace_bytes < ((size_t)32 << 20));
     compare_rows(rows, g_ref, "split");
+    free(rows);
+}
+
+/* Room for a session's buffers and 4 MiB, not 32: the middle workspace, no split. */
+static void test_workspace_fallback(void **state) {
+    (void)state;
+    void *b = ballast(((size_t)4 << 20) + 2 * g_batch_bytes);
+    assert_non_null(b);
+    labse_session *s = NULL;
+    labse_error e;
+    float *rows = malloc(g_n * (size_t)g_dim * sizeof *rows);
+    labse_stats st;
+    assert_int_equal(labse_session_new(g_gpu, &s, &e), LABSE_OK);
+    const size_t n = 8; /* a few texts are enough: the workspace is chosen at session_new */
+    if (labse_encode(s, (const char *const *)g_texts, NULL, n, rows, &e) != LABSE_OK)
+        fail_msg("labse_encode: %s", e.message);
+    labse_session_stats(s, &st);
+    labse_session_free(s);
+    unballast(b);
+    printf("  workspace %" PRIu64 " bytes, %" PRIu64 " batches split\n", st.gpu_workspace_bytes,
+           st.gpu_split_batches);
+    assert_int_equal(st.gpu_workspace_bytes, (uint64_t)4 << 20);
+    assert_int_equal(st.gpu_workspace_reduced, 1);
+    assert_int_equal(st.gpu_split_batches, 0);
+    for (size_t i = 0; i < n * (size_t)g_dim; i++)
+        assert_true(fabs((double)rows[i] - g_ref[i]) <= BATCH_ABS_MAX);
     free(rows);
 }
 
@@ -360,6 +388,7 @@ int main(int argc, char **argv) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_when_short),
+        cmocka_unit_test(test_workspace_fallback),
         cmocka_unit_test(test_one_sentence_does_not_fit),
         cmocka_unit_test(test_cli),
     };

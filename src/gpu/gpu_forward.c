@@ -51,8 +51,9 @@
  * halved again while a piece does not fit, down to one sentence; the rows of a piece land at
  * its own rows of out, so the caller sees one batch. A piece computes what the whole batch
  * computes for its sentences (attention stays within a sequence, every other op is row-wise;
- * only the GEMM algorithm, chosen by token bucket, may differ: within fp16 rounding, as any
- * other batch composition — tests/test_gpu_oom.c). The smallest (padded) token count that
+ * only the GEMM algorithm, chosen by token bucket, and the attention kernel, chosen by the
+ * longest sentence, may differ: within fp16 rounding, as for any other batch composition —
+ * tests/test_gpu_oom.c). The smallest (padded) token count that
  * failed is the context's ceiling: a later batch that would have to grow the buffers to it or
  * beyond is split up front instead of failing again. One sentence that does not fit is an
  * error naming its token count and the bytes asked. Splits are counted (lb_gpu_ctx_mem_stats).
@@ -166,12 +167,16 @@ static cudaError_t dev_alloc(lb_gpu_ctx *c, void **p, size_t bytes, size_t tok) 
     return e;
 }
 
+/* The width of the activation big: max(3H, FF) (QKV and the FFN share it). Pure. */
+static size_t big_width(const lb_config *k) {
+    return (size_t)(k->intermediate > 3 * k->hidden ? k->intermediate : 3 * k->hidden);
+}
+
 /* Device bytes of the activations (acts 1) or of one slot's buffers (acts 0) for tok tokens
  * and seq sequences, as grow_acts / grow_slot allocate them. Pure. */
 static size_t bufs_bytes(const lb_gpu_ctx *c, size_t tok, size_t seq, int acts) {
     const lb_config *k = &c->m->cfg;
-    const size_t H = (size_t)k->hidden, wide = (size_t)(k->intermediate > 3 * k->hidden
-                                                              ? k->intermediate : 3 * k->hidden);
+    const size_t H = (size_t)k->hidden, wide = big_width(k);
     const size_t io = tok * sizeof(int32_t) + (seq + 1) * sizeof(int32_t) +
                       seq * (size_t)k->dim * sizeof(float); /* ids, cu, rows */
     if (!acts) return io;
@@ -189,8 +194,7 @@ static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error
     if (seq < c->cap_seq) seq = c->cap_seq;
     free_acts(c);
     const lb_config *k = &c->m->cfg;
-    const size_t H = (size_t)k->hidden, wide = (size_t)(k->intermediate > 3 * k->hidden
-                                                              ? k->intermediate : 3 * k->hidden);
+    const size_t H = (size_t)k->hidden, wide = big_width(k);
     LB_CU(dev_alloc(c, (void **)&c->x, tok * H * 2, tok));
     LB_CU(dev_alloc(c, (void **)&c->ctx, tok * H * 2, tok));
     LB_CU(dev_alloc(c, (void **)&c->tmp, tok * H * 2, tok));

@@ -100,7 +100,10 @@ labse_status lb_gemm_new(int device, lb_gemm **out, labse_error *err) {
             if (!sizes[i]) break;
             if ((e = cudaMalloc(&g->ws, sizes[i])) == cudaSuccess) break;
             g->ws = NULL;
-            if (e != cudaErrorMemoryAllocation) LB_CU(e);
+            if (e != cudaErrorMemoryAllocation) {
+                st = lb_cuda_fail(err, e, "cudaMalloc(workspace)", __FILE__, __LINE__);
+                goto fail;
+            }
             cudaGetLastError(); /* clear the failed allocation's error */
         }
     }
