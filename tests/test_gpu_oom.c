@@ -316,7 +316,8 @@ static void test_cli(void **state) {
     /* the weights and a few KiB: not even one sentence */
     int rc = run_cli(g_weights + 4096, in, out, errp);
     char *msg = tf_read_all(errp, &len);
-    printf("  CLI, weights + 4 KiB: exit %d: %s", rc, msg);
+    assert_non_null(msg);
+    printf("  CLI, weights + 4 KiB: exit %d: %s", rc, msg ? msg : "");
     assert_int_equal(rc, 1);
     assert_non_null(strstr(msg, "one sentence of "));
     list_dir(outdir, names, sizeof names);
@@ -326,7 +327,8 @@ static void test_cli(void **state) {
     /* pieces fit, whole batches do not */
     rc = run_cli(g_weights + g_batch_bytes / SHORT_DIV, in, out, errp);
     msg = tf_read_all(errp, &len);
-    printf("  CLI, weights + a quarter of a session's buffers: exit %d: %s", rc, msg);
+    assert_non_null(msg);
+    printf("  CLI, weights + a quarter of a session's buffers: exit %d: %s", rc, msg ? msg : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(msg, "encoded in pieces"));
     size_t count;
