@@ -194,7 +194,7 @@ typedef struct labse_stats {
     uint64_t tokens;     /* tokens encoded, [CLS]/[SEP] included */
     uint64_t truncated;  /* texts cut to max_length */
     uint64_t repaired;   /* texts with invalid UTF-8 repaired */
-    uint64_t batches;    /* forward passes run */
+    uint64_t batches;    /* batches run (one split for want of GPU memory counts once) */
     /* GPU only (0 on the CPU): surviving too little device memory. */
     uint64_t gpu_split_batches;   /* batches encoded in pieces because the GPU ran out of
                                      memory for them (halves, halved again down to one text;
@@ -282,7 +282,7 @@ typedef struct labse_file_stats {
     uint64_t truncated;        /* lines cut to max_length */
     uint64_t repaired;         /* lines with invalid UTF-8 repaired */
     uint64_t capped;           /* lines over LABSE_LINE_CAP bytes cut before tokenising */
-    uint64_t batches;          /* forward passes run */
+    uint64_t batches;          /* batches run (as labse_stats.batches) */
     double seconds;            /* wall time */
     int already_complete;      /* 1: the folder was complete; nothing done */
     int stopped;               /* 1: should_stop stopped the run (see labse_file_options) */
