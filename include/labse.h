@@ -194,10 +194,20 @@ typedef struct labse_stats {
     uint64_t tokens;     /* tokens encoded, [CLS]/[SEP] included */
     uint64_t truncated;  /* texts cut to max_length */
     uint64_t repaired;   /* texts with invalid UTF-8 repaired */
-    uint64_t batches;    /* forward passes run */
+    uint64_t batches;    /* batches run (one split for want of GPU memory counts once) */
+    /* GPU only (0 on the CPU): surviving too little device memory. */
+    uint64_t gpu_split_batches;   /* batches encoded in pieces because the GPU ran out of
+                                     memory for them (halves, halved again down to one text;
+                                     a later batch that large is split up front); the rows
+                                     are those of the whole batch within fp16 rounding */
+    uint64_t gpu_split_min;       /* the fewest texts in one such piece; 0 when none */
+    uint64_t gpu_workspace_bytes; /* the cuBLASLt workspace (32 MiB, or 4 MiB or 0 when the
+                                     GPU could not give 32 MiB; the smallest over the GPUs) */
+    int gpu_workspace_reduced;    /* 1: the workspace is below 32 MiB (GEMMs may be slower) */
 } labse_stats;
 
-/* Copy the session's counters into *st. Same thread rules as labse_encode. */
+/* Copy the session's counters into *st. Same thread rules as labse_encode. The gpu_* fields
+ * belong to the session's GPU context, which only this session's thread touches. */
 void labse_session_stats(const labse_session *s, labse_stats *st);
 
 /*
@@ -272,7 +282,7 @@ typedef struct labse_file_stats {
     uint64_t truncated;        /* lines cut to max_length */
     uint64_t repaired;         /* lines with invalid UTF-8 repaired */
     uint64_t capped;           /* lines over LABSE_LINE_CAP bytes cut before tokenising */
-    uint64_t batches;          /* forward passes run */
+    uint64_t batches;          /* batches run (as labse_stats.batches) */
     double seconds;            /* wall time */
     int already_complete;      /* 1: the folder was complete; nothing done */
     int stopped;               /* 1: should_stop stopped the run (see labse_file_options) */
@@ -283,6 +293,11 @@ typedef struct labse_file_stats {
     double device_busy_seconds;/* GPU: seconds the device computed; 0 on the CPU */
     double device_span_seconds;/* GPU: first submit to last wait; the device waited for the
                                   host 1 - busy/span of it. 0 on the CPU */
+    uint64_t gpu_split_batches;   /* GPU: batches encoded in pieces, out of device memory
+                                     (labse_stats.gpu_split_batches); 0 on the CPU */
+    uint64_t gpu_split_min;       /* GPU: the fewest lines in one such piece; 0 when none */
+    uint64_t gpu_workspace_bytes; /* GPU: the cuBLASLt workspace (labse_stats); 0 on the CPU */
+    int gpu_workspace_reduced;    /* GPU: 1 when it is below 32 MiB (out of device memory) */
     char output[LABSE_PATH_MAX]; /* what was written: the .npy, the folder, or the shard's
                                   folder OUT/shard-KKKKK-of-NNNNN */
 } labse_file_stats;

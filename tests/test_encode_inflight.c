@@ -161,6 +161,8 @@ static void wrap(labse_session *s, fault_be *f) {
     be->submit = f_submit;
     be->wait = f_wait;
     be->encode = f_encode;
+    be->timing = NULL; /* these take the inner backend's ctx: not wrapped */
+    be->mem = NULL;
 }
 
 static void unwrap(labse_session *s, fault_be *f) { *lb_session_backend(s) = f->inner; }

@@ -253,7 +253,7 @@ static void test_batch_independence(void **state) {
     free(packed); free(alone); free(ids); free(cu);
 }
 
-/* Bad input is refused before anything runs; an impossible budget is a clear error. */
+/* Bad input is refused before anything runs; an impossible budget still encodes. */
 static void test_errors(void **state) {
     (void)state;
     labse_error e;
@@ -264,7 +264,9 @@ static void test_errors(void **state) {
     /* the session still works afterwards */
     ids[1] = 3;
     assert_int_equal(labse_encode_ids(g_sgpu, ids, cu, 1, row, &e), LABSE_OK);
-    /* activations for a billion tokens fit no GPU: a clear error naming the option batch_tokens */
+    /* activations for a billion tokens fit no GPU: the session is made all the same (its
+     * buffers grow with the first batches, split when they do not fit: tests/test_gpu_oom.c)
+     * and encodes */
     labse_options o = labse_default_options();
     o.device = LABSE_DEVICE_CUDA;
     o.batch_tokens = 1000000000;
@@ -272,10 +274,11 @@ static void test_errors(void **state) {
     labse_status st = labse_model_load(g_dir, &o, &m, &e);
     assert_int_equal(st, LABSE_OK);
     labse_session *s = NULL;
-    st = labse_session_new(m, &s, &e);
-    assert_int_equal(st, LABSE_E_CUDA);
-    assert_non_null(strstr(e.message, "option batch_tokens"));
-    printf("  out-of-memory message: %s\n", e.message);
+    assert_int_equal(labse_session_new(m, &s, &e), LABSE_OK);
+    float row2[4096];
+    assert_int_equal(labse_encode_ids(s, ids, cu, 1, row2, &e), LABSE_OK);
+    assert_memory_equal(row, row2, (size_t)g_dim * sizeof *row);
+    labse_session_free(s);
     labse_model_free(m);
 }
 

@@ -10,8 +10,9 @@
 #      tests again under the emulator's race checker (LABSE_EMU_RACECHECK=1) with the thread
 #      schedules random:1 and reverse, and tests/test_race.cu (planted races); then
 #      tools/gpu_suite.sh's steps on it at small sizes (run --dry --emu)
-#   5. an AddressSanitizer + UBSan build runs the unit tests again, and the emulated kernel
-#      tests (out-of-bounds reads and writes in kernels show there)
+#   5. an AddressSanitizer + UBSan build runs the unit tests again, the emulated kernel
+#      tests (out-of-bounds reads and writes in kernels show there), and gpu_oom_tiny (the GPU
+#      backend's out-of-memory paths: frees, regrowth, failures; ~45 s under ASan)
 #   6. the fuzz targets (tests/fuzz, clang + libFuzzer + ASan/UBSan, tools/fuzz.sh): each runs
 #      LABSE_FUZZ_SECONDS (default 15) from its committed corpus; any crash, sanitizer report,
 #      invariant failure, leak, 10 s input or 2 GiB input fails (~2.5 min with the build)
@@ -54,7 +55,7 @@ if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   cmake --build build-asan -j"$JOBS"
   export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
-  ctest --test-dir build-asan -R '^test_emu$|^test_k_' --output-on-failure -j"$JOBS"
+  ctest --test-dir build-asan -R '^test_emu$|^test_k_|^gpu_oom_tiny$' --output-on-failure -j"$JOBS"
 fi
 
 if [ "${LABSE_SKIP_FUZZ:-0}" != "1" ]; then

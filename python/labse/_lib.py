@@ -59,7 +59,9 @@ class TokInfo(Structure):
 
 class Stats(Structure):
     _fields_ = [("texts", c_uint64), ("tokens", c_uint64), ("truncated", c_uint64),
-                ("repaired", c_uint64), ("batches", c_uint64)]
+                ("repaired", c_uint64), ("batches", c_uint64),
+                ("gpu_split_batches", c_uint64), ("gpu_split_min", c_uint64),
+                ("gpu_workspace_bytes", c_uint64), ("gpu_workspace_reduced", c_int)]
 
 
 DTYPE_F32 = 0
@@ -87,6 +89,8 @@ class FileStats(Structure):
                 ("stopped", c_int), ("tok_threads", c_int), ("tok_cpu_seconds", c_double),
                 ("encode_seconds", c_double), ("wait_seconds", c_double),
                 ("device_busy_seconds", c_double), ("device_span_seconds", c_double),
+                ("gpu_split_batches", c_uint64), ("gpu_split_min", c_uint64),
+                ("gpu_workspace_bytes", c_uint64), ("gpu_workspace_reduced", c_int),
                 ("output", c_char * PATH_MAX)]
 
 

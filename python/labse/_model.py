@@ -357,7 +357,10 @@ class Model:
             dict: lines, lines_resumed, tokens, truncated, repaired, capped, batches,
             seconds (float), already_complete (bool), tok_threads, tok_cpu_seconds,
             encode_seconds, wait_seconds, device_busy_seconds, device_span_seconds (floats;
-            the device figures are 0 on the CPU), output (str: the file or folder written).
+            the device figures are 0 on the CPU), gpu_split_batches and gpu_split_min
+            (batches the GPU encoded in pieces for want of memory, the fewest lines in a
+            piece), gpu_workspace_bytes and gpu_workspace_reduced (the cuBLASLt workspace,
+            1 when below 32 MiB; 0 on the CPU), output (str: the file or folder written).
 
         Raises:
             LabseError: unreadable input, unwritable output, a folder of other settings.
@@ -401,6 +404,7 @@ class Model:
         res = {name: getattr(st, name) for name, _ in _lib.FileStats._fields_
                if name != "stopped"}  # nothing stops a Python call (no should_stop)
         res["already_complete"] = bool(res["already_complete"])
+        res["gpu_workspace_reduced"] = bool(res["gpu_workspace_reduced"])
         res["output"] = os.fsdecode(res["output"])
         return res
 

@@ -89,6 +89,10 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         st->wait_seconds = ps.wait_seconds;
         st->device_busy_seconds = ps.device_busy_seconds;
         st->device_span_seconds = ps.device_span_seconds;
+        st->gpu_split_batches = ps.mem.split_batches;
+        st->gpu_split_min = ps.mem.split_min;
+        st->gpu_workspace_bytes = ps.mem.workspace_bytes;
+        st->gpu_workspace_reduced = ps.mem.workspace_reduced;
         snprintf(st->output, sizeof st->output, "%s", po.output);
     }
     return LABSE_OK;

@@ -157,7 +157,16 @@ void labse_session_free(labse_session *s) {
 const char *labse_session_errmsg(const labse_session *s) { return s ? s->err.message : ""; }
 
 void labse_session_stats(const labse_session *s, labse_stats *st) {
-    if (s && st) *st = s->stats;
+    if (!s || !st) return;
+    *st = s->stats;
+    if (s->be.mem) {
+        lb_backend_mem m;
+        s->be.mem(s->be.ctx, &m);
+        st->gpu_split_batches = m.split_batches;
+        st->gpu_split_min = m.split_min;
+        st->gpu_workspace_bytes = m.workspace_bytes;
+        st->gpu_workspace_reduced = m.workspace_reduced;
+    }
 }
 
 /* One packed batch on the session's backend: rows → out [n, dim]. */

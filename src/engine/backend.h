@@ -34,6 +34,14 @@
 
 #define LB_BACKEND_MAX_DEPTH 16 /* batches in flight, all devices together */
 
+/* How a backend got by with too little device memory (GPU; all zero on the CPU). */
+typedef struct lb_backend_mem {
+    uint64_t split_batches;   /* batches encoded in pieces, out of device memory */
+    uint64_t split_min;       /* fewest sentences in one piece; 0 when none was split */
+    uint64_t workspace_bytes; /* the smallest cuBLASLt workspace of the backend's GPUs */
+    int workspace_reduced;    /* 1: a GPU got less than the full workspace (32 MiB) */
+} lb_backend_mem;
+
 typedef struct lb_backend {
     void *ctx;
     int depth;                      /* batches in flight, >= 1 */
@@ -52,6 +60,9 @@ typedef struct lb_backend {
     /* Optional (NULL on the CPU): seconds the device computed, and the span from the first
      * submit to the last wait; 1 - busy/span is the fraction of time the device waited. */
     void (*timing)(void *ctx, double *busy_s, double *span_s);
+    /* Optional (NULL on the CPU): *out = the counters of lb_backend_mem since the backend was
+     * made, over all its devices. Same thread rule as the backend. */
+    void (*mem)(void *ctx, lb_backend_mem *out);
 } lb_backend;
 
 #endif

@@ -70,5 +70,6 @@ labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err
     be->encode = cpu_encode;
     be->destroy = cpu_destroy;
     be->timing = NULL;
+    be->mem = NULL;
     return LABSE_OK;
 }

@@ -11,6 +11,7 @@
  * through submit/wait; encode() (labse_encode_ids) stages pageable memory through pinned
  * buffers (lb_gpu_encode, slot 0; nothing else in flight). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "gpu/gpu.h"
 #include "engine/engine.h"
@@ -70,6 +71,23 @@ static void gpu_timing(void *ctx, double *busy_s, double *span_s) {
     *span_s = span;
 }
 
+/* Splits summed over the GPUs, the smallest piece and workspace over them. */
+static void gpu_mem(void *ctx, lb_backend_mem *out) {
+    multi *m = ctx;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < m->g; i++) {
+        uint64_t splits;
+        int piece;
+        size_t ws;
+        lb_gpu_ctx_mem_stats(m->c[i], &splits, &piece, &ws);
+        out->split_batches += splits;
+        if (piece > 0 && (!out->split_min || (uint64_t)piece < out->split_min))
+            out->split_min = (uint64_t)piece;
+        if (i == 0 || ws < out->workspace_bytes) out->workspace_bytes = ws;
+        if (ws < LB_GPU_WORKSPACE) out->workspace_reduced = 1;
+    }
+}
+
 labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend *be,
                             labse_error *err) {
     const int G = lb_engine_gpu_count(e);
@@ -101,5 +119,6 @@ labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend
     be->encode = gpu_encode;
     be->destroy = gpu_destroy;
     be->timing = gpu_timing;
+    be->mem = gpu_mem;
     return LABSE_OK;
 }

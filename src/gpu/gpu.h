@@ -32,6 +32,10 @@
 /* The most GPUs one model runs on (--device cuda:all). */
 #define LB_MAX_GPUS 16
 
+/* The cuBLASLt workspace of a context, in bytes (less only when the device is short of memory:
+ * lb_gpu_ctx_mem_stats). */
+#define LB_GPU_WORKSPACE ((size_t)32 << 20)
+
 /* Number of usable CUDA devices (0 when none or the driver fails). In the emulation build the
  * emulator counts as one device. Thread-safe. */
 int lb_gpu_device_count(void);
@@ -69,7 +73,11 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c);
 /* Start encoding one batch in slot `slot`: ids [cu[n]], cu [n+1] (host; pinned memory lets the
  * copy overlap — from lb_gpu_host_alloc), rows → out [n, dim] fp32 host. Returns once the work
  * is queued; ids, cu and out must stay untouched until lb_gpu_wait(slot). The slot must be idle
- * (waited). The batch is validated (lb_batch_check) before anything is queued. */
+ * (waited). The batch is validated (lb_batch_check) before anything is queued. When the device
+ * runs out of memory for the batch's buffers, the batch is encoded in pieces (halves, down to
+ * one sentence; the pieces before the last are waited here, so the call returns later), with
+ * the same rows in out; only one sentence that does not fit alone is an error (LABSE_E_CUDA,
+ * naming its token count and the bytes asked). */
 labse_status lb_gpu_submit(lb_gpu_ctx *c, int slot, const int32_t *ids, const int32_t *cu, int n,
                            float *out, labse_error *err);
 
@@ -88,6 +96,13 @@ void lb_gpu_host_free(void *p);
  * capture failed (the context then launches kernel by kernel); how many were captured so far;
  * how many are held now (at most 16; least recently used evicted). Any pointer may be NULL. */
 void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, int *live);
+
+/* Out of device memory, survived (gpu_forward.c, enqueue): batches encoded in pieces since the
+ * context was made, the fewest sentences a piece had (0 when none was split), and the bytes of
+ * the cuBLASLt workspace (32 MiB, or less when lb_gpu_ctx_new found the device short). Any
+ * pointer may be NULL. Same thread rule as the context (the counters are its own). */
+void lb_gpu_ctx_mem_stats(const lb_gpu_ctx *c, uint64_t *split_batches, int *split_min,
+                          size_t *workspace);
 
 /* Seconds the compute stream was busy / the wall time between the first submit and the last
  * wait, since the context was made (events): the pipeline's "GPU waits for the host" figure is

@@ -40,7 +40,24 @@
  * rounding of the exact value.
  *
  * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
- * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense]. */
+ * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense].
+ *
+ * Out of device memory (enqueue): the buffers of a batch (activations, the slot's ids,
+ * cu_seqlens and rows, the graphs' inputs) are the only device allocations of a forward pass,
+ * all made on the host before anything of the batch is queued. When one of them fails with
+ * cudaErrorMemoryAllocation, the context drains its streams, frees every activation and slot
+ * buffer (the old allocation that failed to grow would otherwise keep its memory), and encodes
+ * the batch in pieces: halves by sentences, each queued and waited in turn on the same slot,
+ * halved again while a piece does not fit, down to one sentence; the rows of a piece land at
+ * its own rows of out, so the caller sees one batch. A piece computes what the whole batch
+ * computes for its sentences (attention stays within a sequence, every other op is row-wise;
+ * only the GEMM algorithm, chosen by token bucket, and the attention kernel, chosen by the
+ * longest sentence, may differ: within fp16 rounding, as for any other batch composition —
+ * tests/test_gpu_oom.c). The smallest (padded) token count that
+ * failed is the context's ceiling: a later batch that would have to grow the buffers to it or
+ * beyond is split up front instead of failing again. One sentence that does not fit is an
+ * error naming its token count and the bytes asked. Splits are counted (lb_gpu_ctx_mem_stats).
+ * lb_gpu_ctx_new does not fail for want of memory either: the first batch grows the buffers. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +114,14 @@ struct lb_gpu_ctx {
     int widest;                 /* widest pooled/Dense row */
     int nslots;
     slot sl[MAX_SLOTS];
+    /* out of device memory (enqueue) */
+    size_t oom_asked;           /* bytes of the allocation that failed in this attempt; 0: none */
+    size_t oom_tok;             /* tokens that allocation was sized for */
+    size_t oom_ceiling;         /* smallest such token count so far; 0: none failed */
+    uint64_t split_batches;     /* batches encoded in pieces */
+    int split_min;              /* fewest sentences in a piece; 0: none split */
+    int32_t *piece_cu;          /* host [piece_cap + 1]: a piece's cu_seqlens from 0 */
+    size_t piece_cap;
     /* lb_gpu_encode's pinned staging */
     int32_t *st_ids, *st_cu;
     float *st_out;
@@ -131,8 +156,37 @@ static void free_acts(lb_gpu_ctx *c) {
     c->cap_tok = c->cap_seq = 0;
 }
 
-/* (Re)allocate the activations for tok tokens and seq sequences. The compute stream must be
- * idle (callers synchronise first). */
+/* cudaMalloc of bytes into *p for a batch of tok tokens; an out-of-memory failure is noted in
+ * c->oom_asked / c->oom_tok for enqueue (lb_cuda_fail, through LB_CU, clears CUDA's error). */
+static cudaError_t dev_alloc(lb_gpu_ctx *c, void **p, size_t bytes, size_t tok) {
+    const cudaError_t e = cudaMalloc(p, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+        c->oom_asked = bytes;
+        c->oom_tok = tok;
+    }
+    return e;
+}
+
+/* The width of the activation big: max(3H, FF) (QKV and the FFN share it). Pure. */
+static size_t big_width(const lb_config *k) {
+    return (size_t)(k->intermediate > 3 * k->hidden ? k->intermediate : 3 * k->hidden);
+}
+
+/* Device bytes of the activations (acts 1) or of one slot's buffers (acts 0) for tok tokens
+ * and seq sequences, as grow_acts / grow_slot allocate them. Pure. */
+static size_t bufs_bytes(const lb_gpu_ctx *c, size_t tok, size_t seq, int acts) {
+    const lb_config *k = &c->m->cfg;
+    const size_t H = (size_t)k->hidden, wide = big_width(k);
+    const size_t io = tok * sizeof(int32_t) + (seq + 1) * sizeof(int32_t) +
+                      seq * (size_t)k->dim * sizeof(float); /* ids, cu, rows */
+    if (!acts) return io;
+    return 3 * tok * H * 2 + tok * wide * 2 + 2 * seq * (size_t)c->widest * 2 +
+           (c->use_graphs ? io : 0);
+}
+
+/* (Re)allocate the activations for tok tokens and seq sequences (at least the current ones;
+ * the old buffers are freed first). The compute stream must be idle (callers synchronise
+ * first). On failure nothing is held (cap 0). */
 static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error *err) {
     labse_status st = LABSE_OK;
     if (tok <= c->cap_tok && seq <= c->cap_seq) return LABSE_OK;
@@ -140,18 +194,17 @@ static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error
     if (seq < c->cap_seq) seq = c->cap_seq;
     free_acts(c);
     const lb_config *k = &c->m->cfg;
-    const size_t H = (size_t)k->hidden, wide = (size_t)(k->intermediate > 3 * k->hidden
-                                                              ? k->intermediate : 3 * k->hidden);
-    LB_CU(cudaMalloc((void **)&c->x, tok * H * 2));
-    LB_CU(cudaMalloc((void **)&c->ctx, tok * H * 2));
-    LB_CU(cudaMalloc((void **)&c->tmp, tok * H * 2));
-    LB_CU(cudaMalloc((void **)&c->big, tok * wide * 2));
-    LB_CU(cudaMalloc((void **)&c->pa, seq * (size_t)c->widest * 2));
-    LB_CU(cudaMalloc((void **)&c->pb, seq * (size_t)c->widest * 2));
+    const size_t H = (size_t)k->hidden, wide = big_width(k);
+    LB_CU(dev_alloc(c, (void **)&c->x, tok * H * 2, tok));
+    LB_CU(dev_alloc(c, (void **)&c->ctx, tok * H * 2, tok));
+    LB_CU(dev_alloc(c, (void **)&c->tmp, tok * H * 2, tok));
+    LB_CU(dev_alloc(c, (void **)&c->big, tok * wide * 2, tok));
+    LB_CU(dev_alloc(c, (void **)&c->pa, seq * (size_t)c->widest * 2, tok));
+    LB_CU(dev_alloc(c, (void **)&c->pb, seq * (size_t)c->widest * 2, tok));
     if (c->use_graphs) {
-        LB_CU(cudaMalloc((void **)&c->gids, tok * sizeof(int32_t)));
-        LB_CU(cudaMalloc((void **)&c->gcu, (seq + 1) * sizeof(int32_t)));
-        LB_CU(cudaMalloc((void **)&c->grows, seq * (size_t)k->dim * sizeof(float)));
+        LB_CU(dev_alloc(c, (void **)&c->gids, tok * sizeof(int32_t), tok));
+        LB_CU(dev_alloc(c, (void **)&c->gcu, (seq + 1) * sizeof(int32_t), tok));
+        LB_CU(dev_alloc(c, (void **)&c->grows, seq * (size_t)k->dim * sizeof(float), tok));
     }
     c->cap_tok = tok;
     c->cap_seq = seq;
@@ -172,15 +225,17 @@ static void free_slot_bufs(slot *s) {
     s->cap_tok = s->cap_seq = 0;
 }
 
+/* (Re)allocate slot s's device buffers for tok tokens and seq sequences (at least the current
+ * ones; freed first, nothing held on failure). The slot must be idle. */
 static labse_status grow_slot(lb_gpu_ctx *c, slot *s, size_t tok, size_t seq, labse_error *err) {
     labse_status st = LABSE_OK;
     if (tok <= s->cap_tok && seq <= s->cap_seq) return LABSE_OK;
     if (tok < s->cap_tok) tok = s->cap_tok;
     if (seq < s->cap_seq) seq = s->cap_seq;
     free_slot_bufs(s);
-    LB_CU(cudaMalloc((void **)&s->ids, tok * sizeof(int32_t)));
-    LB_CU(cudaMalloc((void **)&s->cu, (seq + 1) * sizeof(int32_t)));
-    LB_CU(cudaMalloc((void **)&s->rows, seq * (size_t)c->m->cfg.dim * sizeof(float)));
+    LB_CU(dev_alloc(c, (void **)&s->ids, tok * sizeof(int32_t), tok));
+    LB_CU(dev_alloc(c, (void **)&s->cu, (seq + 1) * sizeof(int32_t), tok));
+    LB_CU(dev_alloc(c, (void **)&s->rows, seq * (size_t)c->m->cfg.dim * sizeof(float), tok));
     if (c->use_graphs && !(s->hcu = lb_gpu_host_alloc((seq + 1) * sizeof(int32_t)))) {
         st = lb_err(err, LABSE_E_CUDA, "cannot allocate pinned host memory for %zu sequences", seq);
         goto fail;
@@ -248,8 +303,15 @@ labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_
     }
     if ((st = lb_gemm_new(c->device, &c->gemm, err)) != LABSE_OK) goto fail;
     {
+        /* the budget's activations up front; when they do not fit, the first batches grow
+         * them (and split, enqueue) */
         size_t tok = (size_t)(max_tokens > m->cfg.max_seq_length ? max_tokens : m->cfg.max_seq_length);
-        if ((st = grow_acts(c, tok, tok, err)) != LABSE_OK) goto fail;
+        c->oom_asked = 0;
+        if ((st = grow_acts(c, tok, tok, err)) != LABSE_OK) {
+            if (!c->oom_asked) goto fail;
+            lb_err_clear(err);
+            st = LABSE_OK;
+        }
     }
     *out = c;
     return LABSE_OK;
@@ -285,6 +347,7 @@ void lb_gpu_ctx_free(lb_gpu_ctx *c) {
     lb_gpu_host_free(c->st_ids);
     lb_gpu_host_free(c->st_cu);
     lb_gpu_host_free(c->st_out);
+    free(c->piece_cu);
     cudaGetLastError();
     free(c);
 }
@@ -416,21 +479,29 @@ fail:
     return st;
 }
 
-/* Queue a batch that already passed lb_batch_check (n >= 1) in slot sl. */
-static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
-                            float *out, labse_error *err) {
-    labse_status st = LABSE_OK;
-    if (sl < 0 || sl >= c->nslots)
-        return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d not in 0..%d", sl, c->nslots - 1);
-    slot *s = &c->sl[sl];
-    if (s->busy) return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d is still in flight", sl);
-    const int T = cu[n];
-    int maxlen = 0;
+/* The shape the device computes for a batch (cu [n + 1], n >= 1): the longest sequence
+ * *maxlen, and *Tb tokens, *nb sequences, *Lb longest (padded for graphs; else T, n, maxlen).
+ * Pure. */
+static void batch_shape(const lb_gpu_ctx *c, const int32_t *cu, int n, int *maxlen, int *Tb,
+                        int *nb, int *Lb) {
+    int L = 0;
     for (int i = 0; i < n; i++)
-        if (cu[i + 1] - cu[i] > maxlen) maxlen = cu[i + 1] - cu[i];
+        if (cu[i + 1] - cu[i] > L) L = cu[i + 1] - cu[i];
+    *maxlen = L;
+    *Tb = cu[n], *nb = n, *Lb = L;
+    if (c->use_graphs) pad_shape(cu[n], n, L, c->m->cfg.max_position, Tb, nb, Lb);
+}
+
+/* Queue a batch that already passed lb_batch_check (n >= 1) in idle slot sl, as one forward
+ * pass. A failed allocation of its buffers leaves c->oom_asked set (enqueue splits). */
+static labse_status queue_one(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                              float *out, labse_error *err) {
+    labse_status st = LABSE_OK;
+    slot *s = &c->sl[sl];
+    const int T = cu[n];
+    int maxlen, Tb, nb, Lb; /* the shape the device computes (padded for graphs) */
+    batch_shape(c, cu, n, &maxlen, &Tb, &nb, &Lb);
     LB_CU(cudaSetDevice(c->device));
-    int Tb = T, nb = n, Lb = maxlen; /* the shape the device computes (padded for graphs) */
-    if (c->use_graphs) pad_shape(T, n, maxlen, c->m->cfg.max_position, &Tb, &nb, &Lb);
     if ((size_t)Tb > c->cap_tok || (size_t)nb > c->cap_seq) {
         /* a batch over the budget (labse_encode_ids accepts any): grow after the work in
          * flight that uses the activations is done */
@@ -487,6 +558,109 @@ fail:
     drain(c);
     cudaGetLastError();
     return st;
+}
+
+/* 1 when a batch (cu [n + 1], n >= 2) is to be split without trying: it would have to grow
+ * the buffers to the ceiling of a failed allocation or beyond. Pure. */
+static int split_up_front(const lb_gpu_ctx *c, const int32_t *cu, int n) {
+    if (n < 2 || !c->oom_ceiling) return 0;
+    int maxlen, Tb, nb, Lb;
+    batch_shape(c, cu, n, &maxlen, &Tb, &nb, &Lb);
+    const int grows = (size_t)Tb > c->cap_tok || (size_t)nb > c->cap_seq;
+    return grows && (size_t)Tb >= c->oom_ceiling;
+}
+
+/* After a failed allocation: lower the ceiling, wait for everything queued, and free every
+ * activation and slot buffer (slots still marked busy have their rows on the host after the
+ * drain; their wait only syncs a completed event), so the next attempt starts from nothing. */
+static void release_after_oom(lb_gpu_ctx *c) {
+    if (!c->oom_ceiling || c->oom_tok < c->oom_ceiling) c->oom_ceiling = c->oom_tok;
+    drain(c);
+    cudaGetLastError();
+    free_acts(c);
+    for (int k = 0; k < c->nslots; k++) free_slot_bufs(&c->sl[k]);
+}
+
+/* The error for one sentence (cu [2]) that does not fit even alone. */
+static labse_status oom_error(lb_gpu_ctx *c, const int32_t *cu, labse_error *err) {
+    int maxlen, Tb, nb, Lb;
+    batch_shape(c, cu, 1, &maxlen, &Tb, &nb, &Lb);
+    const size_t need = bufs_bytes(c, (size_t)Tb, (size_t)nb, 1) +
+                        bufs_bytes(c, (size_t)Tb, (size_t)nb, 0);
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        cudaGetLastError();
+        free_b = total_b = 0;
+    }
+    return lb_err(err, LABSE_E_CUDA,
+                  "GPU out of memory: one sentence of %d tokens does not fit on cuda:%d even "
+                  "alone (its buffers ask %zu bytes of device memory, for %d tokens and %d "
+                  "sequences as computed; an allocation of %zu bytes failed; %.1f MiB free of "
+                  "%.1f MiB) — lower max_length or use a GPU with more free memory",
+                  cu[1], c->device, need, Tb, nb, c->oom_asked, free_b / 1048576.0,
+                  total_b / 1048576.0);
+}
+
+/* Encode a batch (n >= 2) in pieces through slot sl: halves by sentences, halved again while a
+ * piece does not fit, each piece queued after the previous one was waited (the slot's buffers
+ * and c->piece_cu are reused); the last piece is left in flight. Rows of sentence i go to
+ * out + i * dim as for the whole batch. */
+static labse_status queue_pieces(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu,
+                                 int n, float *out, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const size_t dim = (size_t)c->m->cfg.dim;
+    if ((size_t)n > c->piece_cap) {
+        int32_t *p = realloc(c->piece_cu, ((size_t)n + 1) * sizeof *p);
+        if (!p) return lb_err(err, LABSE_E_NOMEM, "out of memory");
+        c->piece_cu = p;
+        c->piece_cap = (size_t)n;
+    }
+    c->split_batches++;
+    /* pieces still to run, [lo, hi) of the batch's sentences, the next on top; a piece's
+     * halves replace it, so the stack holds at most one piece per halving (n < 2^62) */
+    struct { int lo, hi; } stack[64];
+    int top = 0;
+    stack[top].lo = n / 2, stack[top++].hi = n;
+    stack[top].lo = 0, stack[top++].hi = n / 2;
+    while (top > 0) {
+        const int lo = stack[top - 1].lo, hi = stack[top - 1].hi, k = hi - lo;
+        top--;
+        if ((st = lb_gpu_wait(c, sl, err)) != LABSE_OK) return st; /* the previous piece */
+        for (int i = 0; i <= k; i++) c->piece_cu[i] = cu[lo + i] - cu[lo];
+        if (!split_up_front(c, c->piece_cu, k)) {
+            c->oom_asked = 0;
+            st = queue_one(c, sl, ids + cu[lo], c->piece_cu, k, out + (size_t)lo * dim, err);
+            if (st == LABSE_OK) {
+                if (!c->split_min || k < c->split_min) c->split_min = k;
+                continue;
+            }
+            if (!c->oom_asked) return st;
+            release_after_oom(c);
+            if (k == 1) return oom_error(c, c->piece_cu, err);
+        }
+        stack[top].lo = lo + k / 2, stack[top++].hi = hi;
+        stack[top].lo = lo, stack[top++].hi = lo + k / 2;
+    }
+    lb_err_clear(err);
+    return LABSE_OK;
+}
+
+/* Queue a batch that already passed lb_batch_check (n >= 1) in slot sl: one forward pass, or,
+ * out of device memory, pieces (queue_pieces; see the file's comment). */
+static labse_status enqueue(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
+                            float *out, labse_error *err) {
+    if (sl < 0 || sl >= c->nslots)
+        return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d not in 0..%d", sl, c->nslots - 1);
+    if (c->sl[sl].busy)
+        return lb_err(err, LABSE_E_INVALID, "GPU submit: slot %d is still in flight", sl);
+    if (!split_up_front(c, cu, n)) {
+        c->oom_asked = 0;
+        const labse_status st = queue_one(c, sl, ids, cu, n, out, err);
+        if (st == LABSE_OK || !c->oom_asked) return st;
+        release_after_oom(c);
+        if (n == 1) return oom_error(c, cu, err);
+    }
+    return queue_pieces(c, sl, ids, cu, n, out, err);
 }
 
 labse_status lb_gpu_submit(lb_gpu_ctx *c, int sl, const int32_t *ids, const int32_t *cu, int n,
@@ -556,6 +730,13 @@ void lb_gpu_ctx_graph_stats(const lb_gpu_ctx *c, int *enabled, int *captured, in
     if (enabled) *enabled = c->use_graphs ? 1 : c->graphs_failed ? -1 : 0;
     if (captured) *captured = c->graph_captures;
     if (live) *live = n;
+}
+
+void lb_gpu_ctx_mem_stats(const lb_gpu_ctx *c, uint64_t *split_batches, int *split_min,
+                          size_t *workspace) {
+    if (split_batches) *split_batches = c->split_batches;
+    if (split_min) *split_min = c->split_min;
+    if (workspace) *workspace = lb_gemm_workspace(c->gemm);
 }
 
 void lb_gpu_ctx_timing(const lb_gpu_ctx *c, double *busy_s, double *span_s) {

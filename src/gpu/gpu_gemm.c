@@ -15,14 +15,17 @@
  * query is told each pointer's real alignment (lb_lt_align) and the alignments are part of the
  * key. A shape whose heuristic fails falls back to a NULL algo (cuBLASLt's own choice, made per
  * call from the real pointers). Workspace: 32 MiB per context (what cuBLAS recommends for
- * Hopper). Thread-safety: one lb_gemm per context, used by one thread at a time. */
+ * Hopper); when the device cannot give that much, 4 MiB, then none (cuBLASLt has algorithms
+ * that need no workspace; the heuristic is told the size, so it picks only those that fit):
+ * lb_gemm_workspace says which, and the run's summary reports a reduced one.
+ * Thread-safety: one lb_gemm per context, used by one thread at a time. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpu/gpu_internal.h"
 
 #define CACHE 512
-#define WORKSPACE ((size_t)32 << 20)
+#define WORKSPACE LB_GPU_WORKSPACE
 #define BUCKET_MIN 64
 #define BUCKETS_PER_OCTAVE 8
 
@@ -39,6 +42,7 @@ typedef struct entry {
 struct lb_gemm {
     cublasLtHandle_t h;
     void *ws;
+    size_t ws_bytes; /* the workspace's size: WORKSPACE, or less when that did not fit */
     int queries; /* heuristic queries made (lb_gemm_queries) */
     entry cache[CACHE];
 };
@@ -87,7 +91,22 @@ labse_status lb_gemm_new(int device, lb_gemm **out, labse_error *err) {
     if (!g) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     LB_CU(cudaSetDevice(device));
     LB_BL(cublasLtCreate(&g->h));
-    LB_CU(cudaMalloc(&g->ws, WORKSPACE));
+    {
+        /* out of device memory: a smaller workspace, then none (never an error) */
+        static const size_t sizes[] = {WORKSPACE, (size_t)4 << 20, 0};
+        cudaError_t e = cudaSuccess;
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            g->ws_bytes = sizes[i];
+            if (!sizes[i]) break;
+            if ((e = cudaMalloc(&g->ws, sizes[i])) == cudaSuccess) break;
+            g->ws = NULL;
+            if (e != cudaErrorMemoryAllocation) {
+                st = lb_cuda_fail(err, e, "cudaMalloc(workspace)", __FILE__, __LINE__);
+                goto fail;
+            }
+            cudaGetLastError(); /* clear the failed allocation's error */
+        }
+    }
     *out = g;
     return LABSE_OK;
 fail:
@@ -105,6 +124,8 @@ void lb_gemm_free(lb_gemm *g) {
 }
 
 int lb_gemm_queries(const lb_gemm *g) { return g->queries; }
+
+size_t lb_gemm_workspace(const lb_gemm *g) { return g->ws_bytes; }
 
 /* Set a cached layout's column count (the batch's T). */
 static cublasStatus_t set_cols(cublasLtMatrixLayout_t l, int T) {
@@ -148,7 +169,8 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatrixLayoutCreate(&e->b, CUDA_R_16F, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
         LB_BL(cublasLtMatrixLayoutCreate(&e->d, CUDA_R_16F, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
         g->queries++;
-        e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->d, e->d, WORKSPACE, e->al, &e->algo);
+        e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->d, e->d, g->ws_bytes, e->al,
+                                  &e->algo);
     }
     *out = e;
     return LABSE_OK;
@@ -191,7 +213,7 @@ labse_status lb_gemm_run(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x,
     {
         const float alpha = 1.0f, beta = resid ? 1.0f : 0.0f;
         LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w, e->a, x, e->b, &beta, y, e->d, y, e->d,
-                             e->have_algo ? &e->algo : NULL, g->ws, WORKSPACE, stream));
+                             e->have_algo ? &e->algo : NULL, g->ws, g->ws_bytes, stream));
     }
     return LABSE_OK;
 fail:

@@ -38,6 +38,8 @@ int lb_gpu_bucket(int T);
 /* cuBLASLt GEMMs with an algorithm cache keyed by (bucket of T, shape, epilogue, residual,
  * buffer alignments) (gpu_gemm.c). One per context, used by one thread at a time. */
 typedef struct lb_gemm lb_gemm;
+/* A handle and its workspace on `device` (caller owns *out; lb_gemm_free). Out of device memory
+ * for the workspace is not an error: a smaller one or none is used (lb_gemm_workspace). */
 labse_status lb_gemm_new(int device, lb_gemm **out, labse_error *err);
 void lb_gemm_free(lb_gemm *g);
 /* y[T, N] = act(x[T, K] · Wᵀ + b) (+ y) on `stream`, W = lin->w [N, K]; fp16 in/out, fp32
@@ -53,5 +55,8 @@ labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half 
                             lb_half *y, cudaStream_t stream, labse_error *err);
 /* How many heuristic queries g has made (tests: the cache is keyed by bucket, not by T). */
 int lb_gemm_queries(const lb_gemm *g);
+/* Bytes of g's cuBLASLt workspace: LB_GPU_WORKSPACE, or less (4 MiB, 0) when lb_gemm_new
+ * found the device short of memory. Pure. */
+size_t lb_gemm_workspace(const lb_gemm *g);
 
 #endif

@@ -505,6 +505,7 @@ static labse_status run_finish(run *r, labse_status s, lb_pipe_stats *st, labse_
 static void run_free(run *r, lb_pipe_stats *st) {
     const lb_backend *be = r->be;
     if (be && be->timing) be->timing(be->ctx, &st->device_busy_seconds, &st->device_span_seconds);
+    if (be && be->mem) be->mem(be->ctx, &st->mem);
     if (r->pool) lb_tokpool_finish(r->pool, NULL, NULL);
     lb_npys_abort(r->part); /* an unfinished part or file: its temporary goes */
     for (int k = 0; k < LB_BACKEND_MAX_DEPTH; k++) {

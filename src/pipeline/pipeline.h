@@ -106,6 +106,7 @@ typedef struct lb_pipe_stats {
     double device_busy_seconds;/* GPU backends: time the device computed (events) */
     double device_span_seconds;/* GPU backends: first submit to last wait; the device waited
                                   for the host 1 - busy/span of that span (0/0 on the CPU) */
+    lb_backend_mem mem;        /* GPU backends: out-of-memory splits, workspace (be->mem) */
     int tok_threads;           /* resolved */
     int stopped;               /* 1: stopped by *stop; the folder is consistent, resumable */
     int already_complete;      /* 1: the folder was complete; nothing done */

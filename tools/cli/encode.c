@@ -234,6 +234,13 @@ int cmd_encode(int argc, char **argv) {
             if (st.capped)
                 errorf("%" PRIu64 " lines were longer than %zu bytes and cut before tokenising",
                        st.capped, LABSE_LINE_CAP);
+            if (st.gpu_split_batches)
+                errorf("the GPU ran out of memory: %" PRIu64 " batches were encoded in pieces "
+                       "(the smallest of %" PRIu64 " lines); a lower --batch-tokens avoids it",
+                       st.gpu_split_batches, st.gpu_split_min);
+            if (st.gpu_workspace_reduced)
+                errorf("the GPU ran out of memory: the cuBLASLt workspace is %" PRIu64
+                       " bytes instead of 32 MiB (GEMMs may be slower)", st.gpu_workspace_bytes);
             double secs = st.seconds;
             errorf("encoded %" PRIu64 " lines, %" PRIu64 " tokens, %" PRIu64 " truncated, %" PRIu64
                    " repaired, %" PRIu64 " capped in %.3f s: %.1f sentences/s, %.0f tokens/s"
