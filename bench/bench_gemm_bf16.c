@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
     float *ydn = malloc(sizeof(float) * M * N), *ydp = malloc(sizeof(float) * M * N), *ydf = malloc(sizeof(float) * M * N);
     uint16_t *xb = malloc(2 * (size_t)M * K), *wb = malloc(2 * (size_t)N * K);
     srand(1);
-    for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
-    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = ((float)rand() / RAND_MAX - 0.5f) * 0.1f;
+    for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
+    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = ((float)((double)rand() / RAND_MAX) - 0.5f) * 0.1f;
     to_bf16(w, wb, (size_t)N * K);
     dmm *db = dmm_new(M, K, N, dnnl_bf16, 0, xb, wb, ydn);
     dmm *dp = dmm_new(M, K, N, dnnl_bf16, 1, xb, wb, ydp);
