@@ -4,12 +4,12 @@
 #                           clear error for bf16 (unit)
 #   precision_bf16_tiny     bf16 vs fp32 on the tiny committed model (unit)
 #   precision_bf16_minilm   bf16 vs fp32, all-MiniLM-L6-v2: 20 lines of every bitext file, both
-#                           columns, + the 20 longest sentences (model)
-#   precision_bf16_labse    the same with labse-random, 1 line of every file + the 2 longest:
-#                           the LaBSE-shaped model encodes ~1-2k tokens/s on 2 cores (model)
-#   precision_eval_minilm   test_precision_eval.py: `labse eval` accuracies (P@1 by cosine and by
-#                           margin, both ways) in bf16 within 0.3 points of fp32 per file and on
-#                           average, first 20 lines of every file (model; 77 without the venv)
+#                           columns, + the 20 longest sentences; and `labse eval`'s accuracies
+#                           (P@1 by cosine and by margin, both ways) on the same pairs: the
+#                           averages within 0.3 points of fp32 (model)
+#   precision_bf16_labse    the same with labse-random, 1 line of every file + the 2 longest
+#                           (no eval: random weights): the LaBSE-shaped model encodes ~1-2k
+#                           tokens/s on 2 cores (model)
 # The parity tests skip (77) where bf16 is not available (no oneDNN, no AVX512-BF16).
 # LABSE_PARITY_FULL=1 ctest -R precision_bf16 runs every line of every file (hours for
 # labse-random on 2 cores).
@@ -22,14 +22,7 @@ add_test(NAME precision_noisa COMMAND test_precision noisa ${CMAKE_SOURCE_DIR}/t
 set_tests_properties(precision_noisa PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX512_CORE")
 add_test(NAME precision_bf16_tiny COMMAND test_precision parity ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert ${_bt} 5 8)
 set_tests_properties(precision_errors precision_noisa precision_bf16_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77)
-add_test(NAME precision_bf16_minilm COMMAND test_precision parity ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${_bt} 20 20)
+add_test(NAME precision_bf16_minilm COMMAND test_precision parity ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${_bt} 20 20 eval)
 add_test(NAME precision_bf16_labse COMMAND test_precision parity ${LABSE_MODELS_DIR}/labse-random ${_bt} 1 2)
 set_tests_properties(precision_bf16_minilm precision_bf16_labse PROPERTIES LABELS model SKIP_RETURN_CODE 77
   TIMEOUT 1800)
-# Through bash so that a missing LABSE_PYTHON skips (77) instead of failing (as mine.cmake).
-find_program(LABSE_PREC_BASH bash REQUIRED)
-add_test(NAME precision_eval_minilm
-  COMMAND ${LABSE_PREC_BASH} -c "if [ -x \"$0\" ] \; then exec \"$0\" \"$@\" \; else exit 77 \; fi" ${LABSE_PYTHON}
-          ${CMAKE_CURRENT_SOURCE_DIR}/test_precision_eval.py $<TARGET_FILE:labse>
-          ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${_bt} 20)
-set_tests_properties(precision_eval_minilm PROPERTIES LABELS model SKIP_RETURN_CODE 77 TIMEOUT 1800)
