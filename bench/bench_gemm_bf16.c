@@ -1,7 +1,7 @@
 /* bench_gemm_bf16.c — one LaBSE-shaped GEMM (activations [M, K] times weights [N, K]^T, fp32
  * out) timed in fp32 (OpenBLAS sgemm) and in bf16 through each library available here:
  * OpenBLAS cblas_sbgemm and oneDNN matmul (bf16 src and weights; and fp32 src with bf16
- * weights, if this oneDNN implements that mix). The bf16 timings include converting the fp32
+ * weights, if this oneDNN implements that mix); and oneDNN's fp32 matmul beside OpenBLAS's. The bf16 timings include converting the fp32
  * activations to bf16 (the encoder must do it before each GEMM), and are also given without.
  *
  *   usage: bench_gemm_bf16 [M K N [reps]]      default 4096 768 3072 10 (LaBSE FFN up)
@@ -57,15 +57,15 @@ typedef struct {
 
 /* A oneDNN matmul dst[M,N] = src[M,K] * wei^T, wei stored [N,K] row-major (format "ba" of a
  * KxN matrix). src_dt: dnnl_bf16 or dnnl_f32. Returns NULL when unimplemented. */
-static dmm *dmm_new(int M, int K, int N, dnnl_data_type_t src_dt, int packed, void *src,
-                    void *wei, float *dst) {
+static dmm *dmm_new(int M, int K, int N, dnnl_data_type_t src_dt, dnnl_data_type_t wei_dt,
+                    int packed, void *src, void *wei, float *dst) {
     dmm *d = calloc(1, sizeof *d);
     dnnl_memory_desc_t sd, wd, dd;
     dnnl_dims_t s = {M, K}, w = {K, N}, o = {M, N};
     CHK(dnnl_engine_create(&d->eng, dnnl_cpu, 0));
     CHK(dnnl_stream_create(&d->str, d->eng, dnnl_stream_default_flags));
     CHK(dnnl_memory_desc_init_by_tag(&sd, 2, s, src_dt, dnnl_ab));
-    CHK(dnnl_memory_desc_init_by_tag(&wd, 2, w, dnnl_bf16, packed ? dnnl_format_tag_any : dnnl_ba));
+    CHK(dnnl_memory_desc_init_by_tag(&wd, 2, w, wei_dt, packed ? dnnl_format_tag_any : dnnl_ba));
     CHK(dnnl_memory_desc_init_by_tag(&dd, 2, o, dnnl_f32, dnnl_ab));
     dnnl_matmul_desc_t md;
     CHK(dnnl_matmul_desc_init(&md, &sd, &wd, NULL, &dd));
@@ -76,14 +76,14 @@ static dmm *dmm_new(int M, int K, int N, dnnl_data_type_t src_dt, int packed, vo
     }
     const char *impl = NULL;
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    printf("  oneDNN %s src, %s weights: implementation %s\n", src_dt == dnnl_bf16 ? "bf16" : "f32",
-           packed ? "packed" : "plain", impl ? impl : "?");
+    printf("  oneDNN %s src, %s %s weights: implementation %s\n", src_dt == dnnl_bf16 ? "bf16" : "f32",
+           packed ? "packed" : "plain", wei_dt == dnnl_bf16 ? "bf16" : "f32", impl ? impl : "?");
     CHK(dnnl_primitive_create(&d->prim, pd));
     CHK(dnnl_memory_create(&d->src, &sd, d->eng, src));
     if (packed) {
         /* the weights as the primitive wants them, reordered once (as at model load) */
         dnnl_memory_desc_t plain;
-        CHK(dnnl_memory_desc_init_by_tag(&plain, 2, w, dnnl_bf16, dnnl_ba));
+        CHK(dnnl_memory_desc_init_by_tag(&plain, 2, w, wei_dt, dnnl_ba));
         const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         dnnl_memory_t from;
         CHK(dnnl_memory_create(&from, &plain, d->eng, wei));
@@ -137,11 +137,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     for (size_t i = 0; i < (size_t)N * K; i++) w[i] = ((float)((double)rand() / RAND_MAX) - 0.5f) * 0.1f;
     to_bf16(w, wb, (size_t)N * K);
-    dmm *db = dmm_new(M, K, N, dnnl_bf16, 0, xb, wb, ydn);
-    dmm *dp = dmm_new(M, K, N, dnnl_bf16, 1, xb, wb, ydp);
-    dmm *df = dmm_new(M, K, N, dnnl_f32, 0, x, wb, ydf);
+    dmm *db = dmm_new(M, K, N, dnnl_bf16, dnnl_bf16, 0, xb, wb, ydn);
+    dmm *dp = dmm_new(M, K, N, dnnl_bf16, dnnl_bf16, 1, xb, wb, ydp);
+    dmm *df = dmm_new(M, K, N, dnnl_f32, dnnl_bf16, 0, x, wb, ydf);
+    float *yd32 = malloc(sizeof(float) * M * N);
+    dmm *d32 = dmm_new(M, K, N, dnnl_f32, dnnl_f32, 0, x, w, yd32); /* oneDNN's own fp32 */
     if (!df) printf("  oneDNN f32 src + bf16 weights: not implemented\n");
-    double tdp = 1e9, t32 = 1e9, tsb = 1e9, tsbg = 1e9, tdn = 1e9, tdng = 1e9, tdf = 1e9, tcv = 1e9;
+    double td32 = 1e9, tdp = 1e9, t32 = 1e9, tsb = 1e9, tsbg = 1e9, tdn = 1e9, tdng = 1e9, tdf = 1e9, tcv = 1e9;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, w, K, 0.0f,
@@ -171,6 +173,11 @@ int main(int argc, char **argv) {
             dmm_run(dp);
             tdp = fmin(tdp, now() - t0);
         }
+        if (d32) {
+            t0 = now();
+            dmm_run(d32);
+            td32 = fmin(td32, now() - t0);
+        }
         if (df) {
             t0 = now();
             dmm_run(df);
@@ -186,6 +193,9 @@ int main(int argc, char **argv) {
     if (db)
         printf("oneDNN bf16 matmul (+conversion)   %7.1f GFLOP/s  %.2f ms  (GEMM alone %.1f GFLOP/s)  max rel diff %.2e\n",
                fl / tdn, tdn * 1e3, fl / tdng, maxrel(ydn, y32, (size_t)M * N));
+    if (d32)
+        printf("oneDNN f32 matmul                  %7.1f GFLOP/s  %.2f ms  max rel diff %.2e\n",
+               fl / td32, td32 * 1e3, maxrel(yd32, y32, (size_t)M * N));
     if (dp)
         printf("oneDNN bf16, packed weights (+cv)  %7.1f GFLOP/s  %.2f ms  max rel diff %.2e\n",
                fl / tdp, tdp * 1e3, maxrel(ydp, y32, (size_t)M * N));
