@@ -76,6 +76,9 @@ endif()
 if(LABSE_GPU STREQUAL "CUDA")
   string(APPEND LABSE_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -Wl,-rpath,${CUDAToolkit_LIBRARY_DIR} -lcublasLt -lcudart")
 endif()
+if(LABSE_HAVE_DNNL)
+  string(APPEND LABSE_PC_LIBS_PRIVATE " -ldnnl") # precision bf16 on the CPU
+endif()
 if(NOT LABSE_GPU STREQUAL "OFF")
   string(APPEND LABSE_PC_LIBS_PRIVATE " -lstdc++") # the kernels' host code (or the emulator) is C++
 endif()

@@ -56,6 +56,18 @@ typedef enum labse_device {
     LABSE_DEVICE_AUTO = 2   /* CUDA when built and a GPU is present, else CPU */
 } labse_device;
 
+/* Arithmetic precision of the encoder. Each device does some of them; asking a device for one
+ * it cannot do is LABSE_E_UNSUPPORTED at load, naming the values it can do.
+ *   CPU:  fp32 (default), bf16 (GEMM inputs rounded to bfloat16, fp32 accumulation, through
+ *         oneDNN; needs a CPU with AVX512-BF16 or AMX, and a build with oneDNN)
+ *   CUDA: fp16 (default) */
+typedef enum labse_precision {
+    LABSE_PRECISION_DEFAULT = 0, /* the device's default: fp32 on the CPU, fp16 on the GPU */
+    LABSE_PRECISION_FP32 = 1,
+    LABSE_PRECISION_BF16 = 2,
+    LABSE_PRECISION_FP16 = 3
+} labse_precision;
+
 /* Options for loading a model and for its sessions. Get defaults with
  * labse_default_options() and change only what you need. */
 typedef struct labse_options {
@@ -71,6 +83,7 @@ typedef struct labse_options {
                               model's max_position_embeddings are refused. */
     int window;            /* labse_encode sorts up to this many texts by length before cutting
                               batches; default 32768, as `labse encode --window` */
+    labse_precision precision; /* default LABSE_PRECISION_DEFAULT (see labse_precision) */
 } labse_options;
 
 /* labse_options.cuda_device value: use every visible GPU. */

@@ -3,7 +3,7 @@
 #   build: cmake, a C compiler, pkg-config
 #   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS built with OpenMP (sgemm;
 #          shares our OpenMP thread pool), cJSON (JSON),
-#          cmocka (unit tests)
+#          cmocka (unit tests), oneDNN (libdnnl-dev: the CPU bf16 GEMMs, --precision bf16)
 #   clang: clang-14, its sanitizer + libFuzzer runtimes (libclang-rt-14-dev) and OpenMP
 #          (libomp-14-dev): the fuzz stage of tools/test.sh (tools/fuzz.sh) and CC=clang builds
 #   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
@@ -11,6 +11,7 @@
 # is built too (LABSE_CUDA=AUTO).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev
+      libdnnl-dev
       clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

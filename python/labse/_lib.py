@@ -38,7 +38,12 @@ ERRMSG_MAX = 1024
 
 class Options(Structure):
     _fields_ = [("device", c_int), ("cuda_device", c_int), ("threads", c_int),
-                ("batch_tokens", c_int), ("max_length", c_int), ("window", c_int)]
+                ("batch_tokens", c_int), ("max_length", c_int), ("window", c_int),
+                ("precision", c_int)]
+
+
+# labse_precision
+PRECISIONS = {"default": 0, "fp32": 1, "bf16": 2, "fp16": 3}
 
 
 class Error(Structure):

@@ -79,10 +79,13 @@ class Model:
             are kept, then [SEP]).
         window: texts sorted by length together before batches are cut (as ``labse encode
             --window``; default 32768).
+        precision: ``"default"`` (the device's: fp32 on the CPU, fp16 on the GPU),
+            ``"fp32"`` or ``"bf16"`` on the CPU (bf16: GEMM inputs in bfloat16, fp32
+            accumulation; needs AVX512-BF16), ``"fp16"`` on the GPU (as ``--precision``).
 
     Raises:
         LabseError: the folder is missing, a file is malformed or inconsistent, the device
-            is not available, an option is out of range.
+            is not available, an option is out of range, the device cannot do the precision.
 
     Thread safety: a Model may be shared by any number of threads. The weights are loaded
     once; each concurrent ``encode`` call borrows its own native session (working buffers)
@@ -95,7 +98,7 @@ class Model:
 
     def __init__(self, path: Union[str, os.PathLike], device: str = "auto",
                  batch_tokens: int | None = None, threads: int = 0, max_length: int | None = None,
-                 window: int = DEFAULT_WINDOW):
+                 window: int = DEFAULT_WINDOW, precision: str = "default"):
         self._m = None  # so that __del__ works on a failed __init__
         self._lock = threading.Lock()
         self._idle: List[ctypes.c_void_p] = []
@@ -109,6 +112,9 @@ class Model:
         if device not in _DEVICES:
             raise ValueError(f"labse: device must be one of {sorted(_DEVICES)} or 'cuda:N', "
                              f"got {device!r}")
+        if precision not in _lib.PRECISIONS:
+            raise ValueError(f"labse: precision must be one of {sorted(_lib.PRECISIONS)}, "
+                             f"got {precision!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise ValueError(f"labse: max_length must be a positive int or None, got {max_length!r}")
         opt = lib.labse_default_options()
@@ -119,6 +125,7 @@ class Model:
             opt.batch_tokens = int(batch_tokens)
         opt.max_length = 0 if max_length is None else int(max_length)
         opt.window = int(window)
+        opt.precision = _lib.PRECISIONS[precision]
         self.path = os.fspath(path)
         err = _lib.Error()
         m = ctypes.c_void_p()
@@ -140,6 +147,7 @@ class Model:
         self.threads = opt.threads
         self.batch_tokens = opt.batch_tokens
         self.window = opt.window
+        self.precision = precision
 
     # ---- properties ---------------------------------------------------------------------
 

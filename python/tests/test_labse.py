@@ -306,3 +306,24 @@ def test_labse2vec_normalizes_without_normalize_module():
     enc = LaBSE2Vec(str(TINY_MEAN))
     v = np.array(enc.bulk_encode(["Hello, world!", "x"]))
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1, atol=1e-6)
+
+
+def test_precision(cli, golden_sentences, tmp_path):
+    """precision=: the CPU's values, the clear errors, and bf16 equal to `labse encode
+    --precision bf16` bitwise (same batches, one thread) and close to fp32 (the tolerance of
+    tests/test_precision.c: bf16 GEMM inputs keep 8 significant bits)."""
+    with pytest.raises(ValueError, match="precision"):
+        labse.Model(TINY, device="cpu", precision="fp8")
+    with pytest.raises(labse.LabseError, match="precision fp16 is not available on device cpu"):
+        labse.Model(TINY, device="cpu", precision="fp16")
+    try:
+        m16 = labse.Model(TINY, device="cpu", threads=1, precision="bf16")
+    except labse.LabseError as e:  # no oneDNN in this build, or no AVX512-BF16 here
+        pytest.skip(str(e))
+    with m16, labse.Model(TINY, device="cpu", threads=1, precision="fp32") as m32:
+        assert m16.precision == "bf16"
+        e16, e32 = m16.encode(golden_sentences), m32.encode(golden_sentences)
+    assert (e16 * e32).sum(axis=1).min() >= 0.9995
+    assert not np.array_equal(e16, e32)  # bf16 really ran
+    ref = cli_encode(cli, TINY, golden_sentences, tmp_path, "--precision", "bf16")
+    assert e16.tobytes() == ref.tobytes()

@@ -58,6 +58,7 @@ labse_options labse_default_options(void) {
     o.batch_tokens = 16384;
     o.max_length = 0;
     o.window = 32768;
+    o.precision = LABSE_PRECISION_DEFAULT;
     return o;
 }
 

@@ -1,4 +1,6 @@
-/* cpu_forward.c — the fast CPU encoder: fp32, padding-free, OpenBLAS GEMMs + OpenMP loops.
+/* cpu_forward.c — the fast CPU encoder: fp32, padding-free, OpenBLAS GEMMs + OpenMP loops;
+ * with bf16 weights attached (lb_cpu_ws_set_bf16) the linear layers' GEMMs run in bf16 through
+ * cpu_bf16.h instead (inputs rounded to bf16, fp32 accumulation), everything else as in fp32.
  *
  * The batch is T = cu_seqlens[n] tokens back to back. GEMMs run on all T rows at once
  * (no FLOP on padding); attention runs per (sequence, head) pair; pooling reads each
@@ -9,6 +11,7 @@
  *   x [T, H]   hidden states          qkv [T, 3H]  fused projections (also FFN [T, FF])
  *   ctx [T, H] attention output        tmp [T, H]   projection outputs
  *   per thread: kt [d, Lmax] (K of one head, transposed), p [Lmax] (one score row)
+ *   xb [T, max(FF, 3H)] bf16 copy of a GEMM's input (bf16 only)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -17,18 +20,32 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "cpu/cpu_bf16.h"
 #include "cpu/encoder.h"
 
 struct lb_cpu_ws {
     float *x, *qkv, *ctx, *tmp, *scratch;
     size_t cap_x, cap_qkv, cap_ctx, cap_tmp, cap_scratch; /* in floats */
+    float *xb;                    /* storage of the bf16 GEMM input (bf16 only), 2 per float */
+    size_t cap_xb;                /* in floats */
+    const lb_cpu_bf16 *bf16;      /* not owned; NULL = fp32 */
 };
 
 lb_cpu_ws *lb_cpu_ws_new(void) { return calloc(1, sizeof(lb_cpu_ws)); }
 
+void lb_cpu_ws_set_bf16(lb_cpu_ws *ws, const lb_cpu_bf16 *w) { ws->bf16 = w; }
+
+/* Free the buffers and leave ws empty (its bf16 weights stay attached). */
+static void ws_release(lb_cpu_ws *ws) {
+    const lb_cpu_bf16 *w = ws->bf16;
+    free(ws->x); free(ws->qkv); free(ws->ctx); free(ws->tmp); free(ws->scratch); free(ws->xb);
+    memset(ws, 0, sizeof *ws);
+    ws->bf16 = w;
+}
+
 void lb_cpu_ws_free(lb_cpu_ws *ws) {
     if (!ws) return;
-    free(ws->x); free(ws->qkv); free(ws->ctx); free(ws->tmp); free(ws->scratch);
+    ws_release(ws);
     free(ws);
 }
 
@@ -44,10 +61,17 @@ static int grow(float **p, size_t *cap, size_t n) {
     return 0;
 }
 
-/* y[T, out] = x[T, in] W^T (+ b, then act), W [out, in] row-major. */
-static void linear(const float *x, int T, const lb_linear *lin, float *y, lb_act act) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, lin->out, lin->in, 1.0f, x, lin->in,
-                lin->w, lin->in, 0.0f, y, lin->out);
+/* y[T, out] = x[T, in] W^T (+ b, then act), W [out, in] row-major; in bf16 when ws has bf16
+ * weights (then ws->xb holds at least T * in elements). Fails only in bf16 (oneDNN). */
+static labse_status linear(const lb_cpu_ws *ws, const float *x, int T, const lb_linear *lin,
+                           float *y, lb_act act, labse_error *err) {
+    if (ws->bf16) {
+        labse_status st = lb_cpu_bf16_gemm(ws->bf16, lin, x, T, (uint16_t *)ws->xb, y, err);
+        if (st != LABSE_OK) return st;
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, lin->out, lin->in, 1.0f, x,
+                    lin->in, lin->w, lin->in, 0.0f, y, lin->out);
+    }
     const int N = lin->out;
     const float *b = lin->b;
 #pragma omp parallel for schedule(static)
@@ -74,6 +98,7 @@ static void linear(const float *x, int T, const lb_linear *lin, float *y, lb_act
             break;
         }
     }
+    return LABSE_OK;
 }
 
 /* x = LN(x + r) row-wise over H (r may be NULL); statistics in double. */
@@ -161,10 +186,9 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
     size_t ns = (size_t)nt * ((size_t)c->head_dim * Lmax + Lmax);
     if (grow(&ws->x, &ws->cap_x, nx) || grow(&ws->qkv, &ws->cap_qkv, nq) ||
         grow(&ws->ctx, &ws->cap_ctx, nx) || grow(&ws->tmp, &ws->cap_tmp, nx) ||
-        grow(&ws->scratch, &ws->cap_scratch, ns)) {
-        /* leave the workspace empty and consistent */
-        free(ws->x); free(ws->qkv); free(ws->ctx); free(ws->tmp); free(ws->scratch);
-        memset(ws, 0, sizeof *ws);
+        grow(&ws->scratch, &ws->cap_scratch, ns) ||
+        (ws->bf16 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) / 2 + 1))) {
+        ws_release(ws); /* leave the workspace empty and consistent */
         return lb_err(err, LABSE_E_NOMEM,
                       "cpu forward: cannot allocate activations for %d tokens (lower the batch token budget, option batch_tokens)", T);
     }
@@ -187,15 +211,21 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         }
     add_layernorm(x, NULL, T, H, m->emb_ln_g, m->emb_ln_b, c->ln_eps);
 
-    for (int l = 0; l < c->layers; l++) {
+    for (int l = 0; l < c->layers && st == LABSE_OK; l++) {
         const lb_layer *ly = &m->layer[l];
-        linear(x, T, &ly->qkv, ws->qkv, LB_ACT_IDENTITY);
+        if ((st = linear(ws, x, T, &ly->qkv, ws->qkv, LB_ACT_IDENTITY, err)) != LABSE_OK) break;
         attention(ws->qkv, ws->ctx, b, H, c->heads, Lmax, ws->scratch);
-        linear(ws->ctx, T, &ly->attn_out, ws->tmp, LB_ACT_IDENTITY);
+        if ((st = linear(ws, ws->ctx, T, &ly->attn_out, ws->tmp, LB_ACT_IDENTITY, err)) != LABSE_OK)
+            break;
         add_layernorm(x, ws->tmp, T, H, ly->ln1_g, ly->ln1_b, c->ln_eps);
-        linear(x, T, &ly->ffn_up, ws->qkv, c->hidden_act);
-        linear(ws->qkv, T, &ly->ffn_down, ws->tmp, LB_ACT_IDENTITY);
+        if ((st = linear(ws, x, T, &ly->ffn_up, ws->qkv, c->hidden_act, err)) != LABSE_OK ||
+            (st = linear(ws, ws->qkv, T, &ly->ffn_down, ws->tmp, LB_ACT_IDENTITY, err)) != LABSE_OK)
+            break;
         add_layernorm(x, ws->tmp, T, H, ly->ln2_g, ly->ln2_b, c->ln_eps);
+    }
+    if (st != LABSE_OK) {
+        omp_set_num_threads(caller_threads);
+        return st;
     }
     if (hidden_out) memcpy(hidden_out, x, sizeof(float) * (size_t)T * H);
 
@@ -217,7 +247,10 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
     }
     int n = H;
     for (int k = 0; k < m->n_dense; k++) {
-        linear(pool, b->n, &m->dense[k].lin, tmp, m->dense[k].act);
+        if ((st = linear(ws, pool, b->n, &m->dense[k].lin, tmp, m->dense[k].act, err)) != LABSE_OK) {
+            omp_set_num_threads(caller_threads);
+            return st;
+        }
         float *sw = pool; pool = tmp; tmp = sw;
         n = m->dense[k].lin.out;
     }

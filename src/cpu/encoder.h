@@ -27,7 +27,12 @@ typedef struct lb_cpu_ws lb_cpu_ws;
 lb_cpu_ws *lb_cpu_ws_new(void);
 void lb_cpu_ws_free(lb_cpu_ws *ws);
 
-/* Fast fp32 forward. out: [n, cfg.dim] final embeddings (pooled, Dense, normalised).
+/* Run ws's forwards in bf16 with these weights (cpu_bf16.h; made from the same model), or in
+ * fp32 with NULL (the default). Not owned: w must outlive ws's use. Not thread-safe on ws. */
+struct lb_cpu_bf16;
+void lb_cpu_ws_set_bf16(lb_cpu_ws *ws, const struct lb_cpu_bf16 *w);
+
+/* Fast forward, fp32 (or bf16 GEMMs: lb_cpu_ws_set_bf16). out: [n, cfg.dim] final embeddings (pooled, Dense, normalised).
  * hidden_out: optional [total, hidden] last-layer hidden states (NULL to skip).
  * threads: OpenMP/OpenBLAS threads (0 = all). */
 labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b, int threads,

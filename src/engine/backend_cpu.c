@@ -1,5 +1,6 @@
 /* backend_cpu.c — the CPU implementation of the backend seam (backend.h): depth 1, submit
- * computes synchronously through lb_cpu_forward on the backend's own workspace, 64-byte
+ * computes synchronously through lb_cpu_forward on the backend's own workspace (in bf16 when
+ * the engine has bf16 weights), 64-byte
  * aligned host buffers. The GPU backend (backend_gpu.c) fills the same struct with pinned
  * buffers, streams and events. */
 #include <stdlib.h>
@@ -60,6 +61,7 @@ labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err
     }
     c->m = lb_engine_model(e);
     c->threads = lb_engine_options(e)->threads;
+    lb_cpu_ws_set_bf16(c->ws, lb_engine_cpu_bf16(e)); /* NULL: fp32 */
     be->ctx = c;
     be->depth = 1;
     be->name = "cpu";

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "cpu/cpu_bf16.h"
 #include "engine/device.h"
 #ifdef LABSE_HAVE_GPU
 #include "gpu/gpu.h"
@@ -21,6 +22,7 @@ struct lb_engine {
     labse_device device;   /* resolved: CPU or CUDA */
     char *model_id;        /* realpath of the folder (or the path as given): manifests */
     char device_name[128]; /* "cpu" or "cuda:N (name)" */
+    lb_cpu_bf16 *bf16;     /* the bf16 weights (device CPU, precision bf16), else NULL */
 #ifdef LABSE_HAVE_GPU
     lb_gpu_weights *gw[LB_MAX_GPUS]; /* the weights on each GPU used (device CUDA only) */
     int n_gpus;
@@ -36,6 +38,33 @@ labse_status lb_engine_check_options(const labse_options *o, labse_error *err) {
         return lb_err(err, LABSE_E_INVALID, "max_length must be >= 0 (got %d)", o->max_length);
     if (o->window < 1)
         return lb_err(err, LABSE_E_INVALID, "window must be >= 1 (got %d)", o->window);
+    if (o->precision < LABSE_PRECISION_DEFAULT || o->precision > LABSE_PRECISION_FP16)
+        return lb_err(err, LABSE_E_INVALID, "precision: unknown value %d", (int)o->precision);
+    return LABSE_OK;
+}
+
+const char *lb_precision_name(labse_precision p) {
+    switch (p) {
+    case LABSE_PRECISION_FP32: return "fp32";
+    case LABSE_PRECISION_BF16: return "bf16";
+    case LABSE_PRECISION_FP16: return "fp16";
+    case LABSE_PRECISION_DEFAULT: break;
+    }
+    return "default";
+}
+
+/* Resolve o->precision for device dev (DEFAULT -> the device's default); a value the device
+ * cannot do is LABSE_E_UNSUPPORTED naming the ones it can. */
+static labse_status resolve_precision(labse_options *o, labse_device dev, labse_error *err) {
+    const int cpu = dev == LABSE_DEVICE_CPU;
+    if (o->precision == LABSE_PRECISION_DEFAULT)
+        o->precision = cpu ? LABSE_PRECISION_FP32 : LABSE_PRECISION_FP16;
+    const int ok = cpu ? o->precision == LABSE_PRECISION_FP32 || o->precision == LABSE_PRECISION_BF16
+                       : o->precision == LABSE_PRECISION_FP16;
+    if (!ok)
+        return lb_err(err, LABSE_E_UNSUPPORTED, "precision %s is not available on device %s (%s)",
+                      lb_precision_name(o->precision), cpu ? "cpu" : "cuda",
+                      cpu ? "it does fp32, bf16" : "it does fp16");
     return LABSE_OK;
 }
 
@@ -72,6 +101,7 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
     if (st != LABSE_OK) return st;
     labse_device dev;
     if ((st = lb_device_resolve(o.device, o.cuda_device, &dev, err)) != LABSE_OK) return st;
+    if ((st = resolve_precision(&o, dev, err)) != LABSE_OK) return st;
     if (o.cuda_device < 0 && o.cuda_device != LABSE_CUDA_ALL)
         return lb_err(err, LABSE_E_INVALID, "cuda_device must be >= 0 or LABSE_CUDA_ALL (got %d)",
                       o.cuda_device);
@@ -94,6 +124,10 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
     e->opt.max_length = m->cfg.max_seq_length;
     e->device = dev;
     snprintf(e->device_name, sizeof e->device_name, "%s", devname);
+    if (o.precision == LABSE_PRECISION_BF16 && (st = lb_cpu_bf16_new(m, &e->bf16, err)) != LABSE_OK) {
+        lb_engine_free(e);
+        return st;
+    }
 #ifdef LABSE_HAVE_GPU
     for (int g = 0; g < n_gpus; g++) {
         if ((st = lb_gpu_weights_new(m, gpus[g], &e->gw[g], err)) != LABSE_OK) {
@@ -119,6 +153,7 @@ void lb_engine_free(lb_engine *e) {
 #ifdef LABSE_HAVE_GPU
     for (int g = 0; g < e->n_gpus; g++) lb_gpu_weights_free(e->gw[g]);
 #endif
+    lb_cpu_bf16_free(e->bf16);
     lb_model_free(e->m);
     free(e->model_id);
     free(e);
@@ -128,6 +163,7 @@ const lb_model *lb_engine_model(const lb_engine *e) { return e->m; }
 const labse_options *lb_engine_options(const lb_engine *e) { return &e->opt; }
 labse_device lb_engine_device(const lb_engine *e) { return e->device; }
 const char *lb_engine_device_name(const lb_engine *e) { return e->device_name; }
+const struct lb_cpu_bf16 *lb_engine_cpu_bf16(const lb_engine *e) { return e->bf16; }
 const char *lb_engine_id(const lb_engine *e) { return e->model_id; }
 int lb_engine_dim(const lb_engine *e) { return e->m->cfg.dim; }
 int lb_engine_max_length(const lb_engine *e) { return e->opt.max_length; }

@@ -7,8 +7,8 @@
  *   pipeline (pipeline.h)       takes the engine: tokenises through it, reads its options
  *
  * Options: labse_options (include/labse.h) is the one struct of the run options (device,
- * threads, batch_tokens, max_length, window); labse_default_options() their one default and
- * lb_engine_check_options() their one check. The engine keeps them resolved (max_length = the
+ * threads, batch_tokens, max_length, window, precision); labse_default_options() their one default and
+ * lb_engine_check_options() their one check. The engine keeps them resolved (max_length and precision = the
  * effective one).
  *
  * Thread-safety: an engine is immutable once opened (the round-robin counter of session GPUs
@@ -41,6 +41,11 @@ const lb_model *lb_engine_model(const lb_engine *e);
 const labse_options *lb_engine_options(const lb_engine *e); /* max_length resolved */
 labse_device lb_engine_device(const lb_engine *e);        /* CPU or CUDA */
 const char *lb_engine_device_name(const lb_engine *e);    /* "cpu", "cuda:N (NAME)" */
+/* The bf16 weights of the CPU encoder (precision bf16 on device CPU; made once at load,
+ * immutable, shared by every session), else NULL. */
+const struct lb_cpu_bf16 *lb_engine_cpu_bf16(const lb_engine *e);
+/* "fp32", "bf16", "fp16" or "default": the API's names of the precisions. Static storage. */
+const char *lb_precision_name(labse_precision p);
 const char *lb_engine_id(const lb_engine *e);  /* realpath of the folder: for manifests */
 int lb_engine_dim(const lb_engine *e);
 int lb_engine_max_length(const lb_engine *e);  /* effective max tokens per text */

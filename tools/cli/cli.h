@@ -37,6 +37,7 @@ enum {
     OPT_BITEXT,
     OPT_NO_ENCODE,
     OPT_ENCODER,
+    OPT_PRECISION,
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -53,8 +54,9 @@ enum {
     CLI_OPT_MAX_LENGTH = 1u << 4,    /* --max-length N */
     CLI_OPT_QUIET = 1u << 5,         /* -q, --quiet */
     CLI_OPT_HELP = 1u << 6,          /* -h, --help */
+    CLI_OPT_PRECISION = 1u << 7,     /* --precision P */
     CLI_OPT_MODEL_ALL = CLI_OPT_MODEL | CLI_OPT_DEVICE | CLI_OPT_THREADS |
-                        CLI_OPT_BATCH_TOKENS | CLI_OPT_MAX_LENGTH,
+                        CLI_OPT_BATCH_TOKENS | CLI_OPT_MAX_LENGTH | CLI_OPT_PRECISION,
 };
 
 /* One shared option: its getopt_long entry (id: the short letter, or an OPT_* id >= 256) and
@@ -104,6 +106,8 @@ int eval_split_tsv(const char *path, const labse_text *in, const char ***src, si
 int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
 int parse_int(const char *opt, const char *s, int lo, int hi, int *out);
 int parse_device(const char *s, labse_options *o);
+/* --precision: fp32 | bf16 | fp16 | default into o->precision; 0 (after a message) if bad. */
+int parse_precision(const char *s, labse_options *o);
 /* `labse bench`'s encoder-only phase (bench_encoder.c): pre-tokenised, pre-packed batches
  * through the device's pipeline backend; prints an "encoder" section. 0 or EXIT_RUNTIME. */
 int bench_encoder(const labse_model *m, const char *const *text, const size_t *len, size_t n,

@@ -96,10 +96,24 @@ const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf,
     return a ? a : "?";
 }
 
+int parse_precision(const char *s, labse_options *o) {
+    static const struct { const char *name; labse_precision p; } names[] = {
+        {"default", LABSE_PRECISION_DEFAULT}, {"fp32", LABSE_PRECISION_FP32},
+        {"bf16", LABSE_PRECISION_BF16}, {"fp16", LABSE_PRECISION_FP16}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            o->precision = names[i].p;
+            return 1;
+        }
+    errorf("--precision: '%s' is not one of fp32, bf16, fp16, default", s);
+    return 0;
+}
+
 /* The library names options generically; CLI users read their flags. */
 static const char *const FLAG_NAMES[][2] = {
     {"option batch_tokens", "--batch-tokens"},
     {"device cpu", "--device cpu"},
+    {"precision ", "--precision "},
 };
 
 /* msg with every generic name of FLAG_NAMES replaced by its flag (not when already a flag). */
@@ -178,6 +192,8 @@ const cli_option CLI_SHARED_OPTIONS[] = {
      "      --batch-tokens N    token budget of one batch (default 16384)"},
     {CLI_OPT_MAX_LENGTH, "max-length", required_argument, OPT_MAX_LENGTH,
      "      --max-length N      max tokens per line incl. [CLS]/[SEP] (default: the model's)"},
+    {CLI_OPT_PRECISION, "precision", required_argument, OPT_PRECISION,
+     "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default)"},
     {CLI_OPT_QUIET, "quiet", no_argument, 'q',
      "  -q, --quiet             no summary on stderr"},
     {CLI_OPT_HELP, "help", no_argument, 'h',
@@ -215,6 +231,7 @@ int model_option(int c, const char *arg, model_args *ma) {
     switch (c) {
     case 'm': ma->model = arg; return 1;
     case OPT_DEVICE: return parse_device(arg, &ma->opt) ? 1 : -1;
+    case OPT_PRECISION: return parse_precision(arg, &ma->opt) ? 1 : -1;
     case 't': return parse_int("--threads", arg, 0, 4096, &ma->opt.threads) ? 1 : -1;
     case OPT_BATCH_TOKENS:
         return parse_int("--batch-tokens", arg, 1, 1 << 30, &ma->opt.batch_tokens) ? 1 : -1;

@@ -28,7 +28,7 @@ static const char USAGE_EVAL[] =
     "      --block-rows N    rows per similarity block (default 2048)\n"
     "      --device D        cpu | cuda | cuda:N | auto (default): the encoder's device and\n"
     "                        the k-NN search's (auto = the GPU when built with CUDA and present)\n"
-    "      --batch-tokens N, --max-length N   as for encode\n"
+    "      --batch-tokens N, --max-length N, --precision P   as for encode\n"
     "  -q, --quiet           no warnings on stderr\n"
     "  -h, --help            this help\n"
     "\n"

@@ -44,7 +44,7 @@ static const char USAGE_MINE[] =
     "      --device D        cpu | cuda | cuda:N | auto (default): the encoder's device and\n"
     "                        the k-NN search's (auto = the GPU when built with CUDA and present;\n"
     "                        GPU search: fp32 cuBLAS tiles, k <= 64, same results within 1e-5)\n"
-    "      --batch-tokens N, --max-length N   as for encode\n"
+    "      --batch-tokens N, --max-length N, --precision P   as for encode\n"
     "  -q, --quiet           no summary on stderr\n"
     "  -h, --help            this help\n"
     "\n"

@@ -1,0 +1,28 @@
+# labse_options.precision (issue 15), tests/test_precision.c:
+#   precision_errors        values a device cannot do, unknown values, fp32 == default (unit)
+#   precision_noisa         ONEDNN_MAX_CPU_ISA=AVX512_CORE: a CPU without AVX512-BF16 gets a
+#                           clear error for bf16 (unit)
+#   precision_bf16_tiny     bf16 vs fp32 on the tiny committed model (unit)
+#   precision_bf16_minilm   bf16 vs fp32, all-MiniLM-L6-v2: 20 lines of every bitext file, both
+#                           columns, + the 20 longest sentences; and `labse eval`'s accuracies
+#                           (P@1 by cosine and by margin, both ways) on the same pairs: the
+#                           averages within 0.3 points of fp32 (model)
+#   precision_bf16_labse    the same with labse-random, 1 line of every file + the 2 longest
+#                           (no eval: random weights): the LaBSE-shaped model encodes ~1-2k
+#                           tokens/s on 2 cores (model)
+# The parity tests skip (77) where bf16 is not available (no oneDNN, no AVX512-BF16).
+# LABSE_PARITY_FULL=1 ctest -R precision_bf16 runs every line of every file (hours for
+# labse-random on 2 cores).
+add_executable(test_precision test_precision.c)
+target_link_libraries(test_precision PRIVATE labse_static)
+target_compile_definitions(test_precision PRIVATE _GNU_SOURCE)
+set(_bt ${LABSE_SHARED_DIR}/data/bitext)
+add_test(NAME precision_errors COMMAND test_precision errors ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert)
+add_test(NAME precision_noisa COMMAND test_precision noisa ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert)
+set_tests_properties(precision_noisa PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX512_CORE")
+add_test(NAME precision_bf16_tiny COMMAND test_precision parity ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert ${_bt} 5 8)
+set_tests_properties(precision_errors precision_noisa precision_bf16_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77)
+add_test(NAME precision_bf16_minilm COMMAND test_precision parity ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${_bt} 20 20 eval)
+add_test(NAME precision_bf16_labse COMMAND test_precision parity ${LABSE_MODELS_DIR}/labse-random ${_bt} 1 2)
+set_tests_properties(precision_bf16_minilm precision_bf16_labse PROPERTIES LABELS model SKIP_RETURN_CODE 77
+  TIMEOUT 1800)
