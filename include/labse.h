@@ -50,6 +50,12 @@ typedef struct labse_error {
 /* A one-line English name of a status ("format error", ...). Static storage; never NULL. */
 const char *labse_status_str(labse_status s);
 
+/* One line on the CPU BLAS: which OpenBLAS kernels run, and whether labse re-selected them
+ * because this OpenBLAS release does not know the CPU (it would run its slowest generic
+ * kernels; the first model load or CPU k-NN does the check, once per process; see README,
+ * "CPU speed"). Calling this does the check now. Static storage; never NULL; thread-safe. */
+const char *labse_blas_info(void);
+
 typedef enum labse_device {
     LABSE_DEVICE_CPU = 0,   /* the fp32 OpenBLAS backend */
     LABSE_DEVICE_CUDA = 1,  /* the fp16 GPU backend; LABSE_E_UNSUPPORTED when not built / no GPU */

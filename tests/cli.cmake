@@ -22,3 +22,9 @@ add_test(NAME cli_minilm
           $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool>
           ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${LABSE_PYTHON})
 set_tests_properties(cli_minilm PROPERTIES LABELS model SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# OpenBLAS's kernels re-selected for a CPU its release does not know (src/cpu/blas_core.c).
+add_test(NAME blas_core
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_blas_core.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
+set_tests_properties(blas_core PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 120)

@@ -7,7 +7,7 @@
 The package is a thin ctypes layer over the C library built from the same source tree
 (include/labse.h documents the engine). ``labse.compat.LaBSE2Vec`` mimics vectorhub's class.
 """
-from ._lib import (E_CUDA, E_FORMAT, E_INVALID, E_IO, E_NOMEM, E_UNSUPPORTED, OK)
+from ._lib import (E_CUDA, E_FORMAT, E_INVALID, E_IO, E_NOMEM, E_UNSUPPORTED, OK, blas_info)
 from ._model import DEFAULT_WINDOW, PAIR_DTYPE, LabseError, Model, mine
 
 try:
@@ -17,4 +17,4 @@ except Exception:  # running from a source tree (LABSE_LIBRARY=...), not install
     __version__ = "0+unknown"
 
 __all__ = ["Model", "LabseError", "mine", "PAIR_DTYPE", "DEFAULT_WINDOW", "OK", "E_IO", "E_FORMAT", "E_NOMEM",
-           "E_CUDA", "E_INVALID", "E_UNSUPPORTED", "__version__"]
+           "E_CUDA", "E_INVALID", "E_UNSUPPORTED", "blas_info", "__version__"]

@@ -132,6 +132,7 @@ def _load() -> ctypes.CDLL:
         f.argtypes = list(argtypes)
 
     fn("labse_status_str", c_char_p, c_int)
+    fn("labse_blas_info", c_char_p)
     fn("labse_default_options", Options)
     fn("labse_model_load", c_int, c_char_p, P(Options), P(c_void_p), P(Error))
     fn("labse_model_free", None, c_void_p)
@@ -158,6 +159,11 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 path = lib._name
+
+
+def blas_info() -> str:
+    """One line on the CPU BLAS kernels in use (include/labse.h, labse_blas_info)."""
+    return lib.labse_blas_info().decode("utf-8", "replace")
 
 
 def status_str(status: int) -> str:

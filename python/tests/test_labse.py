@@ -327,3 +327,15 @@ def test_precision(cli, golden_sentences, tmp_path):
     assert not np.array_equal(e16, e32)  # bf16 really ran
     ref = cli_encode(cli, TINY, golden_sentences, tmp_path, "--precision", "bf16")
     assert e16.tobytes() == ref.tobytes()
+
+
+def test_blas_info_names_the_kernels_the_cli_names(cli):
+    # the same process-wide choice as `labse info` (src/cpu/blas_core.c): under ctypes the
+    # library finds its own OpenBLAS (loaded RTLD_LOCAL, beside numpy's), not another one
+    with labse.Model(str(TINY), device="cpu") as model:
+        model.encode(["hello"])
+    info = labse.blas_info()
+    assert info.startswith(("OpenBLAS core", "not OpenBLAS")), info
+    out = subprocess.run([cli, "info", "-m", str(TINY), "--device", "cpu"], check=True,
+                         capture_output=True, text=True).stdout
+    assert f"blas: {info}" in out.splitlines()

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "cpu/blas_core.h"
 #include "cpu/cpu_bf16.h"
 #include "engine/device.h"
 #ifdef LABSE_HAVE_GPU
@@ -112,6 +113,7 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
         (st = pick_gpus(&o, gpus, &n_gpus, devname, sizeof devname, err)) != LABSE_OK)
         return st;
 #endif
+    lb_blas_core_select(); /* OpenBLAS's kernels for this CPU, before any GEMM (blas_core.h) */
     lb_model *m = NULL;
     if ((st = lb_model_load(dir, o.max_length, &m, err)) != LABSE_OK) return st;
     lb_engine *e = calloc(1, sizeof *e);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "cpu/blas_core.h"
 #include "engine/device.h"
 #ifdef LABSE_HAVE_GPU
 #include "gpu/gpu.h"
@@ -258,6 +259,7 @@ labse_status lb_knn_backend_select(labse_device device, int cuda_device,
                                    const lb_knn_backend **out, labse_error *err) {
     if (!out) return lb_err(err, LABSE_E_INVALID, "k-NN backend: NULL argument");
     *out = lb_knn_backend_cpu();
+    lb_blas_core_select(); /* OpenBLAS's kernels for this CPU, before any GEMM (blas_core.h) */
     labse_device dev;
     labse_status s = lb_device_resolve(device, cuda_device, &dev, err); /* the "auto" rule */
     if (s != LABSE_OK) {

@@ -34,6 +34,7 @@ void print_info(FILE *f, const labse_model_info *mi, const char *prefix) {
     fprintf(f, "%sdim: %d\n", prefix, mi->dim);
     fprintf(f, "%sparameters: %" PRId64 "\n", prefix, mi->parameters);
     fprintf(f, "%sdevice: %s\n", prefix, mi->device_name);
+    fprintf(f, "%sblas: %s\n", prefix, labse_blas_info());
 }
 
 int cmd_info(int argc, char **argv) {
