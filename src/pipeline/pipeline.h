@@ -80,6 +80,11 @@ typedef struct lb_pipe_options {
     uint64_t part_rows;        /* rows per part file (default 1,000,000) */
     int shard_index, shard_count; /* 0/1 = whole input; K/N: shard K of N (0-based) */
     const char *model_id;      /* recorded and checked in the manifest (e.g. realpath) */
+    int tsv_column;            /* > 0: each line is a TSV record, its text column N (1-based) */
+    const char *jsonl_field;   /* not NULL: each line is a JSON object, its text this (dotted)
+                                  string field; see pipe_internal.h, "Records" */
+    int bad_record_empty;      /* 1: a bad record is encoded as an empty line and counted;
+                                  0: it stops the run with an error naming file and line */
     /* Polled between batches; nonzero = stop at the next consistent point. May be NULL. */
     int (*should_stop)(void *user);
     /* Called from the scheduler thread at most every progress_interval seconds. */
@@ -97,6 +102,7 @@ typedef struct lb_pipe_stats {
     uint64_t lines;            /* rows encoded by this run */
     uint64_t lines_resumed;    /* rows found complete in the folder at start */
     uint64_t tokens, truncated, repaired, capped, batches;
+    uint64_t bad_records;      /* records encoded as empty lines (bad_record_empty) */
     uint64_t parts_written;
     double tok_cpu_seconds;    /* summed over tokenizer threads: time inside the tokenizer */
     double encode_seconds;     /* scheduler thread: pack + backend + reorder */
@@ -127,6 +133,10 @@ labse_status lb_pipe_run(const lb_engine *e, const lb_backend *be,
 /* ==========================================================================================
  * Setup shared by `labse encode` and labse_encode_file
  * ========================================================================================== */
+
+/* The manifest's "records" of o: "" for plain lines, "tsv-column:N" or "jsonl-field:NAME",
+ * with ",bad-empty" when bad records are encoded empty (a resume must use the same rule). */
+void lb_pipe_records_name(const lb_pipe_options *o, char *buf, size_t cap);
 
 /* 1 when `output` names a folder output: it ends in '/', or it is an existing folder whose
  * name does not end in ".npy". 0: a single .npy file. */
