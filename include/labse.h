@@ -424,7 +424,8 @@ const char *labse_retrieval_name(labse_retrieval r);
  *   - every other byte, NUL and invalid UTF-8 included, is kept as it is.
  * So: "" -> 0 lines, "\n" -> 1 empty line, "a" -> 1, "a\n" -> 1, "a\n\nb" -> 3, "a\r\n" -> "a".
  * A regular file is memory-mapped (constant heap memory for its bytes, plus 16 bytes per
- * line for the line table); stdin and pipes are read into a heap buffer.
+ * line for the line table); stdin and pipes are read into a heap buffer, and so is a gzip,
+ * zstd or xz input (known by its first bytes), decompressed.
  * Immutable once read: any number of threads may read lines from one labse_text.
  */
 typedef struct labse_text labse_text;
@@ -434,7 +435,8 @@ typedef struct labse_text labse_text;
  *   path  NUL-terminated, not retained.
  *   out   receives the text (caller frees with labse_text_free()). Untouched on failure.
  * Errors: LABSE_E_IO with "PATH: reason" (open/stat/read/mmap failed, PATH is a folder),
- * LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument).
+ * LABSE_E_FORMAT (a corrupt or truncated compressed input), LABSE_E_NOMEM, LABSE_E_INVALID
+ * (NULL argument).
  * Thread-safety: reentrant; reading "-" from two threads at once is the caller's problem.
  */
 labse_status labse_text_read(const char *path, labse_text **out, labse_error *err);

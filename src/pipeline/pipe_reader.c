@@ -400,33 +400,26 @@ static int fill_more(lb_reader *r, labse_error *err) {
         }
         if (r->end - r->pos < room) room = (size_t)(r->end - r->pos);
     }
+    ssize_t n;
     if (r->z) {
         if (r->skip > 0 && skip_prefix(r, err) != 0) return -1;
-        ssize_t n = lb_dstream_read(r->z, r->buf + r->fill, room, err);
-        if (n < 0) return -1;
-        if (n == 0) {
-            r->eof = 1;
-            return 0;
-        }
-        r->fill += (size_t)n;
-        r->pos += (uint64_t)n;
-        return 1;
-    }
-    for (;;) {
-        ssize_t n = pread(r->fd, r->buf + r->fill, room, (off_t)r->pos);
+        if ((n = lb_dstream_read(r->z, r->buf + r->fill, room, err)) < 0) return -1;
+    } else {
+        do {
+            n = pread(r->fd, r->buf + r->fill, room, (off_t)r->pos);
+        } while (n < 0 && errno == EINTR);
         if (n < 0) {
-            if (errno == EINTR) continue;
             lb_err(err, LABSE_E_IO, "%s: read failed: %s", r->name, strerror(errno));
             return -1;
         }
-        if (n == 0) {
-            r->eof = 1;
-            return 0;
-        }
-        r->fill += (size_t)n;
-        r->pos += (uint64_t)n;
-        return 1;
     }
+    if (n == 0) {
+        r->eof = 1;
+        return 0;
+    }
+    r->fill += (size_t)n;
+    r->pos += (uint64_t)n;
+    return 1;
 }
 
 /* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap) (p[cap] is
