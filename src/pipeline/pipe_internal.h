@@ -91,6 +91,12 @@ labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t en
 labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
                                   const char *verb, labse_error *err);
 
+/* The same with a hasher the caller keeps across calls (*h: NULL at first, opened on `input`
+ * when needed; the caller frees it): shards checked in order cost one decompression pass of
+ * a compressed input in all, not one per shard. */
+labse_status lb_parts_match_hasher(const char *dir, const lb_manifest *m, const char *input,
+                                   lb_range_hasher **h, const char *verb, labse_error *err);
+
 typedef struct lb_reader lb_reader;
 
 /* Open a line reader on path ("-" = stdin) over bytes [start, end) (end = UINT64_MAX: to

@@ -188,10 +188,12 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
                        m0->input_path, m0->input_size, (uint64_t)isb.st_size);
             goto done;
         }
-        for (int k = 0; k < n; k++)
-            if ((s = lb_parts_match_input(dirs[by_index[k]], &ms[by_index[k]], m0->input_path,
-                                          "merge", err)) != LABSE_OK)
-                goto done;
+        lb_range_hasher *h = NULL; /* one forward pass over a compressed input */
+        for (int k = 0; k < n && s == LABSE_OK; k++)
+            s = lb_parts_match_hasher(dirs[by_index[k]], &ms[by_index[k]], m0->input_path, &h,
+                                      "merge", err);
+        lb_range_hasher_free(h);
+        if (s != LABSE_OK) goto done;
     }
     if (npy_path) {
         s = lb_npys_open(npy_path, m0->dtype, line, (uint64_t)m0->dim, &w, err);

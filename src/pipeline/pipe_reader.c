@@ -166,13 +166,20 @@ labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t en
 labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
                                   const char *verb, labse_error *err) {
     lb_range_hasher *h = NULL;
+    labse_status s = lb_parts_match_hasher(dir, m, input, &h, verb, err);
+    lb_range_hasher_free(h);
+    return s;
+}
+
+labse_status lb_parts_match_hasher(const char *dir, const lb_manifest *m, const char *input,
+                                   lb_range_hasher **h, const char *verb, labse_error *err) {
     labse_status s = LABSE_OK;
     for (size_t i = 0; i < m->n_parts && s == LABSE_OK; i++) {
         const lb_manifest_part *p = &m->parts[i];
         if (!p->input_sha256[0]) continue; /* a stream's part: nothing to re-read */
         char hex[65];
-        if (!h && (s = lb_range_hasher_open(input, &h, err)) != LABSE_OK) break;
-        if ((s = lb_range_hasher_sha256(h, p->byte_start, p->byte_end, hex, err)) != LABSE_OK)
+        if (!*h && (s = lb_range_hasher_open(input, h, err)) != LABSE_OK) break;
+        if ((s = lb_range_hasher_sha256(*h, p->byte_start, p->byte_end, hex, err)) != LABSE_OK)
             break;
         if (strcmp(hex, p->input_sha256) != 0)
             s = lb_err(err, LABSE_E_INVALID,
@@ -182,7 +189,6 @@ labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const c
                        dir, verb, i, input, p->byte_start, p->byte_end, p->first_line,
                        p->first_line + p->rows);
     }
-    lb_range_hasher_free(h);
     return s;
 }
 
