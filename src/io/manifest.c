@@ -217,14 +217,16 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
     m->data_size = m->input_size; /* optional fields, written when they differ from plain */
     j = cJSON_GetObjectItemCaseSensitive(in, "compression");
     if (j) {
-        if (!cJSON_IsString(j) || strlen(j->valuestring) >= sizeof m->compression ||
-            !get_u64(in, "data_size", &m->data_size))
+        if (!cJSON_IsString(j) || !get_u64(in, "data_size", &m->data_size) ||
+            (strcmp(j->valuestring, "gzip") != 0 && strcmp(j->valuestring, "zstd") != 0 &&
+             strcmp(j->valuestring, "xz") != 0))
             BAD("bad \"input.compression\" or \"input.data_size\"");
         strcpy(m->compression, j->valuestring);
     }
     j = cJSON_GetObjectItemCaseSensitive(in, "records");
     if (j) {
-        if (!cJSON_IsString(j) || strlen(j->valuestring) >= sizeof m->records)
+        if (!cJSON_IsString(j) || !j->valuestring[0] ||
+            strlen(j->valuestring) >= sizeof m->records)
             BAD("bad \"input.records\"");
         strcpy(m->records, j->valuestring);
     }
