@@ -12,6 +12,9 @@
  * Units of work
  *   line    split as lines.h says (\n, one trailing \r removed, last line without \n counts,
  *           empty lines count). A line longer than LB_PIPE_LINE_CAP bytes is cut (see below).
+ *           The input may be gzip, zstd or xz (io/decomp.h): lines and byte offsets are then
+ *           those of the decompressed text. With tsv_column / jsonl_field a line is a record
+ *           and what is encoded is its column / field (pipe_internal.h, "Records").
  *   window  up to `window` consecutive lines (and at most `window_bytes` bytes of text; the
  *           rules are pack.h's),
  *           cut at every global line index that is a multiple of `window` or of
