@@ -159,7 +159,7 @@ check "--on-bad-record empty: rc 0 (got $rc)" test "$rc" -eq 0
 awk 'NR == 4 || NR == 6 || NR == 8 { print ""; next } { print }' "$T/c2.txt" >"$T/c2bad.txt"
 "$LABSE" "${E[@]}" --input "$T/c2bad.txt" --output "$T/c2bad.npy" "${OPTS[@]}"
 check "--on-bad-record empty: bad records are empty lines (missing, bad JSON, a number)" cmp -s "$T/jb.npy" "$T/c2bad.npy"
-"$LABSE" encode --model "$MODEL" --device cpu --input "$T/bad.jsonl" --jsonl-field meta.text --output "$T/jb2.npy" --on-bad-record empty 2>"$T/err"
+"$LABSE" encode --model "$MODEL" --device cpu --threads "${LABSE_TEST_THREADS:-1}" --input "$T/bad.jsonl" --jsonl-field meta.text --output "$T/jb2.npy" --on-bad-record empty 2>"$T/err"
 check "--on-bad-record empty: the summary counts 3" grep -q "3 bad records were encoded as empty lines" "$T/err"
 sed -n 6p "$T/bad.jsonl" >"$T/one.jsonl"
 "$LABSE" "${E[@]}" --input "$T/one.jsonl" --jsonl-field meta.text --output "$T/one.npy" 2>"$T/err"
