@@ -265,6 +265,12 @@ typedef struct labse_progress {
     uint64_t run_lines;        /* rows encoded by this call (for rates) */
 } labse_progress;
 
+/* What labse_encode_file does with a bad record of a structured input. */
+typedef enum labse_bad_record {
+    LABSE_BAD_RECORD_ERROR = 0,  /* stop with an error naming the file and line */
+    LABSE_BAD_RECORD_EMPTY = 1   /* encode it as an empty line and count it */
+} labse_bad_record;
+
 /* Options of labse_encode_file. Get defaults with labse_default_file_options(). */
 typedef struct labse_file_options {
     labse_dtype dtype;     /* default LABSE_DTYPE_F32 */
@@ -285,6 +291,17 @@ typedef struct labse_file_options {
      * a volatile sig_atomic_t set by a signal handler). NULL (default): never. */
     int (*should_stop)(void *user);
     void *user;            /* passed to progress and should_stop */
+    /* Structured input (at most one of the two; README, "Input formats"). Each input line is
+     * a record and row i is record i. Default: 0 / NULL, the line is the text. */
+    int tsv_column;        /* > 0: the text is the record's tab-separated column N (1-based,
+                              as `cut -f N`) */
+    const char *jsonl_field; /* not NULL: the record is a JSON object and the text its string
+                              field of this name; dots walk nested objects ("meta.text");
+                              at most 200 bytes; copied by the call */
+    labse_bad_record on_bad_record; /* a record without the column or field, or JSON that does
+                              not parse: LABSE_BAD_RECORD_ERROR (default) fails with
+                              LABSE_E_FORMAT naming the file and line; LABSE_BAD_RECORD_EMPTY
+                              encodes it as an empty line, counted in bad_records */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
@@ -319,6 +336,7 @@ typedef struct labse_file_stats {
     int gpu_workspace_reduced;    /* GPU: 1 when it is below 32 MiB (out of device memory) */
     char output[LABSE_PATH_MAX]; /* what was written: the .npy, the folder, or the shard's
                                   folder OUT/shard-KKKKK-of-NNNNN */
+    uint64_t bad_records;      /* bad records encoded as empty lines (LABSE_BAD_RECORD_EMPTY) */
 } labse_file_stats;
 
 /* 1 when labse_encode_file would write `output` as a folder of parts: the name ends in '/'
@@ -331,7 +349,10 @@ int labse_output_is_folder(const char *output);
  * windows, batches and bytes: the output equals `labse encode --input IN --output OUT` with
  * the same options, model options and thread count, byte for byte).
  *   input   path of the text (one sentence per line; '\n', a '\r' before it dropped);
- *           "-" reads standard input (a folder output of stdin cannot be resumed).
+ *           "-" reads standard input (a folder output of stdin cannot be resumed). A gzip,
+ *           zstd or xz input (file or stdin, known by its magic bytes) is decompressed on
+ *           the fly; rows equal those of the decompressed text. With tsv_column or
+ *           jsonl_field each line is a record whose text is that column or field.
  *   output  "OUT.npy": one (lines, dim) array, written to a temporary, synced and renamed
  *           (nothing is left on failure); a folder - the name ends in '/' or is an existing
  *           folder not named *.npy - part-NNNNN.npy files of part_rows rows + manifest.json,
@@ -437,7 +458,8 @@ const char *labse_retrieval_name(labse_retrieval r);
  *   - every other byte, NUL and invalid UTF-8 included, is kept as it is.
  * So: "" -> 0 lines, "\n" -> 1 empty line, "a" -> 1, "a\n" -> 1, "a\n\nb" -> 3, "a\r\n" -> "a".
  * A regular file is memory-mapped (constant heap memory for its bytes, plus 16 bytes per
- * line for the line table); stdin and pipes are read into a heap buffer.
+ * line for the line table); stdin and pipes are read into a heap buffer, and so is a gzip,
+ * zstd or xz input (known by its first bytes), decompressed.
  * Immutable once read: any number of threads may read lines from one labse_text.
  */
 typedef struct labse_text labse_text;
@@ -447,7 +469,8 @@ typedef struct labse_text labse_text;
  *   path  NUL-terminated, not retained.
  *   out   receives the text (caller frees with labse_text_free()). Untouched on failure.
  * Errors: LABSE_E_IO with "PATH: reason" (open/stat/read/mmap failed, PATH is a folder),
- * LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument).
+ * LABSE_E_FORMAT (a corrupt or truncated compressed input), LABSE_E_NOMEM, LABSE_E_INVALID
+ * (NULL argument).
  * Thread-safety: reentrant; reading "-" from two threads at once is the caller's problem.
  */
 labse_status labse_text_read(const char *path, labse_text **out, labse_error *err);

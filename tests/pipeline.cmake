@@ -21,3 +21,11 @@ add_test(NAME signals_tiny
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_signals.sh
           $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
 set_tests_properties(signals_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# test_input_formats.sh LABSE MODEL_DIR PYTHON: compressed (.gz/.zst/.xz, file and stdin) and
+# structured (--tsv-column, --jsonl-field) input, resume and shards on compressed input
+# (issue 12 §1, §3). ~35 s on a loaded 2-core machine.
+add_test(NAME input_formats_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_input_formats.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
+set_tests_properties(input_formats_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)

@@ -1,5 +1,6 @@
 /* test_lines.c — the line rules of lines.h (CRLF, last line without newline, empty lines,
- * lone '\r', NUL bytes, empty input) and lb_input_read (file, empty file, pipe, errors).
+ * lone '\r', NUL bytes, empty input) and lb_input_read (file, empty file, pipe, a gzip file
+ * and a truncated one, errors).
  * Label: unit. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "io/lines.h"
 
@@ -182,6 +184,37 @@ static void test_read_file(void **state) {
     lb_input_free(&in);
 }
 
+/* A gzip file reads as its decompressed bytes; a truncated one is LABSE_E_FORMAT. */
+static void test_read_compressed(void **state) {
+    (void)state;
+    static const char content[] = "x\r\n\0y\n\xff";
+    unsigned char gz[256];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)content;
+    z.avail_in = sizeof content - 1;
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t n = z.total_out;
+    deflateEnd(&z);
+    char path[256];
+    snprintf(path, sizeof path, "%s/in.gz", g_dir);
+    write_file(path, gz, n);
+    lb_input in;
+    labse_error err;
+    assert_int_equal(lb_input_read(path, &in, &err), LABSE_OK);
+    assert_int_equal(in.len, sizeof content - 1);
+    assert_memory_equal(in.data, content, in.len);
+    assert_int_equal(in.mapped, 0);
+    lb_input_free(&in);
+    write_file(path, gz, n - 9); /* the 8-byte trailer and a data byte cut off */
+    assert_int_equal(lb_input_read(path, &in, &err), LABSE_E_FORMAT);
+    assert_true(strstr(err.message, "truncated gzip stream") != NULL);
+    assert_null(in.data);
+}
+
 static void test_read_errors(void **state) {
     (void)state;
     char path[256];
@@ -262,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_bytes_kept),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test_setup_teardown(test_read_file, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_read_compressed, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_read_errors, setup_dir, teardown_dir),
         cmocka_unit_test(test_read_stdin_pipe),
     };

@@ -3,7 +3,9 @@
  * compiler's _Float16 where it has one; round to nearest even) over a dense sweep of bit
  * patterns plus known values, the line reader's rules (same lines as lines.h, the over-long
  * line cap, the offset after it), bucketing and batch cutting, the shard
- * rule (shards partition the lines, aligned to parts), manifest round trip, and the
+ * rule (shards partition the lines, aligned to parts; a gzip or zstd copy of the file is
+ * cut at the same decompressed offsets, and hashes its ranges as the plain file), manifest
+ * round trip, and the
  * tokenizer pool on tests/data/tiny-bert (ids equal labse_tokenize, in order). */
 #include <math.h>
 #include <setjmp.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "io/lines.h"
 #include "pipeline/pipe_internal.h"
@@ -342,6 +346,86 @@ static void test_shards_partition(void **st) {
     free(d);
 }
 
+/* d[0..len) as a gzip member (zlib) or a zstd frame into path. */
+static void write_compressed(const char *path, const char *d, size_t len, int zstd) {
+    size_t cap = zstd ? ZSTD_compressBound(len) : compressBound((uLong)len) + 64;
+    unsigned char *c = malloc(cap);
+    size_t n;
+    if (zstd) {
+        n = ZSTD_compress(c, cap, d, len, 3);
+        assert_false(ZSTD_isError(n));
+    } else {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = (unsigned char *)d;
+        z.avail_in = (uInt)len;
+        z.next_out = c;
+        z.avail_out = (uInt)cap;
+        assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+        n = z.total_out;
+        deflateEnd(&z);
+    }
+    write_file(path, c, n);
+    free(c);
+}
+
+/* A compressed file is cut exactly as its plain text (lb_zrange_open = the plain rule over
+ * the decompressed bytes), and its ranges hash as the plain file's, in any order (the
+ * hasher restarts the stream to go back). */
+static void test_shards_compressed(void **st) {
+    (void)st;
+    char *d = malloc(100000);
+    size_t len = 0;
+    unsigned seed = 11;
+    for (int i = 0; i < 1500; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int l = (int)((seed >> 16) % 120);
+        for (int j = 0; j < l; j++) d[len++] = (char)('a' + j % 26);
+        if (i < 1499) d[len++] = '\n';
+    }
+    char plain[300], comp[300];
+    snprintf(plain, sizeof plain, "%s/zs.txt", g_tmp);
+    write_file(plain, d, len);
+    static const int Ns[] = {1, 2, 3, 7, 64};
+    static const uint64_t aligns[] = {1, 100};
+    for (int z = 0; z < 2; z++) {
+        snprintf(comp, sizeof comp, "%s/zs.%s", g_tmp, z ? "zst" : "gz");
+        write_compressed(comp, d, len, z);
+        for (size_t a = 0; a < 2; a++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+                for (int k = 0; k < Ns[ni]; k++) {
+                    lb_input_range rp, rc;
+                    labse_error e;
+                    assert_int_equal(lb_input_range_open(plain, k, Ns[ni], aligns[a], &rp, &e),
+                                     LABSE_OK);
+                    assert_int_equal(lb_input_range_open(comp, k, Ns[ni], aligns[a], &rc, &e),
+                                     LABSE_OK);
+                    assert_int_equal(rc.comp, z ? 2 : 1);
+                    assert_int_equal(rc.data_size, len);
+                    assert_int_equal(rc.start, rp.start);
+                    assert_int_equal(rc.end, rp.end);
+                    assert_int_equal(rc.line_start, rp.line_start);
+                    assert_int_equal(rc.lines, rp.lines);
+                }
+        lb_range_hasher *hp, *hc;
+        labse_error e;
+        assert_int_equal(lb_range_hasher_open(plain, &hp, &e), LABSE_OK);
+        assert_int_equal(lb_range_hasher_open(comp, &hc, &e), LABSE_OK);
+        static const uint64_t rs[][2] = {{0, 10}, {5000, 70000}, {70000, 70000}, {100, 90000}};
+        for (size_t i = 0; i < 4; i++) {
+            char h1[65], h2[65];
+            assert_int_equal(lb_range_hasher_sha256(hp, rs[i][0], rs[i][1], h1, &e), LABSE_OK);
+            assert_int_equal(lb_range_hasher_sha256(hc, rs[i][0], rs[i][1], h2, &e), LABSE_OK);
+            assert_string_equal(h1, h2);
+        }
+        assert_int_equal(lb_range_hasher_sha256(hc, 0, len + 1, (char[65]){0}, &e), LABSE_E_IO);
+        lb_range_hasher_free(hp);
+        lb_range_hasher_free(hc);
+    }
+    free(d);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static void test_manifest_roundtrip(void **st) {
@@ -363,6 +447,9 @@ static void test_manifest_roundtrip(void **st) {
     m.byte_end = 20;
     m.line_start = 3000;
     m.lines = 1500;
+    strcpy(m.compression, "zstd");
+    m.data_size = 987654321;
+    strcpy(m.records, "jsonl-field:a.\"b\"");
     lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", ""};
     memset(p.sha256, 'b', 64);
     memset(p.input_sha256, 'd', 64);
@@ -381,6 +468,9 @@ static void test_manifest_roundtrip(void **st) {
     assert_int_equal(r.dim, 768);
     assert_int_equal(r.dtype, LB_NPY_F16);
     assert_int_equal(r.input_size, 123456789);
+    assert_string_equal(r.compression, "zstd");
+    assert_int_equal(r.data_size, 987654321);
+    assert_string_equal(r.records, m.records);
     assert_string_equal(r.fingerprint, m.fingerprint);
     assert_int_equal(r.shard_index, 2);
     assert_int_equal(r.lines, 1500);
@@ -512,6 +602,7 @@ int main(void) {
         cmocka_unit_test(test_reader_cap),
         cmocka_unit_test(test_bucket_and_cut),
         cmocka_unit_test(test_shards_partition),
+        cmocka_unit_test(test_shards_compressed),
         cmocka_unit_test(test_manifest_roundtrip),
         cmocka_unit_test(test_manifest_parts_listing),
         cmocka_unit_test(test_tokpool_order),

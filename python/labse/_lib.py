@@ -84,7 +84,10 @@ class FileOptions(Structure):
     _fields_ = [("dtype", c_int), ("tok_threads", c_int), ("part_rows", c_uint64),
                 ("window", c_size_t), ("shard_index", c_int), ("shard_count", c_int),
                 ("progress", c_void_p), ("progress_interval", c_double),
-                ("should_stop", c_void_p), ("user", c_void_p)]
+                ("should_stop", c_void_p), ("user", c_void_p),
+                ("tsv_column", c_int), ("jsonl_field", c_char_p), ("on_bad_record", c_int)]
+
+BAD_RECORD_ERROR, BAD_RECORD_EMPTY = 0, 1
 
 
 class FileStats(Structure):
@@ -96,7 +99,7 @@ class FileStats(Structure):
                 ("device_busy_seconds", c_double), ("device_span_seconds", c_double),
                 ("gpu_split_batches", c_uint64), ("gpu_split_min", c_uint64),
                 ("gpu_workspace_bytes", c_uint64), ("gpu_workspace_reduced", c_int),
-                ("output", c_char * PATH_MAX)]
+                ("output", c_char * PATH_MAX), ("bad_records", c_uint64)]
 
 
 class MineOptions(Structure):

@@ -342,14 +342,16 @@ class Model:
 
     def encode_file(self, input_path: Union[str, os.PathLike], output_path: Union[str, os.PathLike],
                     dtype=np.float32, tok_threads: int = 0, part_rows: int = 1_000_000,
-                    window: int | None = None, shard=None) -> dict:
+                    window: int | None = None, shard=None, tsv_column: int | None = None,
+                    jsonl_field: str | None = None, on_bad_record: str = "error") -> dict:
         """Embed every line of a text file through the streaming pipeline of ``labse encode``
         (liblabse's ``labse_encode_file``): constant memory, multi-threaded tokenisation, and
         the very bytes the CLI writes for the same options.
 
         Args:
             input_path: the text, one sentence per line (``\\n``; a ``\\r`` before it is
-                dropped; an empty line gets its row; invalid UTF-8 is repaired).
+                dropped; an empty line gets its row; invalid UTF-8 is repaired); a gzip, zstd
+                or xz file (known by its first bytes) is decompressed on the fly.
             output_path: ``OUT.npy`` (one array (lines, dim), written atomically) or a folder
                 (a str ending in ``/``, or an existing folder not named ``*.npy``): part files
                 of ``part_rows`` rows + ``manifest.json``; an incomplete folder of the same
@@ -360,6 +362,13 @@ class Model:
             window: lines sorted by length together; None = the model's ``window``.
             shard: None, or (K, N) / "K/N": encode shard K (0-based) of N into
                 ``OUT/shard-KKKKK-of-NNNNN/`` (folder output only; join with ``labse merge``).
+            tsv_column: None, or N >= 1: each line is a tab-separated record and its column N
+                (1-based, as ``cut -f N``) is the text.
+            jsonl_field: None, or a name: each line is a JSON object and its string field of
+                that name is the text (dots walk nested objects: ``"meta.text"``).
+            on_bad_record: ``"error"`` (a record without the column or field, or JSON that
+                does not parse, raises LabseError naming the file and line) or ``"empty"``
+                (it is encoded as an empty line and counted in ``bad_records``).
 
         Returns:
             dict: lines, lines_resumed, tokens, truncated, repaired, capped, batches,
@@ -368,7 +377,8 @@ class Model:
             the device figures are 0 on the CPU), gpu_split_batches and gpu_split_min
             (batches the GPU encoded in pieces for want of memory, the fewest lines in a
             piece), gpu_workspace_bytes and gpu_workspace_reduced (the cuBLASLt workspace,
-            1 when below 32 MiB; 0 on the CPU), output (str: the file or folder written).
+            1 when below 32 MiB; 0 on the CPU), output (str: the file or folder written),
+            bad_records (records encoded as empty lines).
 
         Raises:
             LabseError: unreadable input, unwritable output, a folder of other settings.
@@ -399,6 +409,21 @@ class Model:
             if not (n >= 1 and 0 <= k < n):
                 raise ValueError(f"labse: shard {k}/{n} is not K/N with 0 <= K < N")
             opt.shard_index, opt.shard_count = k, n
+        if tsv_column is not None and jsonl_field is not None:
+            raise ValueError("labse: give tsv_column or jsonl_field, not both")
+        if tsv_column is not None:
+            if not isinstance(tsv_column, int) or not 1 <= tsv_column <= 1_000_000:
+                raise ValueError(f"labse: tsv_column must be an int in 1..1000000, got {tsv_column!r}")
+            opt.tsv_column = tsv_column
+        field = None
+        if jsonl_field is not None:
+            if not isinstance(jsonl_field, str) or not 1 <= len(jsonl_field.encode()) <= 200:
+                raise ValueError(f"labse: jsonl_field must be a name of 1..200 bytes, got {jsonl_field!r}")
+            field = jsonl_field.encode()
+            opt.jsonl_field = field  # kept alive by `field` until the call returns
+        if on_bad_record not in ("error", "empty"):
+            raise ValueError(f"labse: on_bad_record must be 'error' or 'empty', got {on_bad_record!r}")
+        opt.on_bad_record = _lib.BAD_RECORD_EMPTY if on_bad_record == "empty" else _lib.BAD_RECORD_ERROR
         inp, out = os.fspath(input_path), os.fspath(output_path)
         if isinstance(inp, str) and inp == "-":
             raise ValueError("labse: encode_file reads a file, not '-' (stdin)")

@@ -59,6 +59,17 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     po.user = fo.user;
     po.input = input;
     po.model_id = lb_engine_id(e);
+    if (fo.tsv_column < 0 || fo.tsv_column > 1000000)
+        return lb_err(err, LABSE_E_INVALID, "tsv_column %d not in 0..1000000", fo.tsv_column);
+    if (fo.jsonl_field && (fo.tsv_column > 0 || !*fo.jsonl_field || strlen(fo.jsonl_field) > 200))
+        return lb_err(err, LABSE_E_INVALID,
+                      "jsonl_field: a name of 1..200 bytes, and not with tsv_column");
+    if (fo.on_bad_record != LABSE_BAD_RECORD_ERROR && fo.on_bad_record != LABSE_BAD_RECORD_EMPTY)
+        return lb_err(err, LABSE_E_INVALID, "on_bad_record %d is not error (0) or empty (1)",
+                      (int)fo.on_bad_record);
+    po.tsv_column = fo.tsv_column;
+    po.jsonl_field = fo.jsonl_field;
+    po.bad_record_empty = fo.on_bad_record == LABSE_BAD_RECORD_EMPTY;
     char outbuf[4096];
     labse_status s = lb_pipe_set_output(&po, output, fo.shard_index, fo.shard_count, outbuf,
                                         sizeof outbuf, err);
@@ -79,6 +90,7 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         st->truncated = ps.truncated;
         st->repaired = ps.repaired;
         st->capped = ps.capped;
+        st->bad_records = ps.bad_records;
         st->batches = ps.batches;
         st->seconds = ps.seconds;
         st->already_complete = ps.already_complete;

@@ -1,4 +1,5 @@
-/* lines.c — read a whole input (file mmap or stdin) and split it into lines. See lines.h. */
+/* lines.c — read a whole input (file mmap, stdin, decompressed) and split it into lines.
+ * See lines.h. */
 #include "io/lines.h"
 
 #include <errno.h>
@@ -11,40 +12,42 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "io/decomp.h"
 
 /* ==========================================================================================
  * Reading
  * ========================================================================================== */
 
-/* Read fd to its end into a growing heap buffer. */
+/* Read fd to its end into a growing heap buffer, decompressed when it starts with a gzip,
+ * zstd or xz magic number (io/decomp.h; plain bytes pass as they are). */
 static labse_status read_fd_all(int fd, const char *name, lb_input *out, labse_error *err) {
     size_t cap = 0, len = 0;
     char *buf = NULL;
+    lb_dstream *z = NULL;
+    labse_status s = lb_dstream_open(fd, name, &z, err);
+    if (s != LABSE_OK) return s;
     for (;;) {
         if (len == cap) {
             size_t ncap = cap ? cap * 2 : (size_t)1 << 16;
-            if (ncap < cap) { /* overflow */
-                free(buf);
-                return lb_err(err, LABSE_E_NOMEM, "%s: input too large", name);
-            }
-            char *nb = realloc(buf, ncap);
+            char *nb = ncap < cap ? NULL : realloc(buf, ncap); /* ncap < cap: overflow */
             if (!nb) {
                 free(buf);
+                lb_dstream_free(z);
                 return lb_err(err, LABSE_E_NOMEM, "%s: out of memory after %zu bytes", name, len);
             }
             buf = nb;
             cap = ncap;
         }
-        ssize_t r = read(fd, buf + len, cap - len);
+        ssize_t r = lb_dstream_read(z, buf + len, cap - len, err); /* EINTR retried there */
         if (r < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
             free(buf);
-            return lb_err(err, LABSE_E_IO, "%s: read failed: %s", name, strerror(e));
+            lb_dstream_free(z);
+            return err ? err->status : LABSE_E_IO;
         }
         if (r == 0) break;
         len += (size_t)r;
     }
+    lb_dstream_free(z);
     if (len == 0) {
         free(buf);
         buf = NULL;
@@ -76,7 +79,7 @@ labse_status lb_input_read(const char *path, lb_input *out, labse_error *err) {
         return lb_err(err, LABSE_E_IO, "%s: is a directory", path);
     }
     labse_status s;
-    if (S_ISREG(st.st_mode)) {
+    if (S_ISREG(st.st_mode) && lb_comp_of_file(fd) == LB_COMP_NONE) {
         if (st.st_size == 0) {
             close(fd);
             return LABSE_OK;
@@ -100,7 +103,7 @@ labse_status lb_input_read(const char *path, lb_input *out, labse_error *err) {
         out->mapped = 1;
         return LABSE_OK;
     }
-    /* A pipe, FIFO, character device, /proc file...: read it to its end. */
+    /* A compressed file, a pipe, FIFO, character device, /proc file...: read it to its end. */
     s = read_fd_all(fd, path, out, err);
     close(fd);
     return s;

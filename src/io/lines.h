@@ -26,7 +26,9 @@
 
 /* The bytes of one input. `data` is read-only for the caller; it is NOT NUL-terminated
  * (it may contain NUL bytes anyway). A regular file is memory-mapped (constant heap memory
- * whatever its size); stdin, pipes and other non-regular files are read into a heap buffer. */
+ * whatever its size); stdin, pipes and other non-regular files are read into a heap buffer,
+ * and so are gzip, zstd and xz inputs (files or streams, known by their first bytes:
+ * io/decomp.h), decompressed: `data` is then the decompressed text. */
 typedef struct lb_input {
     const char *data;   /* len bytes; NULL when len == 0 */
     size_t len;         /* number of bytes */
@@ -39,6 +41,7 @@ typedef struct lb_input {
  *   out   filled on success (owned by the caller: release with lb_input_free()); zeroed on
  *         failure.
  * Errors: LABSE_E_IO with "PATH: strerror" (open/stat/read/mmap failed, PATH is a directory),
+ *         LABSE_E_FORMAT for a corrupt or truncated compressed input,
  *         LABSE_E_NOMEM when a buffer for stdin cannot grow, LABSE_E_INVALID for NULL args.
  * Thread-safety: reentrant; reading "-" from two threads at once is the caller's problem.
  */

@@ -56,9 +56,18 @@ static void manifest_print(FILE *f, const lb_manifest *m) {
     json_str(f, m->input_path ? m->input_path : "");
     fprintf(f, ", \"size\": %" PRIu64 ", \"fingerprint\": ", m->input_size);
     if (m->fingerprint[0])
-        fprintf(f, "\"sha256-ends-1MiB:%s\"},\n", m->fingerprint);
+        fprintf(f, "\"sha256-ends-1MiB:%s\"", m->fingerprint);
     else
-        fputs("null},\n", f);
+        fputs("null", f);
+    /* Only when not plain lines of an uncompressed input: older manifests stay as they were. */
+    if (m->compression[0])
+        fprintf(f, ", \"compression\": \"%s\", \"data_size\": %" PRIu64, m->compression,
+                m->data_size);
+    if (m->records[0]) {
+        fputs(", \"records\": ", f);
+        json_str(f, m->records);
+    }
+    fputs("},\n", f);
     fprintf(f,
             "  \"shard\": {\"index\": %d, \"count\": %d, \"byte_start\": %" PRIu64
             ", \"byte_end\": %" PRIu64 ", \"line_start\": %" PRIu64 ", \"lines\": %" PRIu64
@@ -204,6 +213,22 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
         memcpy(m->fingerprint, v + strlen(pre), 65);
     } else if (!cJSON_IsNull(j)) {
         BAD("bad \"input.fingerprint\"");
+    }
+    m->data_size = m->input_size; /* optional fields, written when they differ from plain */
+    j = cJSON_GetObjectItemCaseSensitive(in, "compression");
+    if (j) {
+        if (!cJSON_IsString(j) || !get_u64(in, "data_size", &m->data_size) ||
+            (strcmp(j->valuestring, "gzip") != 0 && strcmp(j->valuestring, "zstd") != 0 &&
+             strcmp(j->valuestring, "xz") != 0))
+            BAD("bad \"input.compression\" or \"input.data_size\"");
+        strcpy(m->compression, j->valuestring);
+    }
+    j = cJSON_GetObjectItemCaseSensitive(in, "records");
+    if (j) {
+        if (!cJSON_IsString(j) || !j->valuestring[0] ||
+            strlen(j->valuestring) >= sizeof m->records)
+            BAD("bad \"input.records\"");
+        strcpy(m->records, j->valuestring);
     }
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "shard");
     if (!get_int(sh, "index", &m->shard_index) || !get_int(sh, "count", &m->shard_count) ||

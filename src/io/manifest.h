@@ -41,7 +41,14 @@ typedef struct lb_manifest {
     int has_dtype;             /* 1 when "dtype" was given (always in a run manifest) */
     uint64_t part_rows;
     char *input_path;          /* heap */
-    uint64_t input_size;
+    uint64_t input_size;       /* bytes of the input file as stored */
+    char compression[8];       /* "gzip", "zstd", "xz" or "" (plain); "input.compression" */
+    uint64_t data_size;        /* bytes the offsets count (byte_start, byte_end of the shard
+                                  and of every part): the decompressed bytes of a compressed
+                                  input ("input.data_size"), else input_size; input_sha256 of
+                                  a part hashes those decompressed bytes */
+    char records[256];         /* "" plain lines, "tsv-column:N" / "jsonl-field:NAME" (+
+                                  ",bad-empty"): "input.records" (pipeline.h) */
     char fingerprint[65];      /* "" for stdin */
     int shard_index, shard_count;
     uint64_t byte_start, byte_end, line_start, lines; /* the range (lines: 0 = unknown) */

@@ -24,8 +24,11 @@
 /* The bytes to encode: a whole regular file or stdin, or a shard of a regular file. */
 typedef struct lb_input_range {
     int is_file;             /* 1 regular file (seekable, size known); 0 stdin / pipe */
-    uint64_t file_size;      /* whole file (0 for a stream) */
-    uint64_t start, end;     /* byte range of this shard ([0, size) without sharding) */
+    uint64_t file_size;      /* whole file as stored (0 for a stream) */
+    uint64_t data_size;      /* bytes the offsets count: decompressed (io/decomp.h) for a
+                                compressed file, else file_size */
+    int comp;                /* lb_comp of the file (LB_COMP_NONE = 0 for a stream) */
+    uint64_t start, end;     /* byte range of this shard ([0, data_size) without sharding) */
     uint64_t line_start;     /* global index of the first line of the range */
     uint64_t lines;          /* lines in the range (0 for a stream: unknown) */
     char fingerprint[65];    /* see lb_input_fingerprint; "" for a stream */
@@ -46,6 +49,24 @@ typedef struct lb_input_range {
 labse_status lb_input_range_open(const char *path, int shard_index, int shard_count,
                                  uint64_t align, lb_input_range *r, labse_error *err);
 
+/* lb_input_range_open for a compressed regular file open on fd (pipe_zinput.c): the same
+ * rule over its decompressed bytes (S = data_size), so offsets, byte ranges and part
+ * positions are decompressed offsets, and a part's position is its line number. Cost: one
+ * decompression pass to count S and the lines, and for a shard (n > 1) a second one up to
+ * the next shard's cut. Leaves file_size, fingerprint and comp to the caller. */
+labse_status lb_zrange_open(int fd, const char *name, int shard_index, int shard_count,
+                            uint64_t align, lb_input_range *r, labse_error *err);
+
+/* sha256 of byte ranges of one input file, plain or compressed (pipe_zinput.c): ranges of a
+ * compressed file are in decompressed bytes; asked in increasing order they cost one
+ * decompression pass in all (going back restarts the stream). One thread per hasher. */
+typedef struct lb_range_hasher lb_range_hasher;
+labse_status lb_range_hasher_open(const char *path, lb_range_hasher **out, labse_error *err);
+/* hex[65] = sha256 of bytes [start, end). LABSE_E_IO when the input is shorter than end. */
+labse_status lb_range_hasher_sha256(lb_range_hasher *h, uint64_t start, uint64_t end,
+                                    char hex[65], labse_error *err);
+void lb_range_hasher_free(lb_range_hasher *h); /* NULL is a no-op */
+
 /* Fingerprint of a regular file: sha256 over the decimal size, a '\n', the first
  * min(1 MiB, size) bytes and the last min(1 MiB, size) bytes. Cost: 2 MiB read, whatever the
  * size. It catches appends, truncations and edits near either end, not a same-size edit in
@@ -53,10 +74,13 @@ labse_status lb_input_range_open(const char *path, int shard_index, int shard_co
 labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char hex[65],
                                   labse_error *err);
 
-/* sha256 of bytes [start, end) of the regular file `path`, as 64 hex digits into hex[65]: the
- * input_sha256 of a part (io/manifest.h), which resume and merge recompute to see any edit of
- * the input under the parts they keep. Cost: one read of the range (~2 s/GB). LABSE_E_IO naming
- * the file when it cannot be opened or is shorter than end. Thread-safe. */
+/* sha256 of bytes [start, end) of the regular file `path` (decompressed bytes for a
+ * compressed file), as 64 hex digits into hex[65]: the input_sha256 of a part
+ * (io/manifest.h), which resume and merge recompute to see any edit of the input under the
+ * parts they keep (a run computes it in the reader thread as the bytes go by:
+ * lb_reader_part_sha256). Cost: one read of the range (~2 s/GB; compressed: decompression
+ * from the start of the file). LABSE_E_IO naming the file when it cannot be opened or is
+ * shorter than end. Thread-safe. */
 labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t end,
                                    char hex[65], labse_error *err);
 
@@ -67,10 +91,19 @@ labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t en
 labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
                                   const char *verb, labse_error *err);
 
+/* The same with a hasher the caller keeps across calls (*h: NULL at first, opened on `input`
+ * when needed; the caller frees it): shards checked in order cost one decompression pass of
+ * a compressed input in all, not one per shard. */
+labse_status lb_parts_match_hasher(const char *dir, const lb_manifest *m, const char *input,
+                                   lb_range_hasher **h, const char *verb, labse_error *err);
+
 typedef struct lb_reader lb_reader;
 
 /* Open a line reader on path ("-" = stdin) over bytes [start, end) (end = UINT64_MAX: to
- * EOF; start must be a line start; for stdin start must be 0). One thread uses it. */
+ * EOF; start must be a line start; for stdin start must be 0). Stdin, pipes and compressed
+ * files (gzip, zstd, xz by their magic bytes) are read through io/decomp.h: then offsets are
+ * decompressed offsets and a start > 0 is reached by decompressing and dropping the bytes
+ * before it (in the reader thread, at the first read). One thread uses it. */
 labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
                             labse_error *err);
 void lb_reader_free(lb_reader *r);
@@ -82,6 +115,42 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
 
 /* Absolute input offset just after the last line returned (its '\n' included). */
 uint64_t lb_reader_offset(const lb_reader *r);
+
+/* Start hashing every byte the reader consumes (lines with their '\n' and '\r', the dropped
+ * rest of over-long lines) from here on; lb_reader_part_sha256 gives the sha256 of the bytes
+ * consumed since the last call (or since this one) as hex[65] and starts again. A part's
+ * input_sha256 is thus computed once, as the bytes go by, in the reader thread. */
+void lb_reader_hash_parts(lb_reader *r);
+void lb_reader_part_sha256(lb_reader *r, char hex[65]);
+
+/* ==========================================================================================
+ * Records (pipe_record.c)
+ * ========================================================================================== */
+
+/* Structured input: each input line (after the line rules: CR/LF, the 1 MiB cap, NUL and
+ * invalid UTF-8 kept as they are) is one record, and its text is
+ *   - TSV: column `tsv_column` (1-based, as `cut -f N`: the bytes between the (N-1)th and the
+ *     Nth tab, or the end of the line); a record with fewer columns is bad;
+ *   - JSONL: the string at `jsonl_field` in the JSON object of the line, a dotted name
+ *     walking nested objects ("meta.text"; a key that itself holds a '.' cannot be named);
+ *     a line that does not parse, is not an object, lacks the field or holds something else
+ *     than a string there (null, a number, an object) is bad. The text is the decoded
+ *     string (escapes resolved; a \u0000 ends it).
+ * The text is never longer than the line. A bad record is an error naming the file and the
+ * line, unless the run encodes it as an empty line (bad_record_empty) and counts it. */
+typedef struct lb_recx lb_recx;
+
+/* An extractor for tsv_column (> 0) or jsonl_field (not NULL); *out = NULL (plain lines)
+ * when neither is given. LABSE_E_INVALID for both, a negative column or an empty name part.
+ * Owned by the caller (lb_recx_free); one thread at a time. */
+labse_status lb_recx_new(int tsv_column, const char *jsonl_field, lb_recx **out,
+                         labse_error *err);
+void lb_recx_free(lb_recx *x);
+
+/* The text of one record: 1 and *out, *out_len (valid until the next call or the line's
+ * buffer changes); 0 for a bad record with the reason in why[whycap]; -1 out of memory. */
+int lb_recx_get(lb_recx *x, const char *line, size_t len, const char **out, size_t *out_len,
+                char *why, size_t whycap);
 
 /* ==========================================================================================
  * Tokenizer pool (pipe_tokpool.c)
@@ -96,7 +165,11 @@ typedef struct lb_window {
     const int32_t *const *ids; /* [n] pointers to each line's ids ([CLS] ... [SEP]) */
     const int32_t *ntok;       /* [n] id counts (2..max_length) */
     uint64_t tokens, truncated, repaired, capped; /* sums over the window */
+    uint64_t bad_records;      /* records encoded as empty lines (bad_record_empty) */
     int last;                  /* 1: the input ends with this window */
+    char part_sha256[65];      /* hash_parts and this window ends a part: the sha256 of the
+                                  part's input bytes [its byte_start, byte_end), taken by the
+                                  reader thread; else "" */
 } lb_window;
 
 typedef struct lb_tokpool lb_tokpool;
@@ -108,6 +181,10 @@ typedef struct lb_tokpool_config {
     uint64_t first_line;       /* global index of the first line the reader returns */
     uint64_t grid;             /* windows also end at global line multiples of grid (the
                                   part rows; 0: none) - and always at multiples of window */
+    int hash_parts;            /* 1: windows that end a part (grid) carry its input hash */
+    const char *name;          /* the input in messages */
+    lb_recx *recx;             /* structured input (not owned; NULL: plain lines) */
+    int bad_record_empty;      /* 1: a bad record is an empty line (counted), 0: an error */
 } lb_tokpool_config;
 
 /* Start the reader thread and the tokenizer threads. The pool takes ownership of r. */

@@ -127,10 +127,11 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         if (strcmp(a->model, b->model) != 0 || a->dim != b->dim ||
             a->max_length != b->max_length || a->dtype != b->dtype ||
             a->input_size != b->input_size || strcmp(a->fingerprint, b->fingerprint) != 0 ||
+            a->data_size != b->data_size || strcmp(a->records, b->records) != 0 ||
             a->shard_count != b->shard_count) {
             s = lb_err(err, LABSE_E_INVALID,
-                       "%s and %s: not shards of one run (model, dim, max_length, dtype, input "
-                       "or shard count differ)",
+                       "%s and %s: not shards of one run (model, dim, max_length, dtype, input, "
+                       "records or shard count differ)",
                        dirs[0], dirs[i]);
             goto done;
         }
@@ -170,9 +171,9 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         byte = a->byte_end;
         line += rows;
     }
-    if (byte != ms[0].input_size) {
+    if (byte != ms[0].data_size) {
         s = lb_err(err, LABSE_E_INVALID, "shards cover %" PRIu64 " of %" PRIu64 " input bytes",
-                   byte, ms[0].input_size);
+                   byte, ms[0].data_size);
         goto done;
     }
     const lb_manifest *m0 = &ms[0];
@@ -187,10 +188,12 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
                        m0->input_path, m0->input_size, (uint64_t)isb.st_size);
             goto done;
         }
-        for (int k = 0; k < n; k++)
-            if ((s = lb_parts_match_input(dirs[by_index[k]], &ms[by_index[k]], m0->input_path,
-                                          "merge", err)) != LABSE_OK)
-                goto done;
+        lb_range_hasher *h = NULL; /* one forward pass over a compressed input */
+        for (int k = 0; k < n && s == LABSE_OK; k++)
+            s = lb_parts_match_hasher(dirs[by_index[k]], &ms[by_index[k]], m0->input_path, &h,
+                                      "merge", err);
+        lb_range_hasher_free(h);
+        if (s != LABSE_OK) goto done;
     }
     if (npy_path) {
         s = lb_npys_open(npy_path, m0->dtype, line, (uint64_t)m0->dim, &w, err);
@@ -222,11 +225,14 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         out.dtype = m0->dtype;
         out.part_rows = m0->part_rows;
         out.input_size = m0->input_size;
+        out.data_size = m0->data_size;
+        memcpy(out.compression, m0->compression, sizeof out.compression);
+        memcpy(out.records, m0->records, sizeof out.records);
         memcpy(out.fingerprint, m0->fingerprint, sizeof out.fingerprint);
         out.shard_index = 0;
         out.shard_count = 1;
         out.byte_start = 0;
-        out.byte_end = m0->input_size;
+        out.byte_end = m0->data_size;
         out.line_start = 0;
         out.lines = line;
     }

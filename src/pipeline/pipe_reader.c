@@ -12,6 +12,7 @@
 
 #include "pipeline/pipe_internal.h"
 #include "base/sha256.h"
+#include "io/decomp.h"
 
 #define READ_CHUNK ((size_t)8 << 20)              /* bytes per read() */
 #define BUF_SIZE (READ_CHUNK + 2 * LB_PIPE_LINE_CAP) /* holds a capped line + one read */
@@ -155,53 +156,40 @@ labse_status lb_input_fingerprint(int fd, uint64_t size, const char *name, char 
 
 labse_status lb_input_range_sha256(const char *path, uint64_t start, uint64_t end,
                                    char hex[65], labse_error *err) {
-    const size_t MB = (size_t)1 << 20;
-    int fd = lb_open_ro(path);
-    if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(4 * MB);
-    if (!buf) {
-        close(fd);
-        return lb_err(err, LABSE_E_NOMEM, "out of memory");
-    }
-    lb_sha256 c;
-    lb_sha256_init(&c);
-    labse_status s = LABSE_OK;
-    for (uint64_t at = start; at < end && s == LABSE_OK;) {
-        size_t want = end - at < 4 * MB ? (size_t)(end - at) : 4 * MB;
-        ssize_t r = lb_pread_full(fd, buf, want, at);
-        if (r != (ssize_t)want)
-            s = lb_err(err, LABSE_E_IO, "%s: read failed: %s", path,
-                       r < 0 ? strerror(errno) : "the file is shorter than it was");
-        else
-            lb_sha256_update(&c, buf, want);
-        at += want;
-    }
-    free(buf);
-    close(fd);
-    if (s != LABSE_OK) return s;
-    uint8_t d[32];
-    lb_sha256_final(&c, d);
-    lb_sha256_hex(d, hex);
-    return LABSE_OK;
+    lb_range_hasher *h = NULL;
+    labse_status s = lb_range_hasher_open(path, &h, err);
+    if (s == LABSE_OK) s = lb_range_hasher_sha256(h, start, end, hex, err);
+    lb_range_hasher_free(h);
+    return s;
 }
 
 labse_status lb_parts_match_input(const char *dir, const lb_manifest *m, const char *input,
                                   const char *verb, labse_error *err) {
-    for (size_t i = 0; i < m->n_parts; i++) {
+    lb_range_hasher *h = NULL;
+    labse_status s = lb_parts_match_hasher(dir, m, input, &h, verb, err);
+    lb_range_hasher_free(h);
+    return s;
+}
+
+labse_status lb_parts_match_hasher(const char *dir, const lb_manifest *m, const char *input,
+                                   lb_range_hasher **h, const char *verb, labse_error *err) {
+    labse_status s = LABSE_OK;
+    for (size_t i = 0; i < m->n_parts && s == LABSE_OK; i++) {
         const lb_manifest_part *p = &m->parts[i];
         if (!p->input_sha256[0]) continue; /* a stream's part: nothing to re-read */
         char hex[65];
-        labse_status s = lb_input_range_sha256(input, p->byte_start, p->byte_end, hex, err);
-        if (s != LABSE_OK) return s;
+        if (!*h && (s = lb_range_hasher_open(input, h, err)) != LABSE_OK) break;
+        if ((s = lb_range_hasher_sha256(*h, p->byte_start, p->byte_end, hex, err)) != LABSE_OK)
+            break;
         if (strcmp(hex, p->input_sha256) != 0)
-            return lb_err(err, LABSE_E_INVALID,
-                          "%s: cannot %s: the input changed under part %zu (%s: bytes %" PRIu64
-                          "..%" PRIu64 ", lines %" PRIu64 "..%" PRIu64
-                          ") since it was encoded; use another folder or remove this one",
-                          dir, verb, i, input, p->byte_start, p->byte_end, p->first_line,
-                          p->first_line + p->rows);
+            s = lb_err(err, LABSE_E_INVALID,
+                       "%s: cannot %s: the input changed under part %zu (%s: bytes %" PRIu64
+                       "..%" PRIu64 ", lines %" PRIu64 "..%" PRIu64
+                       ") since it was encoded; use another folder or remove this one",
+                       dir, verb, i, input, p->byte_start, p->byte_end, p->first_line,
+                       p->first_line + p->rows);
     }
-    return LABSE_OK;
+    return s;
 }
 
 labse_status lb_input_range_open(const char *path, int k, int n, uint64_t align,
@@ -237,6 +225,13 @@ labse_status lb_input_range_open(const char *path, int k, int n, uint64_t align,
     uint64_t size = (uint64_t)sb.st_size;
     r->is_file = 1;
     r->file_size = size;
+    r->data_size = size;
+    r->comp = (int)lb_comp_of_file(fd);
+    if (r->comp != LB_COMP_NONE) { /* ranges in decompressed bytes: see lb_zrange_open */
+        if ((s = lb_zrange_open(fd, path, k, n, align, r, err)) != LABSE_OK) goto out;
+        s = lb_input_fingerprint(fd, size, path, r->fingerprint, err);
+        goto out;
+    }
     uint64_t b0 = (uint64_t)((unsigned __int128)size * (unsigned)k / (unsigned)n);
     uint64_t b1 = (uint64_t)((unsigned __int128)size * (unsigned)(k + 1) / (unsigned)n);
     uint64_t nl = 0, end_line;
@@ -281,15 +276,21 @@ out:
 
 struct lb_reader {
     int fd, own_fd, is_file;
+    lb_dstream *z;       /* stdin, pipes and compressed files: read through it (decomp.h);
+                            NULL: a plain regular file, read with pread */
+    uint64_t skip;       /* z: decompressed bytes still to drop before `pos` (a resumed run
+                            or a shard starting inside a compressed file) */
     char *name;
     uint64_t pos;        /* absolute offset of buf[fill] (the next byte to read) */
-    uint64_t end;        /* stop reading here (files) */
+    uint64_t end;        /* stop reading here (UINT64_MAX: at the end of the input) */
     char *buf;           /* BUF_SIZE bytes */
     size_t start, fill;  /* unread lines are buf[start..fill) */
     uint64_t consumed;   /* absolute offset after the last line returned */
     int eof;             /* no more bytes to read */
     char *cap_buf;       /* LB_PIPE_LINE_CAP bytes: the kept prefix of an over-long line
                             (allocated at the first one) */
+    int hashing;         /* 1: every consumed byte goes into h (lb_reader_hash_parts) */
+    lb_sha256 h;         /* bytes consumed since the last lb_reader_part_sha256 */
 };
 
 labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
@@ -300,6 +301,7 @@ labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_r
         free(r);
         return lb_err(err, LABSE_E_NOMEM, "out of memory for the input buffer");
     }
+    labse_status s = LABSE_OK;
     if (strcmp(path, "-") == 0) {
         r->fd = STDIN_FILENO;
         if (start != 0) {
@@ -324,6 +326,16 @@ labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_r
         if (r->is_file) (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     }
+    /* A stream, or a compressed file: through a decompressing stream (plain passes). */
+    if (!r->is_file || lb_comp_of_file(r->fd) != LB_COMP_NONE) {
+        s = lb_dstream_open(r->fd, path, &r->z, err);
+        r->skip = start;
+        r->is_file = 0;
+    }
+    if (s != LABSE_OK) {
+        lb_reader_free(r);
+        return s;
+    }
     r->pos = r->consumed = start;
     r->end = end;
     *out = r;
@@ -332,6 +344,7 @@ labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_r
 
 void lb_reader_free(lb_reader *r) {
     if (!r) return;
+    lb_dstream_free(r->z);
     if (r->own_fd && r->fd >= 0) close(r->fd);
     free(r->buf);
     free(r->cap_buf);
@@ -340,6 +353,41 @@ void lb_reader_free(lb_reader *r) {
 }
 
 uint64_t lb_reader_offset(const lb_reader *r) { return r->consumed; }
+
+void lb_reader_hash_parts(lb_reader *r) {
+    r->hashing = 1;
+    lb_sha256_init(&r->h);
+}
+
+void lb_reader_part_sha256(lb_reader *r, char hex[65]) {
+    uint8_t d[32];
+    lb_sha256_final(&r->h, d);
+    lb_sha256_hex(d, hex);
+    lb_sha256_init(&r->h);
+}
+
+/* Mark n bytes at p as consumed (offset and, when hashing, the part hash). */
+static void consume(lb_reader *r, const char *p, size_t n) {
+    r->consumed += n;
+    if (r->hashing) lb_sha256_update(&r->h, p, n);
+}
+
+/* Drop the first r->skip decompressed bytes (the kept parts of a resumed run, the shards
+ * before this one): decompress and discard, into the line buffer. 0, or -1 on error. */
+static int skip_prefix(lb_reader *r, labse_error *err) {
+    while (r->skip > 0) {
+        size_t want = r->skip < BUF_SIZE ? (size_t)r->skip : BUF_SIZE;
+        ssize_t n = lb_dstream_read(r->z, r->buf, want, err);
+        if (n < 0) return -1;
+        if (n == 0) {
+            lb_err(err, LABSE_E_IO, "%s: the input ended %" PRIu64 " bytes before the offset "
+                   "to resume from (it changed?)", r->name, r->skip);
+            return -1;
+        }
+        r->skip -= (uint64_t)n;
+    }
+    return 0;
+}
 
 /* Read more bytes after buf[fill] (compacting first). 1 got bytes, 0 EOF, -1 error. */
 static int fill_more(lb_reader *r, labse_error *err) {
@@ -351,29 +399,33 @@ static int fill_more(lb_reader *r, labse_error *err) {
     }
     size_t room = BUF_SIZE - r->fill;
     if (room > READ_CHUNK) room = READ_CHUNK;
-    if (r->is_file && r->end != UINT64_MAX) {
+    if (r->end != UINT64_MAX) {
         if (r->pos >= r->end) {
             r->eof = 1;
             return 0;
         }
         if (r->end - r->pos < room) room = (size_t)(r->end - r->pos);
     }
-    for (;;) {
-        ssize_t n = r->is_file ? pread(r->fd, r->buf + r->fill, room, (off_t)r->pos)
-                               : read(r->fd, r->buf + r->fill, room);
+    ssize_t n;
+    if (r->z) {
+        if (r->skip > 0 && skip_prefix(r, err) != 0) return -1;
+        if ((n = lb_dstream_read(r->z, r->buf + r->fill, room, err)) < 0) return -1;
+    } else {
+        do {
+            n = pread(r->fd, r->buf + r->fill, room, (off_t)r->pos);
+        } while (n < 0 && errno == EINTR);
         if (n < 0) {
-            if (errno == EINTR) continue;
             lb_err(err, LABSE_E_IO, "%s: read failed: %s", r->name, strerror(errno));
             return -1;
         }
-        if (n == 0) {
-            r->eof = 1;
-            return 0;
-        }
-        r->fill += (size_t)n;
-        r->pos += (uint64_t)n;
-        return 1;
     }
+    if (n == 0) {
+        r->eof = 1;
+        return 0;
+    }
+    r->fill += (size_t)n;
+    r->pos += (uint64_t)n;
+    return 1;
 }
 
 /* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap) (p[cap] is
@@ -404,10 +456,10 @@ static int skip_rest(lb_reader *r, labse_error *err) {
         if (nl) {
             size_t k = (size_t)(nl - s) + 1;
             r->start += k;
-            r->consumed += k;
+            consume(r, s, k);
             return 0;
         }
-        r->consumed += avail;
+        consume(r, s, avail);
         r->start = r->fill;
         int f = fill_more(r, err);
         if (f <= 0) return f;
@@ -434,7 +486,7 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
         if (nl && (size_t)(nl - s) <= LINE_MAX_RAW) {
             size_t n = (size_t)(nl - s);
             r->start += n + 1;
-            r->consumed += n + 1;
+            consume(r, s, n + 1);
             if (n > 0 && s[n - 1] == '\r') n--;
             return give_line(s, n, p, len, capped);
         }
@@ -446,7 +498,7 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
             size_t keep = cap_cut(s, LB_PIPE_LINE_CAP);
             memcpy(r->cap_buf, s, keep);
             r->start += LB_PIPE_LINE_CAP;
-            r->consumed += LB_PIPE_LINE_CAP;
+            consume(r, s, LB_PIPE_LINE_CAP);
             if (skip_rest(r, err) < 0) return -1;
             *p = r->cap_buf;
             *len = keep;
@@ -461,7 +513,7 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
             s = r->buf + r->start;
             size_t n = r->fill - r->start;
             r->start = r->fill;
-            r->consumed += n;
+            consume(r, s, n);
             if (s[n - 1] == '\r') n--;
             return give_line(s, n, p, len, capped);
         }

@@ -10,6 +10,7 @@
  * Memory per slot: window_bytes of text, window × 29 bytes of bookkeeping, and the ids in
  * one growable buffer per chunk (compact: the tokens of the chunk's lines back to back;
  * grown, never shrunk, so after the first windows no allocation happens). */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ typedef struct slot {
     char *text;                /* [window_bytes] line bytes back to back */
     size_t *off;               /* [window] text offset of each line */
     uint32_t *len;             /* [window] byte length */
-    uint8_t *capped;           /* [window] */
+    uint8_t *capped;           /* [window] bit 0: capped; bit 1: a bad record, encoded empty */
     int32_t **cbuf;            /* [n chunks] ids of the chunk's lines back to back */
     size_t *ccap;              /* [n chunks] capacity of cbuf[c] in ids */
     const int32_t **ids;       /* [window] */
@@ -57,6 +58,15 @@ struct lb_tokpool {
     labse_status status;       /* first error */
     labse_error err;
     double tok_seconds;        /* summed, under mu */
+    /* reader thread only */
+    uint64_t read_line;        /* global index of the next line the reader returns */
+    uint64_t since_cut;        /* lines read since the last part hash was taken */
+    struct {
+        uint64_t end_line;     /* the part ends before this global line */
+        char hex[65];
+    } cuts[4];                 /* part hashes taken, not yet given to their window (at most
+                                  2: the read-ahead line may end the next part) */
+    int n_cuts;
 };
 
 static double cpu_now(void) {
@@ -80,6 +90,48 @@ static void set_error(lb_tokpool *p, const labse_error *e) {
  * `window` and of `grid`), at `window_bytes` bytes of text, or at the end of input.
  * ------------------------------------------------------------------------------------------ */
 
+/* Take the hash of the bytes since the last cut: the part ending before line p->read_line. */
+static void cut_part(lb_tokpool *p) {
+    if (p->n_cuts == (int)(sizeof p->cuts / sizeof p->cuts[0])) return; /* cannot happen */
+    p->cuts[p->n_cuts].end_line = p->read_line;
+    lb_reader_part_sha256(p->reader, p->cuts[p->n_cuts].hex);
+    p->n_cuts++;
+    p->since_cut = 0;
+}
+
+/* The next line as the windows see it: the line, or the text of its record (structured
+ * input; a bad one as an empty text with *bad = 1 when the run says so, else an error naming
+ * the file and line); the part hash taken after each part's last line. Returns as
+ * lb_reader_next. Reader thread. */
+static int next_text(lb_tokpool *p, const char **q, size_t *len, int *capped, int *bad,
+                     labse_error *e) {
+    const lb_tokpool_config *c = &p->c;
+    *bad = 0;
+    int r = lb_reader_next(p->reader, q, len, capped, e);
+    if (r == 0 && c->hash_parts && p->since_cut > 0) cut_part(p);
+    if (r <= 0) return r;
+    uint64_t ln = p->read_line++;
+    p->since_cut++;
+    if (c->hash_parts && c->grid && p->read_line % c->grid == 0) cut_part(p);
+    if (!c->recx) return 1;
+    char why[160];
+    const char *t;
+    size_t tl;
+    int x = lb_recx_get(c->recx, *q, *len, &t, &tl, why, sizeof why);
+    if (x < 0) {
+        lb_err(e, LABSE_E_NOMEM, "%s: line %" PRIu64 ": out of memory", c->name, ln + 1);
+        return -1;
+    }
+    if (x == 0 && !c->bad_record_empty) {
+        lb_err(e, LABSE_E_FORMAT, "%s: line %" PRIu64 ": bad record: %s", c->name, ln + 1, why);
+        return -1;
+    }
+    *q = x ? t : "";
+    *len = x ? tl : 0;
+    *bad = !x;
+    return 1;
+}
+
 static void *reader_main(void *arg) {
     lb_tokpool *p = arg;
     const lb_tokpool_config *c = &p->c;
@@ -87,7 +139,7 @@ static void *reader_main(void *arg) {
     /* A line read but not yet placed (did not fit in the previous window's text). */
     const char *pend = NULL;
     size_t pend_len = 0;
-    int pend_capped = 0, have_pend = 0, at_end = 0;
+    int pend_capped = 0, pend_bad = 0, have_pend = 0, at_end = 0;
     uint64_t pend_end = 0;                             /* input offset after `pend` */
     uint64_t placed_end = lb_reader_offset(p->reader); /* after the last line placed */
     labse_error e;
@@ -108,7 +160,7 @@ static void *reader_main(void *arg) {
         s->w.byte_start = placed_end;
         while (!at_end) {
             if (!have_pend) {
-                int r = lb_reader_next(p->reader, &pend, &pend_len, &pend_capped, &e);
+                int r = next_text(p, &pend, &pend_len, &pend_capped, &pend_bad, &e);
                 if (r < 0) {
                     pthread_mutex_lock(&p->mu);
                     set_error(p, &e);
@@ -127,7 +179,7 @@ static void *reader_main(void *arg) {
             memcpy(s->text + tlen, pend, pend_len);
             s->off[n] = tlen;
             s->len[n] = (uint32_t)pend_len;
-            s->capped[n] = (uint8_t)pend_capped;
+            s->capped[n] = (uint8_t)((pend_capped ? 1 : 0) | (pend_bad ? 2 : 0));
             tlen += pend_len;
             n++;
             have_pend = 0;
@@ -143,12 +195,16 @@ static void *reader_main(void *arg) {
         atomic_store(&s->tokens, 0);
         atomic_store(&s->truncated, 0);
         atomic_store(&s->repaired, 0);
-        uint64_t capped = 0;
-        for (size_t i = 0; i < n; i++) capped += s->capped[i];
+        uint64_t capped = 0, bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            capped += s->capped[i] & 1;
+            bad += s->capped[i] >> 1;
+        }
         s->w.capped = capped;
+        s->w.bad_records = bad;
         /* Peek whether input continues, so `last` is exact. */
         if (!have_pend && !at_end) {
-            int r = lb_reader_next(p->reader, &pend, &pend_len, &pend_capped, &e);
+            int r = next_text(p, &pend, &pend_len, &pend_capped, &pend_bad, &e);
             if (r < 0) {
                 pthread_mutex_lock(&p->mu);
                 set_error(p, &e);
@@ -163,6 +219,13 @@ static void *reader_main(void *arg) {
             }
         }
         s->w.last = at_end && !have_pend;
+        /* The part hash of a window that ends a part (its last line was read: taken). */
+        s->w.part_sha256[0] = '\0';
+        if (p->n_cuts > 0 && p->cuts[0].end_line == line) {
+            memcpy(s->w.part_sha256, p->cuts[0].hex, sizeof s->w.part_sha256);
+            memmove(&p->cuts[0], &p->cuts[1], (size_t)(p->n_cuts - 1) * sizeof p->cuts[0]);
+            p->n_cuts--;
+        }
         s->seq = seq;
         pthread_mutex_lock(&p->mu);
         s->state = s->n_chunks ? SLOT_TOKENISING : SLOT_READY;
@@ -301,6 +364,8 @@ labse_status lb_tokpool_start(const lb_tokpool_config *c, lb_reader *r, lb_tokpo
     }
     p->c = *c;
     p->reader = r;
+    p->read_line = c->first_line;
+    if (c->hash_parts) lb_reader_hash_parts(r);
     p->max_len = lb_engine_max_length(c->engine);
     if (c->window < 1 || c->window > UINT32_MAX || c->window_bytes < 2 * LB_PIPE_LINE_CAP ||
         c->threads < 1 || p->max_len < 2) {

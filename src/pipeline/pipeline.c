@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline/pipe_internal.h"
+#include "io/decomp.h"
 
 lb_pipe_options lb_pipe_default_options(void) {
     lb_pipe_options o;
@@ -88,6 +89,13 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
         return lb_err(err, LABSE_E_INVALID,
                       "%s: cannot resume: the model differs (folder: %s, now: %s)", dir,
                       old->model, want->model);
+    if (strcmp(old->records, want->records) != 0)
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: cannot resume: the records differ (folder: %s, now: %s); use another "
+                      "folder or remove this one",
+                      dir, old->records[0] ? old->records : "lines",
+                      want->records[0] ? want->records : "lines");
+    DIFF_U64(data_size, "input data size");
     DIFF_U64(dim, "dim");
     DIFF_U64(max_length, "max_length");
     if (old->dtype != want->dtype)
@@ -153,6 +161,7 @@ typedef struct run {
     float *wrows;              /* [window * dim] rows in input order */
     uint32_t *order;           /* [window] */
     lb_tokpool *pool;
+    lb_recx *recx;             /* structured input (NULL: plain lines) */
     int stopped;
 } run;
 
@@ -228,9 +237,11 @@ static void stream_done(run *r, uint64_t next_line, uint64_t byte_end) {
     r->man.lines = next_line - r->man.line_start;
     r->man.byte_end = byte_end;
     r->man.input_size = byte_end;
+    r->man.data_size = byte_end;
 }
 
-static labse_status part_commit(run *r, uint64_t byte_end, int complete, labse_error *err) {
+static labse_status part_commit(run *r, const char *input_sha256, uint64_t byte_end,
+                                int complete, labse_error *err) {
     lb_manifest_part p;
     memset(&p, 0, sizeof p);
     snprintf(p.file, sizeof p.file, "part-%05zu.npy", r->man.n_parts);
@@ -238,15 +249,16 @@ static labse_status part_commit(run *r, uint64_t byte_end, int complete, labse_e
     p.rows = lb_npys_rows(r->part);
     p.byte_start = r->part_byte_start;
     p.byte_end = byte_end;
-    labse_status s = LABSE_OK;
-    if (r->man.fingerprint[0]) /* a regular file: the hash resume and merge check */
-        s = lb_input_range_sha256(r->o->input, p.byte_start, p.byte_end, p.input_sha256, err);
-    if (s != LABSE_OK) {
-        lb_npys_abort(r->part);
-        r->part = NULL;
-        return s;
+    if (r->man.fingerprint[0]) { /* a regular file: the hash resume and merge check */
+        if (!input_sha256[0]) { /* the reader takes it at every part's end */
+            lb_npys_abort(r->part);
+            r->part = NULL;
+            return lb_err(err, LABSE_E_IO, "%s: no input hash for part %zu (internal error)",
+                          r->o->input, r->man.n_parts);
+        }
+        memcpy(p.input_sha256, input_sha256, sizeof p.input_sha256);
     }
-    s = lb_npys_commit(r->part, p.sha256, err);
+    labse_status s = lb_npys_commit(r->part, p.sha256, err);
     r->part = NULL;
     if (s != LABSE_OK) return s;
     if (lb_manifest_add_part(&r->man, &p) != 0) return lb_err(err, LABSE_E_NOMEM, "out of memory");
@@ -313,6 +325,10 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     w->dtype = o->dtype;
     w->part_rows = o->part_rows;
     w->input_size = rng->file_size;
+    w->data_size = rng->data_size;
+    snprintf(w->compression, sizeof w->compression, "%s",
+             rng->comp ? lb_comp_name((lb_comp)rng->comp) : "");
+    lb_pipe_records_name(o, w->records, sizeof w->records);
     memcpy(w->fingerprint, rng->fingerprint, sizeof w->fingerprint);
     w->shard_index = o->shard_count > 1 ? o->shard_index : 0;
     w->shard_count = o->shard_count > 1 ? o->shard_count : 1;
@@ -388,8 +404,10 @@ static labse_status run_alloc_ring(run *r, labse_error *err) {
 static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st,
                                    labse_error *err) {
     lb_reader *rd = NULL;
-    labse_status s = lb_reader_open(r->o->input, r->byte_start,
-                                    r->rng.is_file ? r->rng.end : UINT64_MAX, &rd, err);
+    labse_status s = lb_recx_new(r->o->tsv_column, r->o->jsonl_field, &r->recx, err);
+    if (s != LABSE_OK) return s;
+    s = lb_reader_open(r->o->input, r->byte_start, r->rng.is_file ? r->rng.end : UINT64_MAX,
+                       &rd, err);
     if (s != LABSE_OK) return s;
     lb_tokpool_config pc = {
         .engine = e,
@@ -398,6 +416,10 @@ static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st
         .window_bytes = r->o->window_bytes,
         .first_line = r->first_line,
         .grid = r->o->part_rows,
+        .hash_parts = r->o->output_dir && r->rng.fingerprint[0],
+        .name = strcmp(r->o->input, "-") == 0 ? "<stdin>" : r->o->input,
+        .recx = r->recx,
+        .bad_record_empty = r->o->bad_record_empty,
     };
     return lb_tokpool_start(&pc, rd, &r->pool, err);
 }
@@ -414,7 +436,8 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
         if ((s = lb_npys_append(r->part, r->wrows, w->n, err)) != LABSE_OK) return s;
         uint64_t rows = lb_npys_rows(r->part);
         if (rows == o->part_rows || w->last) {
-            if ((s = part_commit(r, w->byte_end, w->last, err)) != LABSE_OK) return s;
+            if ((s = part_commit(r, w->part_sha256, w->byte_end, w->last, err)) != LABSE_OK)
+                return s;
             st->parts_written++;
         }
     } else if (o->output_dir && w->last) { /* empty tail: only the manifest */
@@ -462,6 +485,7 @@ static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_erro
             st->truncated += w->truncated;
             st->repaired += w->repaired;
             st->capped += w->capped;
+            st->bad_records += w->bad_records;
             pr.lines_done = st->lines_resumed + st->lines;
             pr.run_lines = st->lines;
             pr.tokens = st->tokens;
@@ -516,6 +540,7 @@ static void run_free(run *r, lb_pipe_stats *st) {
     }
     free(r->wrows);
     free(r->order);
+    lb_recx_free(r->recx);
     lb_manifest_free(&r->man);
 }
 
@@ -546,6 +571,16 @@ labse_status lb_pipe_run(const lb_engine *e, const lb_backend *be, const lb_pipe
 /* ==========================================================================================
  * Output setup shared by `labse encode` and labse_encode_file
  * ========================================================================================== */
+
+void lb_pipe_records_name(const lb_pipe_options *o, char *buf, size_t cap) {
+    if (o->tsv_column > 0)
+        snprintf(buf, cap, "tsv-column:%d", o->tsv_column);
+    else if (o->jsonl_field)
+        snprintf(buf, cap, "jsonl-field:%s", o->jsonl_field);
+    else
+        snprintf(buf, cap, "%s", "");
+    if (buf[0] && o->bad_record_empty) snprintf(buf + strlen(buf), cap - strlen(buf), ",bad-empty");
+}
 
 int lb_pipe_output_is_dir(const char *output) {
     size_t n = strlen(output);

@@ -12,6 +12,9 @@
  * Units of work
  *   line    split as lines.h says (\n, one trailing \r removed, last line without \n counts,
  *           empty lines count). A line longer than LB_PIPE_LINE_CAP bytes is cut (see below).
+ *           The input may be gzip, zstd or xz (io/decomp.h): lines and byte offsets are then
+ *           those of the decompressed text. With tsv_column / jsonl_field a line is a record
+ *           and what is encoded is its column / field (pipe_internal.h, "Records").
  *   window  up to `window` consecutive lines (and at most `window_bytes` bytes of text; the
  *           rules are pack.h's),
  *           cut at every global line index that is a multiple of `window` or of
@@ -80,6 +83,11 @@ typedef struct lb_pipe_options {
     uint64_t part_rows;        /* rows per part file (default 1,000,000) */
     int shard_index, shard_count; /* 0/1 = whole input; K/N: shard K of N (0-based) */
     const char *model_id;      /* recorded and checked in the manifest (e.g. realpath) */
+    int tsv_column;            /* > 0: each line is a TSV record, its text column N (1-based) */
+    const char *jsonl_field;   /* not NULL: each line is a JSON object, its text this (dotted)
+                                  string field; see pipe_internal.h, "Records" */
+    int bad_record_empty;      /* 1: a bad record is encoded as an empty line and counted;
+                                  0: it stops the run with an error naming file and line */
     /* Polled between batches; nonzero = stop at the next consistent point. May be NULL. */
     int (*should_stop)(void *user);
     /* Called from the scheduler thread at most every progress_interval seconds. */
@@ -97,6 +105,7 @@ typedef struct lb_pipe_stats {
     uint64_t lines;            /* rows encoded by this run */
     uint64_t lines_resumed;    /* rows found complete in the folder at start */
     uint64_t tokens, truncated, repaired, capped, batches;
+    uint64_t bad_records;      /* records encoded as empty lines (bad_record_empty) */
     uint64_t parts_written;
     double tok_cpu_seconds;    /* summed over tokenizer threads: time inside the tokenizer */
     double encode_seconds;     /* scheduler thread: pack + backend + reorder */
@@ -128,6 +137,10 @@ labse_status lb_pipe_run(const lb_engine *e, const lb_backend *be,
 /* ==========================================================================================
  * Setup shared by `labse encode` and labse_encode_file
  * ========================================================================================== */
+
+/* The manifest's "records" of o: "" for plain lines, "tsv-column:N" or "jsonl-field:NAME",
+ * with ",bad-empty" when bad records are encoded empty (a resume must use the same rule). */
+void lb_pipe_records_name(const lb_pipe_options *o, char *buf, size_t cap);
 
 /* 1 when `output` names a folder output: it ends in '/', or it is an existing folder whose
  * name does not end in ".npy". 0: a single .npy file. */

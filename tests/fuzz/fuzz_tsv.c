@@ -3,6 +3,8 @@
  * (tools/cli/eval_tsv.c). Checks: the reader's lines equal lb_lines_split() of the same
  * bytes; on success every pair is (the bytes before the line's first tab, the bytes after
  * it) with no tab in the source; on failure the file is empty or some line has no tab.
+ * An input that starts with a gzip, zstd or xz magic number is decompressed by
+ * labse_text_read (io/decomp.h): there the read only has to succeed or fail with a message.
  * errorf() (the CLI's stderr reporter) is replaced here by a silent one.
  * Single-threaded; allocates per call (freed). */
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include "cli.h"
 #include "fuzz_util.h"
+#include "io/decomp.h"
 #include "io/lines.h"
 
 void errorf(const char *fmt, ...) { (void)fmt; }
@@ -20,6 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_input_file("fuzz.tsv", data, size);
     labse_text *in = NULL;
     labse_error err = {0};
+    if (lb_comp_detect(data, size) != LB_COMP_NONE) {
+        labse_status s = labse_text_read(path, &in, &err);
+        FUZZ_CHECK(s == LABSE_OK || (s == LABSE_E_FORMAT && err.message[0]));
+        labse_text_free(in);
+        return 0;
+    }
     FUZZ_CHECK(labse_text_read(path, &in, &err) == LABSE_OK);
     lb_line *ref = NULL;
     size_t nref = 0;

@@ -12,6 +12,8 @@ static const char USAGE_ENCODE[] =
     "before it is dropped; a last line without '\\n' counts; an empty line gets its row;\n"
     "invalid UTF-8 is repaired (and counted); a line over 1 MiB is cut at a space before\n"
     "1 MiB (counted as capped; exact unless that megabyte yields fewer than max-length pieces).\n"
+    "A gzip, zstd or xz input (known by its first bytes, also on stdin) is decompressed as it\n"
+    "is read; the rows are those of the decompressed text.\n"
     "\n"
     "Output\n"
     "  OUT.npy    one array (lines, dim), written to OUT.npy.tmp.PID, synced and renamed: on\n"
@@ -41,13 +43,30 @@ static const char USAGE_ENCODE[] =
     "                          into OUT/shard-KKKKK-of-NNNNN/ (folder output only); 'auto' or\n"
     "                          nothing under mpirun: K/N from OMPI_COMM_WORLD_RANK/SIZE or\n"
     "                          PMI_RANK/PMI_SIZE. Join with 'labse merge'.\n"
+    "      --tsv-column N      each line is a tab-separated record: encode its column N\n"
+    "                          (1-based, as cut -f N)\n"
+    "      --jsonl-field NAME  each line is a JSON object: encode its string field NAME\n"
+    "                          (dots walk nested objects: meta.text)\n"
+    "      --on-bad-record error|empty\n"
+    "                          a record without the column/field, or JSON that does not\n"
+    "                          parse: stop with an error naming file and line (default),\n"
+    "                          or encode it as an empty line and count it\n"
     "  -q, --quiet             no progress line, no summary on stderr\n"
     "  -h, --help              this help\n"
     "\n"
     "Exit status: 0 done (or already complete), 1 failure, 2 usage error, 130/143 stopped by\n"
     "SIGINT/SIGTERM (a folder output is left consistent and resumable).\n";
 
-enum { OPT_TOK_THREADS = 512, OPT_WINDOW, OPT_PART_ROWS, OPT_FORMAT, OPT_SHARD };
+enum {
+    OPT_TOK_THREADS = 512,
+    OPT_WINDOW,
+    OPT_PART_ROWS,
+    OPT_FORMAT,
+    OPT_SHARD,
+    OPT_TSV_COLUMN,
+    OPT_JSONL_FIELD,
+    OPT_ON_BAD_RECORD
+};
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -105,6 +124,9 @@ int cmd_encode(int argc, char **argv) {
         {"part-rows", required_argument, NULL, OPT_PART_ROWS},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"shard", required_argument, NULL, OPT_SHARD},
+        {"tsv-column", required_argument, NULL, OPT_TSV_COLUMN},
+        {"jsonl-field", required_argument, NULL, OPT_JSONL_FIELD},
+        {"on-bad-record", required_argument, NULL, OPT_ON_BAD_RECORD},
         {NULL, 0, NULL, 0},
     };
     cli_getopt g;
@@ -142,6 +164,22 @@ int cmd_encode(int argc, char **argv) {
                 return usage_error("encode", "--format: '%s' is not f32 or f16", optarg);
             break;
         case OPT_SHARD: shard = optarg; break;
+        case OPT_TSV_COLUMN:
+            if (!parse_int("--tsv-column", optarg, 1, 1000000, &fo.tsv_column)) return EXIT_USAGE;
+            break;
+        case OPT_JSONL_FIELD:
+            if (!*optarg || strlen(optarg) > 200)
+                return usage_error("encode", "--jsonl-field: a name of 1..200 bytes");
+            fo.jsonl_field = optarg;
+            break;
+        case OPT_ON_BAD_RECORD:
+            if (strcmp(optarg, "error") == 0)
+                fo.on_bad_record = LABSE_BAD_RECORD_ERROR;
+            else if (strcmp(optarg, "empty") == 0)
+                fo.on_bad_record = LABSE_BAD_RECORD_EMPTY;
+            else
+                return usage_error("encode", "--on-bad-record: '%s' is not error or empty", optarg);
+            break;
         case 'h': fputs(USAGE_ENCODE, stdout); return 0;
         default: return getopt_failure("encode", c, argv);
         }
@@ -150,6 +188,8 @@ int cmd_encode(int argc, char **argv) {
     if (!ma.model) return usage_error("encode", "--model is required");
     if (!input) return usage_error("encode", "--input is required");
     if (!output) return usage_error("encode", "--output is required");
+    if (fo.tsv_column > 0 && fo.jsonl_field)
+        return usage_error("encode", "--tsv-column and --jsonl-field: give one of them");
     if (!*output || strcmp(output, "-") == 0)
         return usage_error("encode", "--output must name a file or a folder");
 
@@ -229,6 +269,8 @@ int cmd_encode(int argc, char **argv) {
                    st.lines_resumed);
         } else if (!quiet) {
             if (st.repaired) errorf("%" PRIu64 " lines had invalid UTF-8 (replaced)", st.repaired);
+            if (st.bad_records)
+                errorf("%" PRIu64 " bad records were encoded as empty lines", st.bad_records);
             if (st.truncated)
                 errorf("%" PRIu64 " lines were truncated to %d tokens", st.truncated,
                        labse_model_max_length(m));
