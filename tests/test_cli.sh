@@ -9,28 +9,15 @@
 # Every check counts as passed or failed; the script ends with "N passed, M failed" and exits
 # 1 when any failed.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LABSE=${1:?labse binary}
 NPYT=${2:?npy_tool binary}
 MODEL=${3:?model dir}
 PY=${4:-}
 
-if [ ! -f "$MODEL/config.json" ]; then
-    echo "SKIP: no model at $MODEL"
-    exit 77
-fi
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-PASS=0
-FAIL=0
-ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad()  { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local d=$1; shift
-    if "$@"; then ok "$d"; else bad "$d"; fi
-}
+need_model "$MODEL"
+scratch cli
 
 # run EXPECTED_RC DESCRIPTION ARGS...: run labse, capture stdout/stderr in $T/out, $T/err.
 # A signal death (rc >= 128) always fails.
@@ -59,7 +46,6 @@ run_fails() {
 stderr_has() { grep -q -- "$1" "$T/err"; }
 stdout_has() { grep -q -- "$1" "$T/out"; }
 no_file() { [ ! -e "$1" ]; }
-no_tmp() { ! ls "$1" 2>/dev/null | grep -q '\.tmp\.'; }
 
 shape_is() { # shape_is FILE ROWS COLS
     local s; s=$("$NPYT" shape "$1" 2>&1) || { echo "    $s"; return 1; }

@@ -279,6 +279,38 @@ static void test_reader_cap(void **st) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* The test seam lb_reader_open_limits: a cap under 3 bytes backs off to a character boundary
+ * and not before byte 0 (cap - 3 wrapped there before); 1-byte reads give the same lines;
+ * a zero cap or read size is refused. */
+static void test_reader_small_cap(void **st) {
+    (void)st;
+    static const char d[] = "a\xc3\xa9\nxy\r\nz";
+    char path[300];
+    snprintf(path, sizeof path, "%s/small.txt", g_tmp);
+    write_file(path, d, sizeof d - 1);
+    lb_reader *r;
+    labse_error e;
+    const char *p;
+    size_t n;
+    int capped;
+    assert_int_equal(lb_reader_open_limits(path, 0, UINT64_MAX, 2, 1, &r, &e), LABSE_OK);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(capped, 1);
+    assert_int_equal(n, 1); /* "a", not "a\xc3": the cut is before the 2-byte character */
+    assert_int_equal(lb_reader_offset(r), 4);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(capped, 0); /* 2 bytes before CRLF: exactly the cap */
+    assert_int_equal(n, 2);
+    assert_memory_equal(p, "xy", 2);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(lb_reader_next(r, &p, &n, &capped, &e), 0);
+    assert_int_equal(lb_reader_offset(r), sizeof d - 1);
+    lb_reader_free(r);
+    assert_int_equal(lb_reader_open_limits(path, 0, UINT64_MAX, 0, 1, &r, &e), LABSE_E_INVALID);
+    assert_int_equal(lb_reader_open_limits(path, 0, UINT64_MAX, 1, 0, &r, &e), LABSE_E_INVALID);
+}
+
 static void test_bucket_and_cut(void **st) {
     (void)st;
     int32_t ntok[] = {5, 2, 9, 2, 5, 128, 3};
@@ -600,6 +632,7 @@ int main(void) {
         cmocka_unit_test(test_f16),
         cmocka_unit_test(test_reader_rules),
         cmocka_unit_test(test_reader_cap),
+        cmocka_unit_test(test_reader_small_cap),
         cmocka_unit_test(test_bucket_and_cut),
         cmocka_unit_test(test_shards_partition),
         cmocka_unit_test(test_shards_compressed),

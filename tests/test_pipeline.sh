@@ -13,16 +13,12 @@
 # lines and parts SIZE*7/30 rows, so every check sees several windows and parts whatever the
 # size (a real model is ~50x slower than tiny-bert: its run uses a smaller SIZE).
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LABSE=${1:?labse}; NPYT=${2:?npy_tool}; MODEL=${3:?model}; PY=${4:-}; SIZE=${5:-3000}
-[ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
+need_model "$MODEL"
 HAVE_NP=0
 if [ -n "$PY" ] && [ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null; then HAVE_NP=1; fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_pipe.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PASS=0; FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+scratch pipe
 # LABSE_TEST_THREADS: the encoder's OpenMP threads (the ThreadSanitizer stage of tools/test.sh
 # sets 1: libgomp is not instrumented); the tokenizer and reader threads run either way.
 E=(encode --model "$MODEL" --device cpu --threads "${LABSE_TEST_THREADS:-2}" --tok-threads 2 --quiet)
@@ -50,14 +46,7 @@ check "folder: $(( (NL + PART - 1) / PART )) parts" test "$(ls "$T/ref" | grep -
 check "folder: no temporaries" test -z "$(ls "$T/ref" | grep '\.tmp\.')"
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/single.npy" "${OPTS[@]}"
 check "single .npy: ($NL, $DIM)" test "$("$NPYT" shape "$T/single.npy")" = "$NL $DIM"
-sha_ok() { # every part's sha256 in the manifest matches sha256sum
-    local d=$1 f h
-    grep -o '"file": "[^"]*", [^}]*"sha256": "[0-9a-f]*"' "$d/manifest.json" | while read -r line; do
-        f=$(echo "$line" | sed 's/.*"file": "\([^"]*\)".*/\1/'); h=$(echo "$line" | sed 's/.*"sha256": "\([0-9a-f]*\)".*/\1/')
-        [ "$(sha256sum "$d/$f" | cut -d' ' -f1)" = "$h" ] || { echo "    $f: sha256 differs"; exit 1; }
-    done
-}
-check "manifest sha256 == sha256sum of every part" sha_ok "$T/ref"
+check "manifest sha256 == sha256sum of every part" manifest_ok "$T/ref"
 "$LABSE" merge --npy "$T/ref_cat.npy" "$T/ref" -q
 check "folder concatenated == single .npy (byte-identical)" cmp -s "$T/ref_cat.npy" "$T/single.npy"
 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/ref/" "${OPTS[@]}"; rc=$?

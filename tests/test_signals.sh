@@ -15,14 +15,10 @@
 #   test_signals.sh LABSE_BIN MODEL_DIR [LINES] [ROUNDS]
 # Exit 77 when MODEL_DIR is absent.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LABSE=${1:?labse}; MODEL=${2:?model}; LINES=${3:-6000}; ROUNDS=${4:-4}
-[ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_sig.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PASS=0; FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+need_model "$MODEL"
+scratch sig
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 awk -v n="$LINES" 'BEGIN { srand(11); for (i = 0; i < n; i++) { s = "line " i; k = 3 + int(rand() * 30); for (j = 0; j < k; j++) s = s " w" int(rand() * 3000); print s } }' >"$T/in.txt"
@@ -42,7 +38,6 @@ t0=$(now_ms)
 MINE_MS=$(( $(now_ms) - t0 + 1 ))
 echo "# uninterrupted: merge ${MERGE_MS} ms, mine ${MINE_MS} ms ($LINES rows)"
 
-no_tmp() { if ls "$@" 2>/dev/null | grep '\.tmp\.'; then return 1; fi; }
 same_or_absent() { [ ! -e "$1" ] || cmp -s "$1" "$2"; }
 
 # run_killed NAME SIGNAL ROUND MS CMD... : start CMD, send SIGNAL after a pseudo-random delay

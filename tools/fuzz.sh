@@ -2,6 +2,8 @@
 # Build the libFuzzer targets (tests/fuzz) and run one, or all one after the other.
 #   usage: tools/fuzz.sh TARGET|all SECONDS [extra libFuzzer flags...]
 #   TARGET: tokenizer utf8 safetensors model_files npy manifest lines tsv (or fuzz_NAME)
+#   SECONDS: per target (-max_total_time); 0 = no time limit, for a run to a number of
+#   executions: the long run of bench/RESULTS.md is `tools/fuzz.sh TARGET 0 -runs=10000000`.
 # Build: build-fuzz/ (CC=clang, -DLABSE_FUZZ=ON: ASan + UBSan + libFuzzer; $LABSE_FUZZ_BUILD
 # overrides the folder). Each run starts from the committed corpus tests/fuzz/corpus/TARGET
 # (seeds and regress-* inputs that once failed) and grows a scratch corpus in
@@ -36,7 +38,7 @@ run_one() {
   local args=(-max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1
               -timeout_exitcode=1 -print_final_stats=1 -artifact_prefix="$art/")
   [ -f "$dict" ] && args+=(-dict="$dict")
-  echo "== fuzz_$t: ${SECS}s"
+  if [ "$SECS" = 0 ]; then echo "== fuzz_$t: no time limit"; else echo "== fuzz_$t: ${SECS}s"; fi
   local log="$B/fuzz_$t.log" rc=0
   "$exe" "${args[@]}" "$@" "$work" "$seeds" >"$log" 2>&1 || rc=$?
   grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|DONE' "$log" |

@@ -108,9 +108,19 @@ labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_r
                             labse_error *err);
 void lb_reader_free(lb_reader *r);
 
+/* lb_reader_open with a line cap other than LB_PIPE_LINE_CAP and read() calls of read_chunk
+ * bytes instead of 8 MiB (lb_reader_open passes those defaults; the pipeline uses only them).
+ * A test seam: tests/fuzz/fuzz_lines and tests/test_pipeline.c run every path of the cap and
+ * of a line across reads on inputs of a few bytes. The reader holds read_chunk + 3 × line_cap
+ * bytes at most. line_cap >= 1, read_chunk >= 1, else LABSE_E_INVALID; LABSE_E_NOMEM;
+ * LABSE_E_IO as lb_reader_open. One thread uses the reader. */
+labse_status lb_reader_open_limits(const char *path, uint64_t start, uint64_t end,
+                                   size_t line_cap, size_t read_chunk, lb_reader **out,
+                                   labse_error *err);
+
 /* Next line: 1 and *p, *len (valid until the next call; no terminator) and *capped (the line
- * was longer than LB_PIPE_LINE_CAP and cut, see pipeline.h); 0 at the end; -1 on a read
- * error (err filled). The line rules are lines.h's. */
+ * was longer than the reader's line cap, LB_PIPE_LINE_CAP, and cut, see pipeline.h); 0 at
+ * the end; -1 on a read error (err filled). The line rules are lines.h's. */
 int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse_error *err);
 
 /* Absolute input offset just after the last line returned (its '\n' included). */

@@ -14,8 +14,7 @@
 #include "base/sha256.h"
 #include "io/decomp.h"
 
-#define READ_CHUNK ((size_t)8 << 20)              /* bytes per read() */
-#define BUF_SIZE (READ_CHUNK + 2 * LB_PIPE_LINE_CAP) /* holds a capped line + one read */
+#define READ_CHUNK ((size_t)8 << 20) /* bytes per read() (lb_reader_open's default) */
 
 /* ==========================================================================================
  * Small I/O helpers
@@ -283,11 +282,13 @@ struct lb_reader {
     char *name;
     uint64_t pos;        /* absolute offset of buf[fill] (the next byte to read) */
     uint64_t end;        /* stop reading here (UINT64_MAX: at the end of the input) */
-    char *buf;           /* BUF_SIZE bytes */
+    size_t line_cap;     /* LB_PIPE_LINE_CAP unless lb_reader_open_limits said otherwise */
+    size_t chunk;        /* bytes per read: READ_CHUNK, idem */
+    char *buf;           /* chunk + 2 × line_cap bytes: a capped line and one read */
     size_t start, fill;  /* unread lines are buf[start..fill) */
     uint64_t consumed;   /* absolute offset after the last line returned */
     int eof;             /* no more bytes to read */
-    char *cap_buf;       /* LB_PIPE_LINE_CAP bytes: the kept prefix of an over-long line
+    char *cap_buf;       /* line_cap bytes: the kept prefix of an over-long line
                             (allocated at the first one) */
     int hashing;         /* 1: every consumed byte goes into h (lb_reader_hash_parts) */
     lb_sha256 h;         /* bytes consumed since the last lb_reader_part_sha256 */
@@ -295,8 +296,22 @@ struct lb_reader {
 
 labse_status lb_reader_open(const char *path, uint64_t start, uint64_t end, lb_reader **out,
                             labse_error *err) {
+    return lb_reader_open_limits(path, start, end, LB_PIPE_LINE_CAP, READ_CHUNK, out, err);
+}
+
+labse_status lb_reader_open_limits(const char *path, uint64_t start, uint64_t end,
+                                   size_t line_cap, size_t read_chunk, lb_reader **out,
+                                   labse_error *err) {
+    if (line_cap < 1 || read_chunk < 1 || line_cap > SIZE_MAX / 4 ||
+        read_chunk > SIZE_MAX / 2 - 2 * line_cap)
+        return lb_err(err, LABSE_E_INVALID, "%s: line cap %zu or read size %zu out of range",
+                      path, line_cap, read_chunk);
     lb_reader *r = calloc(1, sizeof *r);
-    if (!r || !(r->buf = malloc(BUF_SIZE)) || !(r->name = strdup(path))) {
+    if (r) {
+        r->line_cap = line_cap;
+        r->chunk = read_chunk;
+    }
+    if (!r || !(r->buf = malloc(read_chunk + 2 * line_cap)) || !(r->name = strdup(path))) {
         if (r) free(r->buf);
         free(r);
         return lb_err(err, LABSE_E_NOMEM, "out of memory for the input buffer");
@@ -376,7 +391,8 @@ static void consume(lb_reader *r, const char *p, size_t n) {
  * before this one): decompress and discard, into the line buffer. 0, or -1 on error. */
 static int skip_prefix(lb_reader *r, labse_error *err) {
     while (r->skip > 0) {
-        size_t want = r->skip < BUF_SIZE ? (size_t)r->skip : BUF_SIZE;
+        const size_t bufsize = r->chunk + 2 * r->line_cap;
+        size_t want = r->skip < bufsize ? (size_t)r->skip : bufsize;
         ssize_t n = lb_dstream_read(r->z, r->buf, want, err);
         if (n < 0) return -1;
         if (n == 0) {
@@ -397,8 +413,8 @@ static int fill_more(lb_reader *r, labse_error *err) {
         r->fill -= r->start;
         r->start = 0;
     }
-    size_t room = BUF_SIZE - r->fill;
-    if (room > READ_CHUNK) room = READ_CHUNK;
+    size_t room = r->chunk + 2 * r->line_cap - r->fill;
+    if (room > r->chunk) room = r->chunk;
     if (r->end != UINT64_MAX) {
         if (r->pos >= r->end) {
             r->eof = 1;
@@ -428,11 +444,11 @@ static int fill_more(lb_reader *r, labse_error *err) {
     return 1;
 }
 
-/* Length to keep of an over-long line whose first LINE_CAP bytes are p[0..cap) (p[cap] is
- * readable): back off to the last ASCII whitespace, else to a UTF-8 character boundary — at
- * most 3 bytes back (a character has at most 3 continuation bytes; a longer run of them is
- * invalid UTF-8, cut anywhere: found by tests/fuzz/fuzz_lines, which kept 0 bytes of a line
- * of 0x90 bytes). */
+/* Length to keep of an over-long line whose first `cap` bytes (the line cap) are p[0..cap)
+ * (p[cap] is readable): back off to the last ASCII whitespace, else to a UTF-8 character
+ * boundary — at most 3 bytes back and not before byte 0 (a character has at most 3
+ * continuation bytes; a longer run of them is invalid UTF-8, cut anywhere: found by
+ * tests/fuzz/fuzz_lines, which kept 0 bytes of a line of 0x90 bytes). */
 static size_t cap_cut(const char *p, size_t cap) {
     static const char ws[] = " \t\r\v\f";
     const char *last = NULL; /* memrchr per character: SIMD scans instead of a byte loop */
@@ -442,7 +458,8 @@ static size_t cap_cut(const char *p, size_t cap) {
     }
     if (last) return (size_t)(last - p);
     size_t i = cap;
-    while (i > cap - 3 && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
+    size_t low = cap > 3 ? cap - 3 : 0; /* a test cap under 3: cap - 3 would wrap */
+    while (i > low && ((unsigned char)p[i] & 0xC0) == 0x80) i--;
     return ((unsigned char)p[i] & 0xC0) == 0x80 ? cap : i;
 }
 
@@ -467,38 +484,38 @@ static int skip_rest(lb_reader *r, labse_error *err) {
 }
 
 /* Return line s[0..n) (its '\r' already removed), cut when it is over the cap. */
-static int give_line(const char *s, size_t n, const char **p, size_t *len, int *capped) {
+static int give_line(const lb_reader *r, const char *s, size_t n, const char **p, size_t *len,
+                     int *capped) {
     *p = s;
-    *capped = n > LB_PIPE_LINE_CAP;
-    *len = *capped ? cap_cut(s, LB_PIPE_LINE_CAP) : n;
+    *capped = n > r->line_cap;
+    *len = *capped ? cap_cut(s, r->line_cap) : n;
     return 1;
 }
 
-/* A line of exactly LB_PIPE_LINE_CAP bytes may be followed by the '\r' of its CRLF: a line
- * is known to be over the cap only past LINE_MAX_RAW bytes without a '\n'. */
-#define LINE_MAX_RAW (LB_PIPE_LINE_CAP + 1)
-
 int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse_error *err) {
+    /* A line of exactly line_cap bytes may be followed by the '\r' of its CRLF: a line is
+     * known to be over the cap only past max_raw bytes without a '\n'. */
+    const size_t max_raw = r->line_cap + 1;
     for (;;) {
         char *s = r->buf + r->start;
         size_t avail = r->fill - r->start;
         char *nl = avail ? memchr(s, '\n', avail) : NULL;
-        if (nl && (size_t)(nl - s) <= LINE_MAX_RAW) {
+        if (nl && (size_t)(nl - s) <= max_raw) {
             size_t n = (size_t)(nl - s);
             r->start += n + 1;
             consume(r, s, n + 1);
             if (n > 0 && s[n - 1] == '\r') n--;
-            return give_line(s, n, p, len, capped);
+            return give_line(r, s, n, p, len, capped);
         }
-        if (avail > LINE_MAX_RAW) { /* over-long: keep a prefix, skip the rest now */
-            if (!r->cap_buf && !(r->cap_buf = malloc(LB_PIPE_LINE_CAP))) {
+        if (avail > max_raw) { /* over-long: keep a prefix, skip the rest now */
+            if (!r->cap_buf && !(r->cap_buf = malloc(r->line_cap))) {
                 lb_err(err, LABSE_E_NOMEM, "%s: out of memory for an over-long line", r->name);
                 return -1;
             }
-            size_t keep = cap_cut(s, LB_PIPE_LINE_CAP);
+            size_t keep = cap_cut(s, r->line_cap);
             memcpy(r->cap_buf, s, keep);
-            r->start += LB_PIPE_LINE_CAP;
-            consume(r, s, LB_PIPE_LINE_CAP);
+            r->start += r->line_cap;
+            consume(r, s, r->line_cap);
             if (skip_rest(r, err) < 0) return -1;
             *p = r->cap_buf;
             *len = keep;
@@ -509,13 +526,13 @@ int lb_reader_next(lb_reader *r, const char **p, size_t *len, int *capped, labse
         if (f < 0) return -1;
         if (f == 0) {
             if (r->start == r->fill) return 0;
-            /* The last line, without '\n' (at most LINE_MAX_RAW bytes: see above). */
+            /* The last line, without '\n' (at most max_raw bytes: see above). */
             s = r->buf + r->start;
             size_t n = r->fill - r->start;
             r->start = r->fill;
             consume(r, s, n);
             if (s[n - 1] == '\r') n--;
-            return give_line(s, n, p, len, capped);
+            return give_line(r, s, n, p, len, capped);
         }
     }
 }

@@ -27,13 +27,13 @@
 #                 lists exists with the listed sha256; a rerun without the fault finishes
 #                 byte-identical to the undisturbed run (the whole folder).
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 LABSE=$(realpath "${1:?labse}"); SHIM=$(realpath "${2:?faultinj.so}"); MODEL=$(realpath "${3:?model}"); shift 3
-[ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
+need_model "$MODEL"
 SCEN=("$@"); [ ${#SCEN[@]} -gt 0 ] || SCEN=(npy dir resume merge mine model full)
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_fault.XXXXXX")
+scratch fault
 trap 'umount "$T/full/mnt" 2>/dev/null; rm -rf "$T"' EXIT
-PASS=0; FAIL=0; TOL=0
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+TOL=0
 E=(encode --device cpu --threads 1 --tok-threads 1 --quiet)
 awk 'BEGIN { for (i = 0; i < 40; i++) { s = ""; for (j = 0; j < i % 7; j++) s = s " w" (i * j % 13); print "line " i s } }' >"$T/in.txt"
 
@@ -69,15 +69,6 @@ setup() { # setup S DIR: a fresh folder for scenario S
     mine) cp "$T/seed/emb.npy" "$2/" ;;
     model) cp -r "$MODEL" "$2/model" ;;
     esac
-}
-
-manifest_ok() { # every part the manifest lists has its sha256; prints what differs
-    local d=$1 line f h
-    [ -f "$d/manifest.json" ] || return 0
-    grep -o '"file": "[^"]*", [^}]*"sha256": "[0-9a-f]*"' "$d/manifest.json" | while read -r line; do
-        f=$(echo "$line" | sed 's/.*"file": "\([^"]*\)".*/\1/'); h=$(echo "$line" | sed 's/.*"sha256": "\([0-9a-f]*\)".*/\1/')
-        [ -f "$d/$f" ] && [ "$(sha256sum "$d/$f" | cut -d' ' -f1)" = "$h" ] || { echo "$f listed, sha256 differs or absent"; exit 1; }
-    done
 }
 
 finals_ok() { # finals_ok S DIR REF: every final file present equals the reference's

@@ -1,19 +1,30 @@
 /* fuzz_lines.c — libFuzzer target: the line readers. The bytes go through
  *   - io/lines.h: lb_lines_count, lb_line_iter and lb_lines_split (in memory), which must
  *     agree with each other, and
- *   - the pipeline's streaming reader (pipeline/pipe_internal.h lb_reader over a file: CR/LF,
- *     NUL, the LB_PIPE_LINE_CAP = 1 MiB cap), which must return the same lines, except that
- *     a line over the cap comes back cut (flagged `capped`) to a prefix of at most the cap,
- *     ending before the last ASCII whitespace of its first cap bytes or, with none, at a
- *     UTF-8 character boundary at most 3 bytes back; lb_reader_offset() after each line is the
- *     offset of the next (also after a capped line: window and part byte ranges use it).
- * Input: byte 0 is a mode. Bits 7 and 6 set (a quarter of the inputs: a megabyte costs ~5 ms
- * here): the file starts with LB_PIPE_LINE_CAP − 32 + (mode & 0x3F) copies of byte 1 (a '\n'
- * there becomes 'a'), then bytes 2.. — lines around the cap without megabyte inputs.
- * Otherwise the file is bytes 1...
- * A file that starts with a gzip, zstd or xz magic number is decompressed by the reader
- * (io/decomp.h): then the reader only has to end cleanly — lines, then the end or an error
- * with a message — whatever the bytes (the decoders on garbage, under the sanitizers).
+ *   - the pipeline's streaming reader (pipeline/pipe_internal.h lb_reader over a byte range
+ *     of a file: CR/LF, NUL, the line cap, lines across reads), which must return the same
+ *     lines of the range, except that a line over the cap comes back cut (flagged `capped`) to
+ *     a prefix of at most the cap, ending before the last ASCII whitespace of its first cap
+ *     bytes or, with none, at a UTF-8 character boundary at most 3 bytes back;
+ *     lb_reader_offset() after each line is the offset of the next (also after a capped line:
+ *     window and part byte ranges use it).
+ * The reader runs with a small line cap and read size (lb_reader_open_limits, the test seam),
+ * so that every path of the cap and of a line across reads runs on inputs of a few bytes, at
+ * full speed: with the real 1 MiB cap a capped line cost ~5 ms here (349 exec/s in all). The
+ * real constants are covered by tests/test_pipeline.c (test_reader_cap, test_reader_rules).
+ * Not lb_reader_open's defaults (1 MiB cap, 8 MiB reads): its 10 MiB buffer costs ~20 times
+ * the rest of an input under ASan, and no line of a fuzz input would reach that cap.
+ * Input: byte 0 = line cap: 1 + b0 for b0 < 0x80 (1..128), else 128 + 32 × (b0 − 0x80)
+ *   (128..4192);
+ *   byte 1 = bytes per read: (1 + (b1 >> 4)) << min(b1 & 15, 11) (1..32 KiB);
+ *   byte 2 = the byte range: from line i0 = b2 & 15 to line i0 + (b2 >> 4), or to the end of
+ *   the file (end = UINT64_MAX) when b2 >> 4 is 15 (line numbers past the last line mean the
+ *   end of the input);
+ *   bytes 3.. = the file.
+ * A file (bytes 3..) that starts with a gzip, zstd or xz magic number is decompressed by the
+ * reader (io/decomp.h): then the reader only has to end cleanly — lines no longer than the
+ * cap, then the end or an error with a message — whatever the bytes (the decoders on garbage,
+ * under the sanitizers).
  * Single-threaded; allocates per call (freed). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,30 +47,30 @@ static size_t last_ws(const char *s, size_t n) {
     return best;
 }
 
-/* Check one capped line: got[0..n) against the whole line ref[0..len). */
-static void check_cut(const char *got, size_t n, const char *ref, size_t len) {
-    FUZZ_CHECK(len > LB_PIPE_LINE_CAP && n <= LB_PIPE_LINE_CAP);
+/* Check one capped line: got[0..n) against the whole line ref[0..len), for line cap `cap`. */
+static void check_cut(const char *got, size_t n, const char *ref, size_t len, size_t cap) {
+    FUZZ_CHECK(len > cap && n <= cap);
     FUZZ_CHECK(memcmp(got, ref, n) == 0);
-    size_t ws = last_ws(ref, LB_PIPE_LINE_CAP); /* in the first cap bytes */
+    size_t ws = last_ws(ref, cap); /* in the first cap bytes */
     if (ws > 0) {
         FUZZ_CHECK(n == ws - 1);
     } else {
-        /* at most 3 bytes back, to a byte that is not a continuation byte */
-        FUZZ_CHECK(n + 3 >= LB_PIPE_LINE_CAP);
-        FUZZ_CHECK(n == LB_PIPE_LINE_CAP || ((unsigned char)ref[n] & 0xC0) != 0x80);
+        /* back to the last byte of ref[low..cap] that is not a continuation byte (at most 3
+         * bytes back, not before byte 0); with none there (invalid UTF-8), the whole cap */
+        size_t low = cap > 3 ? cap - 3 : 0, keep = cap;
+        for (size_t i = low; i <= cap; i++)
+            if (((unsigned char)ref[i] & 0xC0) != 0x80) keep = i;
+        FUZZ_CHECK(n == keep);
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 2) return 0;
-    size_t pad = (data[0] & 0xC0) == 0xC0 ? LB_PIPE_LINE_CAP - 32 + (data[0] & 0x3F) : 0;
-    const uint8_t *rest = data + (pad ? 2 : 1);
-    size_t nrest = size - (pad ? 2 : 1);
-    size_t len = pad + nrest;
-    char *buf = malloc(len ? len : 1);
-    FUZZ_CHECK(buf != NULL);
-    memset(buf, data[1] == '\n' ? 'a' : data[1], pad);
-    memcpy(buf + pad, rest, nrest);
+    if (size < 3) return 0;
+    size_t cap = data[0] < 0x80 ? 1 + (size_t)data[0] : 128 + 32 * (size_t)(data[0] - 0x80);
+    unsigned shift = data[1] & 15;
+    size_t chunk = (size_t)(1 + (data[1] >> 4)) << (shift > 11 ? 11 : shift);
+    const char *buf = (const char *)data + 3;
+    size_t len = size - 3;
 
     /* in memory: count, iterator and split agree */
     lb_line *ref = NULL;
@@ -78,37 +89,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     FUZZ_CHECK(lb_line_next(&it, &l) == 0);
 
+    /* the range: lines [i0, i1) of the n, from the offset of line i0 to that of line i1 */
+    size_t i0 = data[2] & 15, i1 = i0 + (data[2] >> 4);
+    int to_eof = data[2] >> 4 == 15;
+    if (i0 > n) i0 = n;
+    if (i1 > n || to_eof) i1 = n;
+#define OFFSET(i) ((i) < n ? (size_t)(ref[i].ptr - buf) : len) /* where line i starts */
+    uint64_t start = OFFSET(i0), end = to_eof ? UINT64_MAX : OFFSET(i1);
+
     /* the streaming reader over the same bytes as a file */
     char path[600];
     fuzz_path(path, sizeof path, "fuzz.txt");
     fuzz_write(path, buf, len);
     lb_reader *r = NULL;
-    FUZZ_CHECK(lb_reader_open(path, 0, UINT64_MAX, &r, &err) == LABSE_OK);
+    FUZZ_CHECK(lb_reader_open_limits(path, start, end, cap, chunk, &r, &err) == LABSE_OK);
     const char *p;
     size_t plen;
     int capped;
-    if (lb_comp_detect((const unsigned char *)buf, len) != LB_COMP_NONE) {
+    const int compressed = lb_comp_detect((const unsigned char *)buf, len) != LB_COMP_NONE;
+    if (compressed) {
         int got;
         while ((got = lb_reader_next(r, &p, &plen, &capped, &err)) == 1)
-            FUZZ_CHECK(plen <= LB_PIPE_LINE_CAP);
+            FUZZ_CHECK(plen <= cap);
         FUZZ_CHECK(got == 0 || (got == -1 && err.message[0]));
-        n = 0; /* nothing to compare */
+        i1 = i0; /* nothing to compare */
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = i0; i < i1; i++) {
         FUZZ_CHECK(lb_reader_next(r, &p, &plen, &capped, &err) == 1);
-        if (ref[i].len <= LB_PIPE_LINE_CAP) {
+        if (ref[i].len <= cap) {
             FUZZ_CHECK(!capped && plen == ref[i].len && memcmp(p, ref[i].ptr, plen) == 0);
         } else {
             FUZZ_CHECK(capped);
-            check_cut(p, plen, ref[i].ptr, ref[i].len);
+            check_cut(p, plen, ref[i].ptr, ref[i].len, cap);
         }
-        size_t next = i + 1 < n ? (size_t)(ref[i + 1].ptr - buf) : len;
-        FUZZ_CHECK(lb_reader_offset(r) == next);
+        FUZZ_CHECK(lb_reader_offset(r) == OFFSET(i + 1));
     }
-    if (lb_comp_detect((const unsigned char *)buf, len) == LB_COMP_NONE)
-        FUZZ_CHECK(lb_reader_next(r, &p, &plen, &capped, &err) == 0);
+#undef OFFSET
+    if (!compressed) FUZZ_CHECK(lb_reader_next(r, &p, &plen, &capped, &err) == 0);
     lb_reader_free(r);
     free(ref);
-    free(buf);
     return 0;
 }

@@ -2,7 +2,8 @@
 # Regenerate the seed corpora of the fuzz targets (tests/fuzz/corpus/TARGET/seed-*) from small
 # real files: tiny-bert's own files, tests/golden/sentences.txt, and .npy files and a part
 # folder's manifest.json written by the project's own CLI (labse encode with tiny-bert).
-# Files named regress-* (inputs that once failed; the fix is in the library) are kept.
+# Files named regress-* (inputs that once failed; the fix is in the library) are kept, except
+# fuzz_lines's, written here (in the input format of today).
 #   usage: tests/fuzz/make_seeds.sh [BUILD_DIR]   (default build: a normal build with the CLI)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -55,10 +56,21 @@ printf '{"dim": 4, "parts": [{"file": "part-00000.npy", "first_line": 0, "rows":
   > "$C/fuzz_manifest/seed-listing-f32"
 printf '{"dtype": "float16", "parts": [{"file": "part-00001.npy", "first_line": 0, "rows": 3}]}' \
   > "$C/fuzz_manifest/seed-listing-f16"
-# lines: mode 0x00 (no padding) + sentences with CRLF, NUL and a lone CR; mode 0xE0 + 'a'
-head -c 600 "$S" > "$C/fuzz_lines/seed-sentences.in" && { printf '\x00'; cat "$C/fuzz_lines/seed-sentences.in"; } > "$C/fuzz_lines/seed-sentences" && rm "$C/fuzz_lines/seed-sentences.in"
-printf '\x00a\r\nb\x00c\r\n\nd\re\r' > "$C/fuzz_lines/seed-crlf-nul"
-printf '\xe0a b\nnext\n' > "$C/fuzz_lines/seed-cap"
+# lines: byte 0 = line cap, byte 1 = read size, byte 2 = line range (fuzz_lines.c); sentences
+# (cap 32, 96-byte reads, whole file), CRLF/NUL/lone CR (cap 4, 1-byte reads), over-long lines
+# (cap 6, 2-byte reads, lines 1..3)
+head -c 600 "$S" > "$TMP/sentences" && { printf '\x1f\x25\xf0'; cat "$TMP/sentences"; } > "$C/fuzz_lines/seed-sentences"
+printf '\x03\x00\xf0a\r\nb\x00c\r\n\nd\re\r' > "$C/fuzz_lines/seed-crlf-nul"
+printf '\x05\x01\x21a b c d e f g\nnext\nthird line here\nlast' > "$C/fuzz_lines/seed-cap"
+# and its regress-* inputs (found with the 1 MiB cap before the small-cap seam; written again
+# here in the small-cap format): lines of continuation bytes over the cap; the offset after
+# a capped line; a line of exactly the cap before a final CR, and before its CRLF; a cap
+# under 3 bytes backing off to a character boundary (tests/test_pipeline.c has each as a test)
+printf '\x03\x0b\xf0\x90\x90\x90\x90\x90\x90\x90\x90\na\x90\x90\x90\x90\x90\x90\x90' > "$C/fuzz_lines/regress-cap-continuation"
+printf '\x07\x02\xf0xxxxxxxxxxxx\nok' > "$C/fuzz_lines/regress-capped-offset"
+printf '\x07\x0b\xf0aaaaaaaa\r' > "$C/fuzz_lines/regress-cr-eof-at-cap"
+printf '\x07\x00\xf0aaaaaaaa\r\nb' > "$C/fuzz_lines/regress-crlf-at-cap"
+printf '\x01\x0b\xf0a\xc3\xa9\n' > "$C/fuzz_lines/regress-small-cap-backoff"
 # tsv: the first lines of a real bitext file when ../shared has them, else a made-up pair
 B="$ROOT/../shared/data/bitext/de.tsv"
 if [ -f "$B" ]; then head -n 4 "$B" > "$C/fuzz_tsv/seed-bitext"; else
