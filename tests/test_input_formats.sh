@@ -13,15 +13,11 @@
 # with PYTHON (or python3). The model does not matter here: tiny-bert.
 set -u
 LABSE=${1:?labse}; MODEL=${2:?model}; PY=${3:-}
-[ -f "$MODEL/config.json" ] || { echo "SKIP: no model at $MODEL"; exit 77; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_model "$MODEL"
 for t in gzip zstd xz; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
 [ -n "$PY" ] && [ -x "$PY" ] || PY=python3
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_inputs.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PASS=0; FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
+scratch inputs
 # one encoder thread: the rows do not depend on it here, and OpenMP spinning on a loaded
 # 2-core machine made the run 5x slower (measured)
 E=(encode --model "$MODEL" --device cpu --threads "${LABSE_TEST_THREADS:-1}" --tok-threads 2 --quiet)
