@@ -1,5 +1,6 @@
 # lib.sh — the preamble the end-to-end shell tests share (test_cli.sh, test_pipeline.sh,
-# test_signals.sh, test_input_formats.sh, faultinj/fault_walk.sh). Sourced by bash, not run:
+# test_signals.sh, test_input_formats.sh, test_gpu_e2e.sh, faultinj/fault_walk.sh). Sourced by
+# bash, not run:
 #     . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"        (faultinj/: .../../lib.sh)
 # It defines
 #   need_model DIR     exit 77 (ctest's skip) with "SKIP: no model at DIR" unless DIR/config.json

@@ -49,10 +49,8 @@ PYARG=${5:-}
 LINES=${6:-0}
 
 case "$MODE" in emu | gpu) ;; *) echo "mode must be emu or gpu" >&2; exit 2 ;; esac
-if [ ! -f "$MODEL/config.json" ]; then
-    echo "SKIP: no model at $MODEL (tools/setup.sh makes models/)"
-    exit 77
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_model "$MODEL"
 if ! ls "$BITEXT"/*.tsv >/dev/null 2>&1; then
     echo "SKIP: no bitext corpus at $BITEXT"
     exit 77
@@ -70,12 +68,7 @@ VAR="LABSE_E2E_LINES_$KEY"
 if [ -n "${!VAR:-}" ]; then LINES=${!VAR}; elif [ -n "${LABSE_E2E_LINES:-}" ]; then LINES=$LABSE_E2E_LINES; fi
 SEED=${LABSE_E2E_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/labse_gpu_e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-PASS=0
-FAIL=0
-ok()  { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+scratch gpu_e2e
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
