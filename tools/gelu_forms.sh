@@ -9,7 +9,10 @@
 # Usage: tools/gelu_forms.sh LABSE_BINARY MODEL_DIR BITEXT_DIR STRIDE [WORKDIR]
 #   the lines: both columns of every BITEXT_DIR/*.tsv (sorted), then every STRIDE-th of them
 #   (1 = all). Runs on one CPU thread (LABSE_THREADS=N: N threads, the same for both
-#   forms). Needs python3 with numpy ($PYTHON names another). WORKDIR keeps the work:
+#   forms; GELU_PARALLEL=1: the two forms at once, each with that many threads: two
+#   one-thread processes use two busy cores better than one two-thread process, whose threads
+#   wait for each other at every GEMM). Needs python3 with numpy ($PYTHON names another).
+#   WORKDIR keeps the work:
 #   rerun the same command to resume an interrupted run (the LaBSE-shaped model takes hours
 #   on one core).
 set -euo pipefail
@@ -31,8 +34,17 @@ encode_form() { # encode_form NAME MODEL
         -t "${LABSE_THREADS:-1}" --tok-threads 1
     "$bin" merge --npy "$work/$1.npy" "$work/$1"
 }
-encode_form erf "$model"
-encode_form tanh "$work/tanh-model"
+if [ "${GELU_PARALLEL:-0}" = 1 ]; then
+    encode_form erf "$model" & erf_pid=$!
+    encode_form tanh "$work/tanh-model" & tanh_pid=$!
+    rc=0
+    wait "$erf_pid" || rc=1
+    wait "$tanh_pid" || rc=1
+    [ "$rc" = 0 ] || exit 1
+else
+    encode_form erf "$model"
+    encode_form tanh "$work/tanh-model"
+fi
 "${PYTHON:-python3}" - "$work/erf.npy" "$work/tanh.npy" <<'PY'
 import sys
 import numpy as np
