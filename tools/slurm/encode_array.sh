@@ -29,15 +29,17 @@
 #         the scheduler thread (it drives the GPU and writes the parts) mostly wait on I/O and
 #         on the GPU and share the remaining core. --threads C (the CPU encoder's OpenMP team,
 #         unused on the GPU but bounded).
-#   cpu:  --threads C (the encoder, the bottleneck) and --tok-threads 1 (one tokenizer thread
-#         runs at 15-18 M tokens/s, bench/RESULTS.md, thousands of times the CPU encoder's rate).
+#   cpu:  --threads C (the encoder, the bottleneck) and --tok-threads 1: one tokenizer thread
+#         makes 15-18 M tokens/s, the CPU encoder ~600 tokens/s per core on LaBSE (both in
+#         bench/RESULTS.md), so even 64 cores use under 1% of that thread.
 # Options given after OUT_DIR come later on labse's command line and win.
 #
 # CPUs per GPU: 4 is an ESTIMATE, to be updated from the host feeding rate of issue 12 §7
-# (`labse bench --device null`, bench/RESULTS.md). The basis today: one H100 encodes ~4 M
-# tokens/s of LaBSE (bench/RESULTS.md, GPU model); one tokenizer thread makes 15-18 M tokens/s
-# on the bitext, so 3 tokenizer threads leave a 10x margin for long sentences, decompression
-# and JSON parsing, and the fourth core is the reader's and the scheduler's.
+# (`labse bench --device null`, bench/RESULTS.md). The basis today: a GPU eats up to ~4 M
+# tokens/s of LaBSE (issue 6's H100 target; bench/perf_model.py predicts 2.3-5.3 M by path
+# and card, not yet measured); one tokenizer thread makes 15-18 M tokens/s on the bitext
+# (bench/RESULTS.md), so 3 tokenizer threads leave a 10x margin for long sentences,
+# decompression and JSON parsing, and the fourth core is the reader's and the scheduler's.
 #
 # When every task has finished, join the shards (checks completeness and contiguity):
 #
