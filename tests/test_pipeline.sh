@@ -5,7 +5,7 @@
 # edit in the middle: each part's input bytes are re-hashed), shards + merge ==
 # a single run (byte-identical), row i == line i encoded alone (<= 1e-5), bad input (CRLF, no
 # final newline, empty lines, NUL, invalid UTF-8, a 3 MB line, empty input), f16 == numpy's
-# astype(float16) of the f32 output, MPI environment sharding.
+# astype(float16) of the f32 output, MPI environment sharding and `mpirun -np 2` (Open MPI).
 #
 #   test_pipeline.sh LABSE_BIN NPY_TOOL MODEL_DIR [PYTHON] [SIZE]
 # Exit 77 when MODEL_DIR is absent. Checks needing numpy are skipped without it.

@@ -225,6 +225,7 @@ if "$LABSE" encode --help 2>&1 | grep -q -- --input-list; then
     rc=$?
     check "@LIST array: rc $rc" test $rc -eq 0
     [ $rc -eq 0 ] || tail_logs list
+    echo "  OUT: $(ls "$T/list-out" | tr '\n' ' ')"
     "$LABSE" merge --npy "$T/list.npy" "$T/list-out" -q
     check "@LIST array merged == single run over the list (byte-identical)" cmp -s "$T/list.npy" "$T/list-single.npy"
 else
