@@ -18,7 +18,8 @@
 #   test_slurm.sh LABSE_BIN MODEL_DIR
 # Exit 77 (ctest's skip) when MODEL_DIR is absent, when not root (slurmd runs each job as its
 # user), or when the daemons cannot start here (no slurm-wlm/munge, no short hostname, ports):
-# it prints why, with the daemons' logs. ~30 s (sbatch --wait polls every few seconds).
+# it prints why, with the daemons' logs. ~18 s, ~32 s with stage 4 (sbatch --wait polls: ~10 s
+# an array job here, whatever its size).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LABSE=${1:?labse}; MODEL=${2:?model}
