@@ -5,7 +5,7 @@
 # edit in the middle: each part's input bytes are re-hashed), shards + merge ==
 # a single run (byte-identical), row i == line i encoded alone (<= 1e-5), bad input (CRLF, no
 # final newline, empty lines, NUL, invalid UTF-8, a 3 MB line, empty input), f16 == numpy's
-# astype(float16) of the f32 output, MPI environment sharding.
+# astype(float16) of the f32 output, MPI environment sharding and `mpirun -np 2` (Open MPI).
 #
 #   test_pipeline.sh LABSE_BIN NPY_TOOL MODEL_DIR [PYTHON] [SIZE]
 # Exit 77 when MODEL_DIR is absent. Checks needing numpy are skipped without it.
@@ -171,10 +171,18 @@ check "MPI env: 2 shard folders" test -f "$T/mpi/shard-00000-of-00002/manifest.j
 check "MPI shards merged == single run" cmp -s "$T/mpi.npy" "$T/single.npy"
 PMI_RANK=0 PMI_SIZE=2 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/x.npy" 2>/dev/null; rc=$?
 check "MPI env with a .npy output: usage error (rc $rc)" test "$rc" -eq 2
+# Open MPI's launcher for real (tools/install_deps.sh installs openmpi-bin). labse never calls
+# MPI: mpirun only starts the ranks with OMPI_COMM_WORLD_* set. As root (CI's containers)
+# mpirun refuses to start without --allow-run-as-root; --oversubscribe: 2 ranks on 1 core too.
 if command -v mpirun >/dev/null 2>&1; then
-    mpirun --allow-run-as-root --oversubscribe -np 2 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/mpirun/" "${OPTS[@]}" --shard auto
+    timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$LABSE" "${E[@]}" --input "$T/in.txt" --output "$T/mpirun/" "${OPTS[@]}" --shard auto; rc=$?
+    check "mpirun -np 2: rc $rc" test "$rc" -eq 0
     "$LABSE" merge --npy "$T/mpirun.npy" "$T"/mpirun/shard-* -q
     check "mpirun -np 2 merged == single run" cmp -s "$T/mpirun.npy" "$T/single.npy"
+elif [ -n "${CI:-}" ]; then
+    bad "mpirun -np 2: no mpirun under CI (tools/install_deps.sh installs openmpi-bin)"
+else
+    echo "skip mpirun -np 2: no mpirun (tools/install_deps.sh installs openmpi-bin)"
 fi
 
 echo "# bad input through the pipeline"

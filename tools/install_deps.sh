@@ -8,12 +8,17 @@
 #   clang: clang-14, its sanitizer + libFuzzer runtimes (libclang-rt-14-dev) and OpenMP
 #          (libomp-14-dev): the fuzz stage of tools/test.sh (tools/fuzz.sh) and CC=clang builds
 #   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
+#   cluster: openmpi-bin (mpirun: test_pipeline.sh's `mpirun -np 2 ... --shard auto`), slurm-wlm
+#          + munge (tests/test_slurm.sh starts its own single-node Slurm; Debian's slurm units
+#          do not start without /etc/slurm/slurm.conf, and a system munged, where systemd
+#          starts one, is not used). ~23 MB, ~19 s of apt-get on the dev machine (issue 12 §6)
 # The CUDA toolkit is optional and not installed here: when nvcc is on PATH the GPU backend
 # is built too (LABSE_CUDA=AUTO).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev
       libdnnl-dev zlib1g-dev libzstd-dev liblzma-dev zstd xz-utils
-      clang-14 libclang-rt-14-dev libomp-14-dev)
+      clang-14 libclang-rt-14-dev libomp-14-dev
+      openmpi-bin slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
