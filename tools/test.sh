@@ -33,6 +33,9 @@ JOBS="${LABSE_JOBS:-$(nproc)}"
 
 bash tools/install_deps.sh
 bash tools/setup.sh
+# install_deps.sh installed Open MPI: test_pipeline.sh's `mpirun -np 2` check must run here,
+# not skip (outside this script a missing mpirun is only a skip line)
+export LABSE_REQUIRE_MPI=1
 
 cmake -S . -B build -DLABSE_CUDA="${LABSE_CUDA:-AUTO}" >/dev/null
 cmake --build build -j"$JOBS"
