@@ -244,9 +244,18 @@ labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_
  * Files and mining: the engines of `labse encode` and `labse mine`
  * ========================================================================================== */
 
+/* The format of labse_encode_file's rows (README, "Output formats"); bytes per row for dim d. */
 typedef enum labse_dtype {
-    LABSE_DTYPE_F32 = 0,   /* float32 rows (the encoder's output) */
-    LABSE_DTYPE_F16 = 1    /* float16, round to nearest even (numpy's astype(float16)) */
+    LABSE_DTYPE_F32 = 0,   /* float32 rows (the encoder's output); 4d, '<f4' */
+    LABSE_DTYPE_F16 = 1,   /* float16, round to nearest even (numpy's astype(float16)); 2d */
+    LABSE_DTYPE_BF16 = 2,  /* bfloat16, round to nearest even; 2d, stored as '<u2' bit
+                              patterns (numpy has no bf16: x.astype('<u4') << 16 viewed as
+                              float32 gives the values back); the manifest says "bfloat16" */
+    LABSE_DTYPE_INT8 = 3,  /* int8 with per-dimension ranges (labse_file_options.calibration),
+                              sentence-transformers' quantize_embeddings(x, "int8"); d, '|i1' */
+    LABSE_DTYPE_UBINARY = 4, /* sign bits packed 8 a byte: numpy.packbits(x > 0, axis=-1) as
+                              uint8; d/8, '|u1' (d must be a multiple of 8) */
+    LABSE_DTYPE_BINARY = 5 /* ubinary - 128 as int8 (quantize_embeddings' "binary"); d/8 */
 } labse_dtype;
 
 /* A line longer than this many bytes is cut before tokenising (at its last ASCII space before
@@ -302,6 +311,13 @@ typedef struct labse_file_options {
                               not parse: LABSE_BAD_RECORD_ERROR (default) fails with
                               LABSE_E_FORMAT naming the file and line; LABSE_BAD_RECORD_EMPTY
                               encodes it as an empty line, counted in bad_records */
+    /* Quantised outputs (issue 12 §5), for dtype LABSE_DTYPE_INT8 only. */
+    const char *calibration; /* a float32/float16 .npy (rows, dim) of embeddings whose
+                              per-dimension min and max are the int8 ranges; NULL (default):
+                              the ranges of the run's first window of rows (a folder output
+                              records them in manifest.json and a resume reuses them). Shards
+                              (shard_count > 1) require it, so that every shard shares the
+                              ranges. Read by the call, not retained. */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
