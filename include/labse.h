@@ -513,20 +513,23 @@ void labse_text_free(labse_text *t);
 
 /*
  * labse_embeddings: a read-only (rows, dim) matrix of sentence embeddings, whatever its
- * storage: a float32/float16 .npy file or a part folder of `labse encode` (memory-mapped,
- * never copied whole), a caller's float32 array, or texts just encoded. At most 4294967294
+ * storage: a float32/float16/bfloat16 ('<u2' bits) .npy file or a part folder of `labse
+ * encode` (memory-mapped, never copied whole; the quantised formats int8, ubinary and
+ * binary are refused with LABSE_E_UNSUPPORTED), a caller's float32 array, or texts just encoded. At most 4294967294
  * rows. Immutable after creation: any number of threads may use one concurrently (create and
  * free from one thread).
  */
 typedef struct labse_embeddings labse_embeddings;
 
 /*
- * Open `path`: a .npy file ('<f4' or '<f2', 2-D, C order) or a folder holding the
- * manifest.json of `labse encode` (parts in order, contiguous, each checked for its exact
- * size). The name (labse_embeddings_name) is `path`.
+ * Open `path`: a .npy file ('<f4', '<f2' or '<u2' = bfloat16 bits, 2-D, C order) or a
+ * folder holding the manifest.json of `labse encode` (parts in order, contiguous, each
+ * checked for its exact size). The name (labse_embeddings_name) is `path`.
  *   out  receives the matrix (caller frees with labse_embeddings_free()). Untouched on failure.
  * Errors: LABSE_E_IO (open/map), LABSE_E_FORMAT (bad header, size or manifest, not 2-D, too
- * many rows, dim 0), LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument). Messages name the file.
+ * many rows, dim 0), LABSE_E_UNSUPPORTED (int8/uint8 rows: a quantised output of labse
+ * encode --format int8/ubinary/binary, file or folder), LABSE_E_NOMEM, LABSE_E_INVALID (NULL
+ * argument). Messages name the file.
  * Thread-safety: reentrant.
  */
 labse_status labse_embeddings_open(const char *path, labse_embeddings **out, labse_error *err);
