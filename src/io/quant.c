@@ -220,11 +220,11 @@ static float step_of(const lb_qcalib *c, size_t j) {
 
 /* One int8 value: trunc((x - lo) / step - 128) in float32, saturated to -128..127 (NaN,
  * from 0/0 on a constant dimension, gives -128). */
-static int8_t int8_of(float x, float lo, float step) {
+static inline int8_t int8_of(float x, float lo, float step) {
     float t = (x - lo) / step - 128.0f;
-    if (!(t > -128.0f)) return -128;
-    if (t >= 127.0f) return 127;
-    return (int8_t)t; /* truncation toward zero, as astype */
+    t = t > -128.0f ? t : -128.0f; /* NaN too; branch-free: the loop vectorises */
+    t = t < 127.0f ? t : 127.0f;
+    return (int8_t)(int32_t)t; /* truncation toward zero, as astype */
 }
 
 void lb_quant_rows(lb_qformat f, const lb_qcalib *c, const float *x, size_t n, size_t dim,
@@ -242,11 +242,16 @@ void lb_quant_rows(lb_qformat f, const lb_qcalib *c, const float *x, size_t n, s
         for (size_t i = 0; i < cnt; i++) h[i] = lb_bf16_from_f32(x[i]);
         break;
     }
-    case LB_Q_INT8: {
+    case LB_Q_INT8: { /* blocks of dimensions, rows in order: contiguous reads and writes */
+        enum { BLK = 256 };
+        float step[BLK];
         int8_t *q = out;
-        for (size_t j = 0; j < dim; j++) {
-            const float lo = c->lo[j], step = step_of(c, j);
-            for (size_t i = 0; i < n; i++) q[i * dim + j] = int8_of(x[i * dim + j], lo, step);
+        for (size_t j0 = 0; j0 < dim; j0 += BLK) {
+            const size_t nb = dim - j0 < BLK ? dim - j0 : BLK;
+            for (size_t j = 0; j < nb; j++) step[j] = step_of(c, j0 + j);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < nb; j++)
+                    q[i * dim + j0 + j] = int8_of(x[i * dim + j0 + j], c->lo[j0 + j], step[j]);
         }
         break;
     }
