@@ -650,7 +650,8 @@ labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, si
  *               on the way), or NULL. At least one of out_dir and npy_path.
  *   rows        optional (NULL): receives the total row count.
  * Refused unless every shard is complete and they share the input (size + fingerprint),
- * model, dim, dtype and shard count, with contiguous byte and line ranges, and, when the
+ * model, dim, format (dtype, and the int8 calibration ranges) and shard count, with
+ * contiguous byte and line ranges, and, when the
  * input file is at its recorded path (with its recorded size), unless its bytes under every
  * part still hash to the part's input_sha256 (skipped when the input is absent).
  * Errors: LABSE_E_INVALID (NULL/empty arguments, shards that do not fit together; the message
