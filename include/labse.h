@@ -244,9 +244,18 @@ labse_status labse_encode_ids(labse_session *s, const int32_t *ids, const int32_
  * Files and mining: the engines of `labse encode` and `labse mine`
  * ========================================================================================== */
 
+/* The format of labse_encode_file's rows (README, "Output formats"); bytes per row for dim d. */
 typedef enum labse_dtype {
-    LABSE_DTYPE_F32 = 0,   /* float32 rows (the encoder's output) */
-    LABSE_DTYPE_F16 = 1    /* float16, round to nearest even (numpy's astype(float16)) */
+    LABSE_DTYPE_F32 = 0,   /* float32 rows (the encoder's output); 4d, '<f4' */
+    LABSE_DTYPE_F16 = 1,   /* float16, round to nearest even (numpy's astype(float16)); 2d */
+    LABSE_DTYPE_BF16 = 2,  /* bfloat16, round to nearest even; 2d, stored as '<u2' bit
+                              patterns (numpy has no bf16: x.astype('<u4') << 16 viewed as
+                              float32 gives the values back); the manifest says "bfloat16" */
+    LABSE_DTYPE_INT8 = 3,  /* int8 with per-dimension ranges (labse_file_options.calibration),
+                              sentence-transformers' quantize_embeddings(x, "int8"); d, '|i1' */
+    LABSE_DTYPE_UBINARY = 4, /* sign bits packed 8 a byte: numpy.packbits(x > 0, axis=-1) as
+                              uint8; d/8, '|u1' (d must be a multiple of 8) */
+    LABSE_DTYPE_BINARY = 5 /* ubinary - 128 as int8 (quantize_embeddings' "binary"); d/8 */
 } labse_dtype;
 
 /* A line longer than this many bytes is cut before tokenising (at its last ASCII space before
@@ -302,6 +311,13 @@ typedef struct labse_file_options {
                               not parse: LABSE_BAD_RECORD_ERROR (default) fails with
                               LABSE_E_FORMAT naming the file and line; LABSE_BAD_RECORD_EMPTY
                               encodes it as an empty line, counted in bad_records */
+    /* Quantised outputs (issue 12 §5), for dtype LABSE_DTYPE_INT8 only. */
+    const char *calibration; /* a float32/float16 .npy (rows, dim) of embeddings whose
+                              per-dimension min and max are the int8 ranges; NULL (default):
+                              the ranges of the run's first window of rows (a folder output
+                              records them in manifest.json and a resume reuses them). Shards
+                              (shard_count > 1) require it, so that every shard shares the
+                              ranges. Read by the call, not retained. */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
@@ -497,20 +513,23 @@ void labse_text_free(labse_text *t);
 
 /*
  * labse_embeddings: a read-only (rows, dim) matrix of sentence embeddings, whatever its
- * storage: a float32/float16 .npy file or a part folder of `labse encode` (memory-mapped,
- * never copied whole), a caller's float32 array, or texts just encoded. At most 4294967294
+ * storage: a float32/float16/bfloat16 ('<u2' bits) .npy file or a part folder of `labse
+ * encode` (memory-mapped, never copied whole; the quantised formats int8, ubinary and
+ * binary are refused with LABSE_E_UNSUPPORTED), a caller's float32 array, or texts just encoded. At most 4294967294
  * rows. Immutable after creation: any number of threads may use one concurrently (create and
  * free from one thread).
  */
 typedef struct labse_embeddings labse_embeddings;
 
 /*
- * Open `path`: a .npy file ('<f4' or '<f2', 2-D, C order) or a folder holding the
- * manifest.json of `labse encode` (parts in order, contiguous, each checked for its exact
- * size). The name (labse_embeddings_name) is `path`.
+ * Open `path`: a .npy file ('<f4', '<f2' or '<u2' = bfloat16 bits, 2-D, C order) or a
+ * folder holding the manifest.json of `labse encode` (parts in order, contiguous, each
+ * checked for its exact size). The name (labse_embeddings_name) is `path`.
  *   out  receives the matrix (caller frees with labse_embeddings_free()). Untouched on failure.
  * Errors: LABSE_E_IO (open/map), LABSE_E_FORMAT (bad header, size or manifest, not 2-D, too
- * many rows, dim 0), LABSE_E_NOMEM, LABSE_E_INVALID (NULL argument). Messages name the file.
+ * many rows, dim 0), LABSE_E_UNSUPPORTED (int8/uint8 rows: a quantised output of labse
+ * encode --format int8/ubinary/binary, file or folder), LABSE_E_NOMEM, LABSE_E_INVALID (NULL
+ * argument). Messages name the file.
  * Thread-safety: reentrant.
  */
 labse_status labse_embeddings_open(const char *path, labse_embeddings **out, labse_error *err);
@@ -631,7 +650,8 @@ labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, si
  *               on the way), or NULL. At least one of out_dir and npy_path.
  *   rows        optional (NULL): receives the total row count.
  * Refused unless every shard is complete and they share the input (size + fingerprint),
- * model, dim, dtype and shard count, with contiguous byte and line ranges, and, when the
+ * model, dim, format (dtype, and the int8 calibration ranges) and shard count, with
+ * contiguous byte and line ranges, and, when the
  * input file is at its recorded path (with its recorded size), unless its bytes under every
  * part still hash to the part's input_sha256 (skipped when the input is absent).
  * Errors: LABSE_E_INVALID (NULL/empty arguments, shards that do not fit together; the message

@@ -29,3 +29,14 @@ add_test(NAME input_formats_tiny
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_input_formats.sh
           $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
 set_tests_properties(input_formats_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# test_output_formats.sh LABSE MODEL_DIR PYTHON: --format bf16/int8/ubinary/binary vs numpy on
+# the float32 output, int8 calibration, resume, shards + merge, mine's refusal (issue 12 §5).
+# ~5 s on a loaded 2-core machine.
+add_test(NAME output_formats_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_output_formats.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
+set_tests_properties(output_formats_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300)
+# test_quant: io/quant.h edge cases (saturation, step 0, float16 steps, sign bits, bf16 ties,
+# calibration files, the manifest's ranges bit for bit).
+labse_add_test(test_quant SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_quant.c LABELS unit)

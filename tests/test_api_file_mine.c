@@ -5,6 +5,10 @@
  *   - labse_encode_file's .npy (f32) equals labse_encode's rows bitwise for the same options
  *     and thread count (both cut the same windows and batches); its f16 output equals
  *     lb_f32_to_f16 of those rows; its counters match; bad arguments are refused.
+ *   - labse_encode_file's quantised formats (issue 12 §5) against references written here
+ *     from the float32 rows: bf16, ubinary, binary bit for bit; int8 with the ranges of a
+ *     calibration file and of the first window; calibration refused without int8, int8
+ *     shards refused without it, a calibration of another dim refused.
  *   - labse_encode_file's callbacks: progress is called (its last report covers every line,
  *     .output names what was written); should_stop stops a .npy run without leaving the
  *     file, and a folder run with only complete parts, which the next call resumes to the
@@ -141,6 +145,109 @@ static void test_encode_file_equals_encode(void **state) {
     free(ref);
     free(text);
     labse_session_free(s);
+    labse_model_free(m);
+}
+
+/* ---- labse_encode_file's quantised formats ----------------------------------------------- */
+
+/* The data of out.npy after encoding gold to it in format dt (cal: int8 calibration or NULL);
+ * *dlen its bytes. Caller frees *file. */
+static const char *encode_as(labse_model *m, const char *gold, const char *out, labse_dtype dt,
+                             const char *cal, char **file, size_t *dlen) {
+    labse_file_options fo = labse_default_file_options();
+    fo.dtype = dt;
+    fo.calibration = cal;
+    labse_error err;
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_OK);
+    size_t flen;
+    *file = tf_read_all(out, &flen);
+    assert_non_null(*file);
+    return npy_data(*file, flen, dlen);
+}
+
+/* sentence-transformers' int8 of x with the ranges lo/hi (float32), saturated. */
+static int8_t ref_int8(float x, float lo, float hi) {
+    float step = (hi - lo) / 255.0f;
+    float t = (x - lo) / step - 128.0f;
+    return !(t > -128.0f) ? -128 : t >= 127.0f ? 127 : (int8_t)t;
+}
+
+static void test_encode_file_formats(void **state) {
+    (void)state;
+    char gold[1024], out[512], cal[512];
+    snprintf(gold, sizeof gold, "%s/tests/golden/sentences.txt", LABSE_SRC_DIR);
+    snprintf(out, sizeof out, "%s/q.npy", g_tmp);
+    snprintf(cal, sizeof cal, "%s/cal.npy", g_tmp);
+    labse_options mo = labse_default_options();
+    mo.device = LABSE_DEVICE_CPU;
+    mo.threads = 1;
+    mo.window = 16; /* the first window: 16 rows */
+    labse_model *m = NULL;
+    labse_error err;
+    assert_int_equal(labse_model_load(g_model_dir, &mo, &m, &err), LABSE_OK);
+    const size_t d = (size_t)labse_model_dim(m);
+    char *f32file, *file;
+    size_t dlen, qlen;
+    const float *x = (const float *)encode_as(m, gold, out, LABSE_DTYPE_F32, NULL, &f32file, &dlen);
+    const size_t n = dlen / (d * sizeof(float));
+    assert_true(n > 16 && d % 8 == 0);
+
+    const unsigned char *q = (const unsigned char *)encode_as(m, gold, out, LABSE_DTYPE_BF16, NULL, &file, &qlen);
+    assert_int_equal(qlen, n * d * 2);
+    for (size_t i = 0; i < n * d; i++) { /* bf16 = the float's top half, rounded to even */
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        uint32_t want = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        assert_int_equal(q[2 * i] | q[2 * i + 1] << 8, want);
+    }
+    free(file);
+    for (int bin = 0; bin < 2; bin++) {
+        q = (const unsigned char *)encode_as(m, gold, out, bin ? LABSE_DTYPE_BINARY : LABSE_DTYPE_UBINARY,
+                                             NULL, &file, &qlen);
+        assert_int_equal(qlen, n * d / 8);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < d; j++) { /* bit 7 - j % 8 of byte j / 8: x > 0 */
+                unsigned byte = q[i * (d / 8) + j / 8] ^ (bin ? 0x80u : 0u);
+                assert_int_equal((byte >> (7 - j % 8)) & 1u, x[i * d + j] > 0.0f);
+            }
+        free(file);
+    }
+    /* int8: the calibration file (rows 16..31), then the first window (rows 0..15) */
+    write_npy_f32(cal, x + 16 * d, 16, d);
+    for (int first = 0; first < 2; first++) {
+        q = (const unsigned char *)encode_as(m, gold, out, LABSE_DTYPE_INT8, first ? NULL : cal, &file, &qlen);
+        assert_int_equal(qlen, n * d);
+        const float *c = x + (first ? 0 : 16) * d;
+        for (size_t j = 0; j < d; j++) {
+            float lo = c[j], hi = c[j];
+            for (size_t i = 1; i < 16; i++) {
+                lo = c[i * d + j] < lo ? c[i * d + j] : lo;
+                hi = c[i * d + j] > hi ? c[i * d + j] : hi;
+            }
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal((int8_t)q[i * d + j], ref_int8(x[i * d + j], lo, hi));
+        }
+        free(file);
+    }
+    /* refusals */
+    labse_file_options fo = labse_default_file_options();
+    fo.calibration = cal; /* not int8 */
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_E_INVALID);
+    fo.dtype = LABSE_DTYPE_INT8;
+    fo.calibration = NULL;
+    fo.shard_count = 2;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/qdir/", g_tmp);
+    assert_int_equal(labse_encode_file(m, gold, dir, &fo, NULL, &err), LABSE_E_INVALID);
+    assert_non_null(strstr(err.message, "needs calibration"));
+    fo.shard_count = 1;
+    fo.calibration = cal;
+    write_npy_f32(cal, x, 4, d / 2); /* another dim */
+    assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_E_INVALID);
+    assert_non_null(strstr(err.message, "cal.npy"));
+    unlink(cal);
+    unlink(out);
+    free(f32file);
     labse_model_free(m);
 }
 
@@ -363,6 +470,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_file_equals_encode),
         cmocka_unit_test(test_encode_file_callbacks),
+        cmocka_unit_test(test_encode_file_formats),
         cmocka_unit_test(test_mine_equals_cli),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -167,6 +167,20 @@ static void test_parse_variants(void **state) {
                      LABSE_OK);
     assert_int_equal(info.dtype, LB_NPY_F16);
     assert_int_equal(info.rows, 0);
+    /* the quantised outputs' element types (io/quant.h) */
+    static const struct { const char *descr; lb_npy_dtype dt; size_t size; } q[] = {
+        {"<u2", LB_NPY_BF16, 2}, {"|i1", LB_NPY_I8, 1}, {"|u1", LB_NPY_U8, 1}};
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+        char h[128];
+        snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (4, 8), }\n",
+                 q[i].descr);
+        assert_int_equal(parse_text(h, &info, &err), LABSE_OK);
+        assert_int_equal(info.dtype, q[i].dt);
+        assert_int_equal(lb_npy_dtype_size(q[i].dt), q[i].size);
+        char hb[LB_NPY_HEADER_MAX];
+        size_t hl = lb_npy_header(hb, q[i].dt, 4, 8);
+        assert_true(hl > 0 && memcmp(hb + 10, h, strlen(h) - 1) == 0);
+    }
 
     unsigned char v2[128];
     const char *t = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }\n";
@@ -186,7 +200,8 @@ static void test_parse_rejects(void **state) {
     static const char *bad[] = {
         "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }\n",  /* big-endian */
         "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }\n",  /* float64 */
-        "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }\n",
+        "{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3), }\n",  /* int16 */
+        "{'descr': '<u1', 'fortran_order': False, 'shape': (2, 3), }\n",  /* numpy: '|u1' */
         "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }\n",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (), }\n",

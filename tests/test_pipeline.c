@@ -470,6 +470,7 @@ static void test_manifest_roundtrip(void **st) {
     m.dim = 768;
     m.max_length = 256;
     m.dtype = LB_NPY_F16;
+    m.qformat = LB_Q_F16;
     m.part_rows = 1000;
     m.input_size = 123456789;
     memset(m.fingerprint, 'a', 64);
@@ -532,6 +533,7 @@ static void test_manifest_parts_listing(void **st) {
     m.format = 1;
     m.dim = 8;
     m.dtype = LB_NPY_F16;
+    m.qformat = LB_Q_F16;
     lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", ""};
     memset(p.sha256, 'c', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
@@ -561,7 +563,8 @@ static void test_manifest_parts_listing(void **st) {
         "{\"parts\": [{\"file\": \"/a.npy\", \"first_line\": 0, \"rows\": 3}]}",
         "{\"parts\": [{\"file\": \"a.npy\", \"first_line\": -1, \"rows\": 3}]}",
         "{\"dim\": 0, \"parts\": []}",
-        "{\"dtype\": \"int8\", \"parts\": []}",
+        "{\"dtype\": \"int4\", \"parts\": []}",
+        "{\"dtype\": \"bf16\", \"parts\": []}", /* a --format name, not the manifest's */
         "{\"parts\": 3}",
         "not json",
     };

@@ -71,6 +71,8 @@ class Stats(Structure):
 
 DTYPE_F32 = 0
 DTYPE_F16 = 1
+#: labse_dtype by --format name (issue 12 §5: quantised outputs)
+FORMATS = {"f32": 0, "f16": 1, "bf16": 2, "int8": 3, "ubinary": 4, "binary": 5}
 
 MARGINS = {"ratio": 0, "distance": 1, "absolute": 2}
 RETRIEVALS = {"forward": 0, "backward": 1, "intersect": 2, "max": 3}
@@ -85,7 +87,9 @@ class FileOptions(Structure):
                 ("window", c_size_t), ("shard_index", c_int), ("shard_count", c_int),
                 ("progress", c_void_p), ("progress_interval", c_double),
                 ("should_stop", c_void_p), ("user", c_void_p),
-                ("tsv_column", c_int), ("jsonl_field", c_char_p), ("on_bad_record", c_int)]
+                ("tsv_column", c_int), ("jsonl_field", c_char_p), ("on_bad_record", c_int),
+                # quantised outputs (issue 12 §5)
+                ("calibration", c_char_p)]
 
 BAD_RECORD_ERROR, BAD_RECORD_EMPTY = 0, 1
 

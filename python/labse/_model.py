@@ -343,7 +343,9 @@ class Model:
     def encode_file(self, input_path: Union[str, os.PathLike], output_path: Union[str, os.PathLike],
                     dtype=np.float32, tok_threads: int = 0, part_rows: int = 1_000_000,
                     window: int | None = None, shard=None, tsv_column: int | None = None,
-                    jsonl_field: str | None = None, on_bad_record: str = "error") -> dict:
+                    jsonl_field: str | None = None, on_bad_record: str = "error",
+                    format: str | None = None,
+                    calibration: Union[str, os.PathLike, None] = None) -> dict:
         """Embed every line of a text file through the streaming pipeline of ``labse encode``
         (liblabse's ``labse_encode_file``): constant memory, multi-threaded tokenisation, and
         the very bytes the CLI writes for the same options.
@@ -356,7 +358,16 @@ class Model:
                 (a str ending in ``/``, or an existing folder not named ``*.npy``): part files
                 of ``part_rows`` rows + ``manifest.json``; an incomplete folder of the same
                 input and settings is resumed.
-            dtype: numpy.float32 or numpy.float16 (``--format f16``).
+            dtype: numpy.float32 or numpy.float16 (``--format f16``); ignored when
+                ``format`` is given.
+            format: None (``dtype`` decides), or the output format as ``--format`` names it:
+                ``"f32"``, ``"f16"``, ``"bf16"`` (stored as ``'<u2'`` bits: recover the
+                values with ``(x.astype('<u4') << 16).view('<f4')``), ``"int8"``,
+                ``"ubinary"`` or ``"binary"`` (sentence-transformers' quantize_embeddings;
+                README, "Output formats").
+            calibration: int8 only: a float32/float16 ``.npy`` of embeddings whose
+                per-dimension min and max are the ranges (``--calibration``); None: the
+                first window's rows. Required with ``shard``.
             tok_threads: tokenizer threads; 0 = cores - 1 (at least 1).
             part_rows: rows per part file (folder output).
             window: lines sorted by length together; None = the model's ``window``.
@@ -382,7 +393,8 @@ class Model:
 
         Raises:
             LabseError: unreadable input, unwritable output, a folder of other settings.
-            ValueError / TypeError: a bad dtype, tok_threads, part_rows, window or shard.
+            ValueError / TypeError: a bad dtype, format, calibration, tok_threads, part_rows,
+                window or shard.
 
         The batch token budget, max_length and encoder threads are the model's. The GIL is
         released while the library runs; the call prints nothing.
@@ -392,6 +404,17 @@ class Model:
             raise ValueError(f"labse: dtype must be float32 or float16, got {dt}")
         opt = lib.labse_default_file_options()
         opt.dtype = _lib.DTYPE_F32 if dt == np.dtype(np.float32) else _lib.DTYPE_F16
+        if format is not None:
+            if format not in _lib.FORMATS:
+                raise ValueError(f"labse: format must be one of {', '.join(_lib.FORMATS)}, "
+                                 f"got {format!r}")
+            opt.dtype = _lib.FORMATS[format]
+        calib = None
+        if calibration is not None:
+            if opt.dtype != _lib.FORMATS["int8"]:
+                raise ValueError("labse: calibration is for format='int8'")
+            calib = os.fsencode(os.fspath(calibration))
+            opt.calibration = calib  # kept alive by `calib` until the call returns
         if not isinstance(tok_threads, int) or not 0 <= tok_threads <= 4096:
             raise ValueError(f"labse: tok_threads must be an int in 0..4096, got {tok_threads!r}")
         if not isinstance(part_rows, int) or not 1 <= part_rows <= 1 << 40:

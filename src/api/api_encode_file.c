@@ -11,6 +11,12 @@
 #include "engine/engine.h"
 #include "pipeline/pipeline.h"
 
+_Static_assert(LABSE_DTYPE_F32 == (int)LB_Q_F32 && LABSE_DTYPE_F16 == (int)LB_Q_F16 &&
+                   LABSE_DTYPE_BF16 == (int)LB_Q_BF16 && LABSE_DTYPE_INT8 == (int)LB_Q_INT8 &&
+                   LABSE_DTYPE_UBINARY == (int)LB_Q_UBINARY &&
+                   LABSE_DTYPE_BINARY == (int)LB_Q_BINARY,
+               "labse_dtype and lb_qformat (io/quant.h) share their values");
+
 labse_file_options labse_default_file_options(void) {
     labse_file_options o;
     memset(&o, 0, sizeof o);
@@ -35,11 +41,18 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     labse_file_options fo = opt ? *opt : labse_default_file_options();
     const lb_engine *e = lb_model_engine(m);
     lb_pipe_options po = lb_pipe_default_options();
-    switch (fo.dtype) {
-    case LABSE_DTYPE_F32: po.dtype = LB_NPY_F32; break;
-    case LABSE_DTYPE_F16: po.dtype = LB_NPY_F16; break;
-    default: return lb_err(err, LABSE_E_INVALID, "dtype %d is not f32 or f16", (int)fo.dtype);
-    }
+    if ((unsigned)fo.dtype >= LB_Q_COUNT) /* labse_dtype's values are lb_qformat's */
+        return lb_err(err, LABSE_E_INVALID,
+                      "dtype %d is not f32, f16, bf16, int8, ubinary or binary (0..5)",
+                      (int)fo.dtype);
+    po.format = (lb_qformat)fo.dtype;
+    if (fo.calibration && fo.dtype != LABSE_DTYPE_INT8)
+        return lb_err(err, LABSE_E_INVALID, "calibration is for dtype int8 only");
+    if (fo.dtype == LABSE_DTYPE_INT8 && fo.shard_count > 1 && !fo.calibration)
+        return lb_err(err, LABSE_E_INVALID,
+                      "dtype int8 with shards needs calibration (an embeddings .npy), so that "
+                      "every shard quantises with the same ranges");
+    po.calibration = fo.calibration;
     if (fo.tok_threads < 0 || fo.tok_threads > 4096)
         return lb_err(err, LABSE_E_INVALID, "tok_threads %d not in 0..4096", fo.tok_threads);
     if (fo.part_rows < 1 || fo.part_rows > ((uint64_t)1 << 40))

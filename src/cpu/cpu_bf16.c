@@ -13,16 +13,11 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "io/quant.h"
 
 void lb_f32_to_bf16(const float *x, uint16_t *y, size_t n) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        if ((u & 0x7fffffffu) > 0x7f800000u) { y[i] = (uint16_t)((u >> 16) | 0x40u); continue; }
-        u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
-        y[i] = (uint16_t)(u >> 16);
-    }
+    for (size_t i = 0; i < n; i++) y[i] = lb_bf16_from_f32(x[i]); /* io/quant.h */
 }
 
 #ifdef LABSE_HAVE_DNNL

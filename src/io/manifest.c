@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ void lb_manifest_free(lb_manifest *m) {
     free(m->model);
     free(m->input_path);
     free(m->parts);
+    lb_qcalib_free(&m->calib);
     memset(m, 0, sizeof *m);
 }
 
@@ -46,12 +48,30 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* The "calibration" line of an int8 manifest: the ranges as "%.9g" decimals (9 significant
+ * digits give every float32 back exactly). */
+static void calib_print(FILE *f, const lb_qcalib *c) {
+    fputs("  \"calibration\": {\"source\": ", f);
+    json_str(f, c->source);
+    fprintf(f, ", \"rows\": %" PRIu64 ", \"ranges_dtype\": \"%s\"", c->rows,
+            c->f16 ? "float16" : "float32");
+    for (int k = 0; k < 2; k++) {
+        const float *v = k ? c->hi : c->lo;
+        fprintf(f, ", \"%s\": [", k ? "max" : "min");
+        for (size_t j = 0; j < c->dim; j++) fprintf(f, "%s%.9g", j ? ", " : "", (double)v[j]);
+        fputc(']', f);
+    }
+    fputs("},\n", f);
+}
+
 /* The manifest's bytes into f (fixed key order, no time stamps). */
 static void manifest_print(FILE *f, const lb_manifest *m) {
     fprintf(f, "{\n  \"format\": %d,\n  \"model\": ", m->format);
     json_str(f, m->model ? m->model : "");
+    const char *fname = lb_qformat_name(m->qformat);
     fprintf(f, ",\n  \"dim\": %d,\n  \"max_length\": %d,\n  \"dtype\": \"%s\",\n", m->dim,
-            m->max_length, m->dtype == LB_NPY_F16 ? "float16" : "float32");
+            m->max_length, fname ? fname : "float32");
+    if (m->qformat == LB_Q_INT8 && m->calib.dim) calib_print(f, &m->calib);
     fprintf(f, "  \"part_rows\": %" PRIu64 ",\n  \"input\": {\"path\": ", m->part_rows);
     json_str(f, m->input_path ? m->input_path : "");
     fprintf(f, ", \"size\": %" PRIu64 ", \"fingerprint\": ", m->input_size);
@@ -137,6 +157,63 @@ static int get_int(const cJSON *o, const char *k, int *v) {
     return 1;
 }
 
+/* "dtype" j: a format name (io/quant.h, long names only) into m->qformat, m->dtype,
+ * m->has_dtype. 1, or 0 when j is not one. */
+static int format_of(const cJSON *j, lb_manifest *m) {
+    lb_qformat f;
+    if (!cJSON_IsString(j) || !lb_qformat_parse(j->valuestring, &f) ||
+        strcmp(j->valuestring, lb_qformat_name(f)) != 0)
+        return 0;
+    m->qformat = f;
+    m->dtype = lb_qformat_npy(f);
+    m->has_dtype = 1;
+    return 1;
+}
+
+/* A finite float32 from JSON number j. 1, or 0 when j is not one. */
+static int get_f32(const cJSON *j, float *v) {
+    if (!cJSON_IsNumber(j)) return 0;
+    float x = (float)j->valuedouble;
+    if (!isfinite(x)) return 0;
+    *v = x;
+    return 1;
+}
+
+/* "calibration" object j of an int8 manifest of dim into *c. 0, or -1 (c left zeroed). */
+static int calib_read(const cJSON *j, size_t dim, lb_qcalib *c) {
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "source");
+    const cJSON *rd = cJSON_GetObjectItemCaseSensitive(j, "ranges_dtype");
+    const cJSON *lo = cJSON_GetObjectItemCaseSensitive(j, "min");
+    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(j, "max");
+    uint64_t rows;
+    if (!cJSON_IsString(src) || strlen(src->valuestring) >= sizeof c->source ||
+        !cJSON_IsString(rd) || !get_u64(j, "rows", &rows) || dim == 0 ||
+        (strcmp(rd->valuestring, "float32") != 0 && strcmp(rd->valuestring, "float16") != 0) ||
+        !cJSON_IsArray(lo) || !cJSON_IsArray(hi) || (size_t)cJSON_GetArraySize(lo) != dim ||
+        (size_t)cJSON_GetArraySize(hi) != dim)
+        return -1;
+    float *a = malloc(dim * sizeof *a), *b = malloc(dim * sizeof *b);
+    size_t k = 0;
+    const cJSON *x, *y = hi ? hi->child : NULL;
+    cJSON_ArrayForEach(x, lo) {
+        if (!a || !b || !y || !get_f32(x, &a[k]) || !get_f32(y, &b[k]) || a[k] > b[k]) break;
+        y = y->next;
+        k++;
+    }
+    if (k != dim) {
+        free(a);
+        free(b);
+        return -1;
+    }
+    c->dim = dim;
+    c->lo = a;
+    c->hi = b;
+    c->f16 = strcmp(rd->valuestring, "float16") == 0;
+    c->rows = rows;
+    strcpy(c->source, src->valuestring);
+    return 0;
+}
+
 /* Read path and parse it. *root: the document (caller deletes), NULL when not JSON. */
 static labse_status load_json(const char *path, cJSON **root, int *absent, labse_error *err) {
     *root = NULL;
@@ -193,13 +270,12 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
     if (!get_int(root, "dim", &m->dim) || !get_int(root, "max_length", &m->max_length))
         BAD("bad \"dim\" or \"max_length\"");
     j = cJSON_GetObjectItemCaseSensitive(root, "dtype");
-    if (cJSON_IsString(j) && strcmp(j->valuestring, "float32") == 0)
-        m->dtype = LB_NPY_F32;
-    else if (cJSON_IsString(j) && strcmp(j->valuestring, "float16") == 0)
-        m->dtype = LB_NPY_F16;
-    else
-        BAD("\"dtype\" is not \"float32\" or \"float16\"");
-    m->has_dtype = 1;
+    if (!format_of(j, m))
+        BAD("\"dtype\" is not float32, float16, bfloat16, int8, ubinary or binary");
+    j = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (j && (m->qformat != LB_Q_INT8 || calib_read(j, (size_t)m->dim, &m->calib) != 0))
+        BAD("bad \"calibration\" (int8 only: source, rows, ranges_dtype, min and max of dim "
+            "numbers)");
     if (!get_u64(root, "part_rows", &m->part_rows)) BAD("bad \"part_rows\"");
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
     j = cJSON_GetObjectItemCaseSensitive(in, "path");
@@ -282,17 +358,11 @@ labse_status lb_manifest_read_parts(const char *dir, lb_manifest *m, labse_error
         goto out;
     }
     const cJSON *jdt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
-    if (jdt) {
-        if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float32") == 0)
-            m->dtype = LB_NPY_F32;
-        else if (cJSON_IsString(jdt) && strcmp(jdt->valuestring, "float16") == 0)
-            m->dtype = LB_NPY_F16;
-        else {
-            s = lb_err(err, LABSE_E_FORMAT, "%s: \"dtype\" must be \"float32\" or \"float16\"",
-                       path);
-            goto out;
-        }
-        m->has_dtype = 1;
+    if (jdt && !format_of(jdt, m)) {
+        s = lb_err(err, LABSE_E_FORMAT,
+                   "%s: \"dtype\" must be float32, float16, bfloat16, int8, ubinary or binary",
+                   path);
+        goto out;
     }
     const cJSON *jdim = cJSON_GetObjectItemCaseSensitive(root, "dim");
     if (jdim && (!cJSON_IsNumber(jdim) || jdim->valuedouble < 1 || jdim->valuedouble > 1e6 ||

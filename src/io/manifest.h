@@ -20,6 +20,7 @@
 
 #include "labse.h"
 #include "io/npy.h"
+#include "io/quant.h"
 
 /* A run manifest's part names ("part-00000.npy") are shorter than this. */
 #define LB_MANIFEST_RUN_FILE_MAX 32
@@ -37,8 +38,14 @@ typedef struct lb_manifest {
     int format;                /* 1 */
     char *model;               /* model identity (heap) */
     int dim, max_length;       /* dim 0: not given (parts listing only) */
-    lb_npy_dtype dtype;
+    lb_npy_dtype dtype;        /* the part files' element type: lb_qformat_npy(qformat) */
     int has_dtype;             /* 1 when "dtype" was given (always in a run manifest) */
+    lb_qformat qformat;        /* "dtype": "float32", "float16", "bfloat16", "int8",
+                                  "ubinary" or "binary" (io/quant.h); the writer writes this
+                                  name, the readers set qformat and dtype from it */
+    lb_qcalib calib;           /* int8: "calibration" {"source", "rows", "ranges_dtype",
+                                  "min" [dim], "max" [dim]} (calib.dim 0: not written / not
+                                  given); heap, freed by lb_manifest_free */
     uint64_t part_rows;
     char *input_path;          /* heap */
     uint64_t input_size;       /* bytes of the input file as stored */
@@ -83,7 +90,8 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
  * Read a parts listing dir/manifest.json into *m (ownership as lb_manifest_read()): only
  * "parts" is required, each with "file" (non-empty, relative, without "..") and
  * non-negative integer "first_line" and "rows"; "dim" (a positive integer, m->dim = 0 when
- * absent) and "dtype" ("float32" / "float16", m->has_dtype = 0 when absent) are optional.
+ * absent) and "dtype" (a format name as above, m->has_dtype = 0 when absent) are optional;
+ * "calibration" is not read.
  * Does not check the order of the parts (the caller does). Errors: LABSE_E_IO,
  * LABSE_E_FORMAT naming the file, LABSE_E_NOMEM.
  */

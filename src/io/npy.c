@@ -16,6 +16,7 @@
 #include "base/half.h"
 #include "base/sha256.h"
 #include "io/atomic_file.h"
+#include "io/quant.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -33,6 +34,9 @@ size_t lb_npy_dtype_size(lb_npy_dtype dtype) {
     switch (dtype) {
     case LB_NPY_F32: return 4;
     case LB_NPY_F16: return 2;
+    case LB_NPY_BF16: return 2;
+    case LB_NPY_I8: return 1;
+    case LB_NPY_U8: return 1;
     }
     return 0;
 }
@@ -41,6 +45,9 @@ static const char *dtype_descr(lb_npy_dtype dtype) {
     switch (dtype) {
     case LB_NPY_F32: return "<f4";
     case LB_NPY_F16: return "<f2";
+    case LB_NPY_BF16: return "<u2";
+    case LB_NPY_I8: return "|i1";
+    case LB_NPY_U8: return "|u1";
     }
     return NULL;
 }
@@ -175,22 +182,36 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
     return LABSE_OK;
 }
 
-labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err) {
+labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *calib,
+                              const float *rows, size_t n, size_t dim, labse_error *err) {
     if (!w || (!rows && n)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
-    if (w->dtype == LB_NPY_F32) return lb_npys_append_raw(w, rows, n, err);
-    size_t cnt = n * (size_t)w->cols;
-    if (conv_reserve(w, cnt * sizeof(uint16_t)) != 0)
-        return lb_err(err, LABSE_E_NOMEM, "out of memory for float16 rows");
-    uint16_t *h = w->conv;
-    for (size_t i = 0; i < cnt; i++) h[i] = lb_f32_to_f16(rows[i]);
-    if (host_is_little_endian()) return lb_npys_append_raw(w, h, n, err);
+    lb_qformat f = (lb_qformat)format;
+    if (!lb_qformat_name(f) || lb_qformat_npy(f) != w->dtype || lb_qformat_cols(f, dim) != w->cols ||
+        (f == LB_Q_INT8 && (!calib || calib->dim != dim)))
+        return lb_err(err, LABSE_E_INVALID, "npy writer: rows of format %d do not fit the file",
+                      format);
+    if (f == LB_Q_F32) return lb_npys_append_raw(w, rows, n, err);
+    size_t bytes = n * (size_t)w->cols * lb_npy_dtype_size(w->dtype);
+    if (conv_reserve(w, bytes) != 0)
+        return lb_err(err, LABSE_E_NOMEM, "out of memory for %s rows", lb_qformat_name(f));
+    lb_quant_rows(f, calib, rows, n, dim, w->conv);
+    if (host_is_little_endian() || lb_npy_dtype_size(w->dtype) == 1)
+        return lb_npys_append_raw(w, w->conv, n, err);
     /* Big-endian: append_raw swaps through conv itself, so hand it a copy. */
-    uint16_t *copy = malloc(cnt * sizeof *copy);
-    if (!copy && cnt) return lb_err(err, LABSE_E_NOMEM, "out of memory for float16 rows");
-    if (cnt) memcpy(copy, h, cnt * sizeof *copy);
+    void *copy = malloc(bytes);
+    if (!copy && bytes) return lb_err(err, LABSE_E_NOMEM, "out of memory for rows");
+    if (bytes) memcpy(copy, w->conv, bytes);
     labse_status s = lb_npys_append_raw(w, copy, n, err);
     free(copy);
     return s;
+}
+
+labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err) {
+    if (!w) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
+    lb_qformat f = w->dtype == LB_NPY_F16 ? LB_Q_F16 : w->dtype == LB_NPY_BF16 ? LB_Q_BF16 : LB_Q_F32;
+    if (w->dtype != lb_qformat_npy(f))
+        return lb_err(err, LABSE_E_INVALID, "npy writer: float rows into an integer file");
+    return lb_npys_append_q(w, f, NULL, rows, n, (size_t)w->cols, err);
 }
 
 uint64_t lb_npys_rows(const lb_npys *w) { return w ? w->rows : 0; }
@@ -395,13 +416,16 @@ labse_status lb_npy_parse_header(const void *buf, size_t len, const char *name,
     if (c.p != c.end) return lb_err(err, LABSE_E_FORMAT, "%s: junk after the header dict", name);
     if (!have_descr || !have_order || !have_shape)
         return lb_err(err, LABSE_E_FORMAT, "%s: header lacks descr, fortran_order or shape", name);
-    lb_npy_dtype dt;
-    if (strcmp(descr, "<f4") == 0)
-        dt = LB_NPY_F32;
-    else if (strcmp(descr, "<f2") == 0)
-        dt = LB_NPY_F16;
-    else
-        return lb_err(err, LABSE_E_FORMAT, "%s: dtype '%s' not supported (want '<f4' or '<f2')",
+    lb_npy_dtype dt = LB_NPY_F32;
+    int known = 0;
+    for (int k = LB_NPY_F32; k <= LB_NPY_U8 && !known; k++)
+        if (strcmp(descr, dtype_descr((lb_npy_dtype)k)) == 0) {
+            dt = (lb_npy_dtype)k;
+            known = 1;
+        }
+    if (!known)
+        return lb_err(err, LABSE_E_FORMAT,
+                      "%s: dtype '%s' not supported (want '<f4', '<f2', '<u2', '|i1' or '|u1')",
                       name, descr);
     if (fortran) return lb_err(err, LABSE_E_FORMAT, "%s: fortran_order arrays not supported", name);
     if (ndim == 0) return lb_err(err, LABSE_E_FORMAT, "%s: 0-d arrays not supported", name);

@@ -1,5 +1,5 @@
-/* npy.h — NumPy .npy files, format version 1.0, 2-D, C order, little-endian float32 ('<f4')
- * or float16 ('<f2'): the header exactly as numpy.lib.format writes it, the streaming writer
+/* npy.h — NumPy .npy files, format version 1.0, 2-D, C order, little-endian float32 ('<f4'),
+ * float16 ('<f2'), bfloat16 bits ('<u2'), int8 ('|i1') or uint8 ('|u1'): the header exactly as numpy.lib.format writes it, the streaming writer
  * (over io/atomic_file.h: temporary name, fsync, rename) and a validating reader (tests,
  * tools; mining maps files through mine/mine_emb.h with lb_npy_parse_header()).
  *
@@ -22,10 +22,14 @@
 
 typedef enum lb_npy_dtype {
     LB_NPY_F32 = 0,   /* '<f4' */
-    LB_NPY_F16 = 1    /* '<f2' (IEEE half, stored as uint16_t) */
+    LB_NPY_F16 = 1,   /* '<f2' (IEEE half, stored as uint16_t) */
+    LB_NPY_BF16 = 2,  /* '<u2': bfloat16 bit patterns (numpy has no bf16 dtype; a '<u2' file
+                         is read as bfloat16) */
+    LB_NPY_I8 = 3,    /* '|i1' (io/quant.h: int8 and binary rows) */
+    LB_NPY_U8 = 4     /* '|u1' (io/quant.h: ubinary rows) */
 } lb_npy_dtype;
 
-/* Bytes of one element of dtype (4 or 2). */
+/* Bytes of one element of dtype (4, 2 or 1). */
 size_t lb_npy_dtype_size(lb_npy_dtype dtype);
 
 /* The largest header lb_npy_header() can produce (a 2-D shape always fits in 128 bytes; this
@@ -66,14 +70,22 @@ typedef struct lb_npys lb_npys;
 labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hint,
                           uint64_t cols, lb_npys **out, labse_error *err);
 
-/* Append n rows of float32 (n * cols floats, row-major; converted to float16 for a
- * LB_NPY_F16 file). Short writes and EINTR are retried. On LABSE_E_IO ("<tmp>: write
- * failed: ...") the writer is only good for lb_npys_abort() / lb_npys_commit() (which then
- * fails). Not thread-safe (one writer, one thread). */
+/* Append n rows of float32 (n * cols floats, row-major; converted to float16 / bfloat16 for
+ * a LB_NPY_F16 / LB_NPY_BF16 file, by io/quant.h). Short writes and EINTR are retried. On
+ * LABSE_E_IO ("<tmp>: write failed: ...") the writer is only good for lb_npys_abort() /
+ * lb_npys_commit() (which then fails). Not thread-safe (one writer, one thread). */
 labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error *err);
 
-/* Append n rows already in the file's dtype (n * cols elements of 4 or 2 bytes, host byte
- * order; float16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
+struct lb_qcalib;
+/* Append n float32 rows of dim floats (row-major) converted to the output format `format`
+ * (an lb_qformat, io/quant.h; calib: its int8 ranges, NULL otherwise): the file was opened
+ * with lb_qformat_npy(format) and lb_qformat_cols(format, dim) (LABSE_E_INVALID otherwise).
+ * Same rules as lb_npys_append(), which is this call with the file's own float format. */
+labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *calib,
+                              const float *rows, size_t n, size_t dim, labse_error *err);
+
+/* Append n rows already in the file's dtype (n * cols elements of 4, 2 or 1 bytes, host byte
+ * order; float16 and bfloat16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
 labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
 
 /* Rows appended so far. */
@@ -109,7 +121,8 @@ typedef struct lb_npy_info {
 /*
  * Parse and validate a header from the first len bytes of a file: magic, version 1.0 (2.0
  * and 3.0 are accepted too: 4-byte length), the dict with exactly the keys descr,
- * fortran_order, shape; descr '<f4' or '<f2' ('|' or '=' byte order is refused, '>' too);
+ * fortran_order, shape; descr '<f4', '<f2', '<u2' (read as bfloat16), '|i1' or '|u1' ('|' or
+ * '=' byte order is refused for the wider types, '>' too);
  * fortran_order False; a 1-D or 2-D shape whose byte size does not overflow.
  * Errors: LABSE_E_FORMAT with what is wrong ("name" is used in the message),
  * LABSE_E_INVALID for NULL args. Pure function; thread-safe.

@@ -21,7 +21,8 @@
 /* One contiguous run of rows: rows [first, first + rows) of the matrix. */
 typedef struct emb_seg {
     uint64_t first, rows;
-    const unsigned char *data;  /* first element of the segment (little-endian f32 / f16) */
+    const unsigned char *data;  /* first element of the segment (little-endian f32 / f16 /
+                                   bf16 bits) */
     lb_npy_dtype dtype;
     void *map;                  /* mmap base to unmap (NULL when not mapped) */
     size_t map_len;
@@ -63,7 +64,20 @@ void lb_emb_free(lb_emb *e) {
     free(e);
 }
 
-/* Map one .npy file and check it: 2-D, exact size. */
+/* The refusal of quantised embeddings (labse encode --format int8/ubinary/binary). */
+static labse_status quantised_error(const char *path, const char *what, labse_error *err) {
+    return lb_err(err, LABSE_E_UNSUPPORTED,
+                  "%s: holds %s rows, quantised embeddings; mining compares float rows: encode "
+                  "with --format f32, f16 or bf16",
+                  path, what);
+}
+
+/* A dtype's name in messages. */
+static const char *dtype_name(lb_npy_dtype d) {
+    return d == LB_NPY_F16 ? "float16" : d == LB_NPY_BF16 ? "bfloat16" : "float32";
+}
+
+/* Map one .npy file and check it: 2-D, exact size, float32, float16 or bfloat16 ('<u2'). */
 static labse_status map_npy(const char *path, emb_seg *seg, lb_npy_info *info,
                             labse_error *err) {
     memset(seg, 0, sizeof *seg);
@@ -98,6 +112,10 @@ static labse_status map_npy(const char *path, emb_seg *seg, lb_npy_info *info,
         s = lb_err(err, LABSE_E_FORMAT, "%s: a 1-D array; embeddings are 2-D (rows, dim)", path);
         goto fail;
     }
+    if (info->dtype == LB_NPY_I8 || info->dtype == LB_NPY_U8) {
+        s = quantised_error(path, info->dtype == LB_NPY_U8 ? "uint8 (ubinary)" : "int8 (int8 or binary)", err);
+        goto fail;
+    }
     uint64_t want = (uint64_t)info->data_offset +
                     info->rows * info->cols * (uint64_t)lb_npy_dtype_size(info->dtype);
     if ((uint64_t)len != want) {
@@ -128,6 +146,10 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
     labse_status s = lb_manifest_read_parts(dir, &m, err);
     if (s != LABSE_OK) return s;
     int want_dt = m.has_dtype ? (int)m.dtype : -1;
+    if (m.has_dtype && lb_qformat_quantised(m.qformat)) {
+        s = quantised_error(path, lb_qformat_name(m.qformat), err);
+        goto done;
+    }
     size_t n = m.n_parts;
     if (n == 0) {
         s = lb_err(err, LABSE_E_FORMAT, "%s: \"parts\" is empty (no rows)", path);
@@ -162,9 +184,8 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
             s = lb_err(err, LABSE_E_FORMAT,
                        "%s: shape (%" PRIu64 ", %" PRIu64 ") %s, manifest says (%" PRIu64
                        ", %zu) %s",
-                       ppath, info.rows, info.cols, info.dtype == LB_NPY_F16 ? "float16" : "float32",
-                       rows, e->dim,
-                       want_dt < 0 ? "(any dtype)" : want_dt == LB_NPY_F16 ? "float16" : "float32");
+                       ppath, info.rows, info.cols, dtype_name(info.dtype), rows, e->dim,
+                       want_dt < 0 ? "(any dtype)" : dtype_name((lb_npy_dtype)want_dt));
             goto done;
         }
         if (!e->dim) e->dim = info.cols;
@@ -349,6 +370,12 @@ void lb_emb_read(const lb_emb *e, uint64_t row0, size_t n, float *out) {
         size_t take = (size_t)(g->rows - off < n ? g->rows - off : n);
         if (g->dtype == LB_NPY_F32) {
             memcpy(out, g->data + off * d * 4, take * d * 4);
+        } else if (g->dtype == LB_NPY_BF16) { /* the bits are a float's top half */
+            const unsigned char *p = g->data + off * d * 2;
+            for (size_t i = 0; i < take * d; i++) {
+                uint32_t u = (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16;
+                memcpy(&out[i], &u, sizeof u);
+            }
         } else {
             const unsigned char *p = g->data + off * d * 2;
             for (size_t i = 0; i < take * d; i++)

@@ -1,6 +1,7 @@
 /* mine_emb.h — read-only embedding matrices for mining and evaluation (knn.c, margin.c,
  * `labse mine`, `labse eval`), whatever their storage:
- *   - a float32 or float16 .npy file (memory-mapped, never copied whole);
+ *   - a float32, float16 or bfloat16 ('<u2' bits) .npy file (memory-mapped, never copied
+ *     whole); int8/uint8 files and folders (quantised outputs, io/quant.h) are refused;
  *   - a part folder of `labse encode`: manifest.json {"dim", "dtype", "parts": [{"file",
  *     "first_line", "rows"}, ...]} beside the .npy parts (each part mapped);
  *   - a float32 array in memory (embeddings just computed from text);

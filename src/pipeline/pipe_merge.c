@@ -1,7 +1,7 @@
 /* pipe_merge.c — `labse merge`: join complete shard folders into one folder and/or one .npy
  * (see lb_pipe_merge in pipeline.h). Checks before touching anything: every manifest is
- * complete, all describe the same input (size + fingerprint), model, dim, max_length, dtype
- * and shard count, every shard index appears once, the shards' byte ranges and line ranges
+ * complete, all describe the same input (size + fingerprint), model, dim, max_length, format
+ * (and int8 calibration) and shard count, every shard index appears once, the shards' byte ranges and line ranges
  * are contiguous and cover the input, and, when the input file is at its recorded path, each
  * part's input bytes still hash to its input_sha256. Outputs: parts hard-linked (or copied through
  * io/atomic_file.h), manifest.json (io/manifest.h) and the joined .npy (io/npy.h lb_npys). */
@@ -51,10 +51,11 @@ static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_
     lb_npy_info info;
     labse_status s = hn < 0 ? lb_err(err, LABSE_E_IO, "%s: read failed: %s", path, strerror(errno))
                             : lb_npy_parse_header(hdr, (size_t)hn, path, &info, err);
-    if (s == LABSE_OK && (info.rows != p->rows || info.cols != (uint64_t)m->dim ||
+    const uint64_t cols = lb_qformat_cols(m->qformat, (uint64_t)m->dim);
+    if (s == LABSE_OK && (info.rows != p->rows || info.cols != cols ||
                           info.dtype != m->dtype || info.ndim != 2))
         s = lb_err(err, LABSE_E_FORMAT, "%s: shape or dtype differs from the manifest", path);
-    size_t rowb = (size_t)m->dim * lb_npy_dtype_size(m->dtype);
+    size_t rowb = (size_t)cols * lb_npy_dtype_size(m->dtype);
     size_t per = ((size_t)4 << 20) / rowb + 1;
     char *buf = s == LABSE_OK ? malloc(per * rowb) : NULL;
     if (s == LABSE_OK && !buf) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
@@ -125,14 +126,21 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
             goto done;
         }
         if (strcmp(a->model, b->model) != 0 || a->dim != b->dim ||
-            a->max_length != b->max_length || a->dtype != b->dtype ||
+            a->max_length != b->max_length || a->qformat != b->qformat ||
             a->input_size != b->input_size || strcmp(a->fingerprint, b->fingerprint) != 0 ||
             a->data_size != b->data_size || strcmp(a->records, b->records) != 0 ||
             a->shard_count != b->shard_count) {
             s = lb_err(err, LABSE_E_INVALID,
-                       "%s and %s: not shards of one run (model, dim, max_length, dtype, input, "
+                       "%s and %s: not shards of one run (model, dim, max_length, format, input, "
                        "records or shard count differ)",
                        dirs[0], dirs[i]);
+            goto done;
+        }
+        if (!lb_qcalib_same(&a->calib, &b->calib)) {
+            s = lb_err(err, LABSE_E_INVALID,
+                       "%s and %s: int8 parts of different calibrations (%s, %s): their rows "
+                       "are not on one scale",
+                       dirs[0], dirs[i], b->calib.source, a->calib.source);
             goto done;
         }
         if (a->shard_count != n || a->shard_index < 0 || a->shard_index >= n) {
@@ -196,7 +204,8 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         if (s != LABSE_OK) goto done;
     }
     if (npy_path) {
-        s = lb_npys_open(npy_path, m0->dtype, line, (uint64_t)m0->dim, &w, err);
+        s = lb_npys_open(npy_path, m0->dtype, line, lb_qformat_cols(m0->qformat, (uint64_t)m0->dim),
+                         &w, err);
         if (s != LABSE_OK) goto done;
     }
     if (out_dir) {
@@ -223,6 +232,11 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         out.dim = m0->dim;
         out.max_length = m0->max_length;
         out.dtype = m0->dtype;
+        out.qformat = m0->qformat;
+        if (lb_qcalib_copy(&out.calib, &m0->calib) != 0) {
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+            goto done;
+        }
         out.part_rows = m0->part_rows;
         out.input_size = m0->input_size;
         out.data_size = m0->data_size;

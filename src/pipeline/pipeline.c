@@ -19,7 +19,7 @@
 lb_pipe_options lb_pipe_default_options(void) {
     lb_pipe_options o;
     memset(&o, 0, sizeof o);
-    o.dtype = LB_NPY_F32;
+    o.format = LB_Q_F32;
     o.window = 0; /* the engine's */
     o.window_bytes = LB_WINDOW_BYTES;
     o.part_rows = 1000000;
@@ -42,8 +42,9 @@ static double wall_now(void) {
 /* Expected byte size of a part file. */
 static uint64_t part_bytes(const lb_manifest *m, uint64_t rows) {
     char hdr[LB_NPY_HEADER_MAX];
-    size_t hl = lb_npy_header(hdr, m->dtype, rows, (uint64_t)m->dim);
-    return hl + rows * (uint64_t)m->dim * lb_npy_dtype_size(m->dtype);
+    uint64_t cols = lb_qformat_cols(m->qformat, (uint64_t)m->dim);
+    size_t hl = lb_npy_header(hdr, m->dtype, rows, cols);
+    return hl + rows * cols * lb_npy_dtype_size(m->dtype);
 }
 
 /* Remove "NAME.tmp.PID" leftovers of killed runs from dir. */
@@ -98,9 +99,21 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
     DIFF_U64(data_size, "input data size");
     DIFF_U64(dim, "dim");
     DIFF_U64(max_length, "max_length");
-    if (old->dtype != want->dtype)
-        return lb_err(err, LABSE_E_INVALID, "%s: cannot resume: dtype differs (folder: %s)", dir,
-                      old->dtype == LB_NPY_F16 ? "float16" : "float32");
+    if (old->qformat != want->qformat)
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: cannot resume: the format differs (folder: %s, now: %s); use another "
+                      "folder or remove this one",
+                      dir, lb_qformat_name(old->qformat), lb_qformat_name(want->qformat));
+    if (want->qformat == LB_Q_INT8 && old->calib.dim && want->calib.dim &&
+        !lb_qcalib_same(&old->calib, &want->calib))
+        return lb_err(err, LABSE_E_INVALID,
+                      "%s: cannot resume: the int8 calibration differs (folder: ranges of %s, "
+                      "now: of %s); use another folder or remove this one",
+                      dir, old->calib.source, want->calib.source);
+    if (want->qformat == LB_Q_INT8 && old->n_parts && !old->calib.dim)
+        return lb_err(err, LABSE_E_FORMAT,
+                      "%s: cannot resume: int8 parts without \"calibration\" in the manifest",
+                      dir);
     DIFF_U64(part_rows, "part_rows");
     DIFF_U64(shard_index, "shard index");
     DIFF_U64(shard_count, "shard count");
@@ -228,7 +241,8 @@ static labse_status part_open(run *r, uint64_t first_line, uint64_t byte_start,
     }
     r->part_first_line = first_line;
     r->part_byte_start = byte_start;
-    return lb_npys_open(path, r->o->dtype, hint, r->dim, &r->part, err);
+    return lb_npys_open(path, lb_qformat_npy(r->o->format), hint,
+                        lb_qformat_cols(r->o->format, r->dim), &r->part, err);
 }
 
 /* A stream's size and line count are known only at its end. */
@@ -292,10 +306,17 @@ static labse_status run_check(run *r, const lb_engine *e, const lb_backend *be,
     if (r->window < 1 || r->window > ((size_t)1 << 24) || eo->batch_tokens < 1 ||
         o->part_rows < 1 || o->window_bytes < 2 * LB_PIPE_LINE_CAP)
         return lb_err(err, LABSE_E_INVALID, "pipeline: bad window, batch_tokens or part_rows");
-    if (o->dtype != LB_NPY_F32 && o->dtype != LB_NPY_F16)
-        return lb_err(err, LABSE_E_INVALID, "pipeline: bad dtype");
+    labse_status s = lb_qformat_check(o->format, r->dim, err);
+    if (s != LABSE_OK) return s;
+    if (o->calibration && o->format != LB_Q_INT8)
+        return lb_err(err, LABSE_E_INVALID, "calibration is for format int8 only (format is %s)",
+                      lb_qformat_name(o->format));
     if (o->shard_count > 1 && !o->output_dir)
         return lb_err(err, LABSE_E_INVALID, "sharding needs a folder output");
+    if (o->shard_count > 1 && o->format == LB_Q_INT8 && !o->calibration)
+        return lb_err(err, LABSE_E_INVALID,
+                      "format int8 with shards needs calibration (an embeddings .npy), so that "
+                      "every shard quantises with the same ranges");
     return LABSE_OK;
 }
 
@@ -322,7 +343,8 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     if (!w->model || !w->input_path) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     w->dim = (int)r->dim;
     w->max_length = r->max_len;
-    w->dtype = o->dtype;
+    w->qformat = o->format;
+    w->dtype = lb_qformat_npy(o->format);
     w->part_rows = o->part_rows;
     w->input_size = rng->file_size;
     w->data_size = rng->data_size;
@@ -349,6 +371,9 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     }
     if (s == LABSE_OK) {
         s = same_run(o->output, &old, w, err);
+        if (s == LABSE_OK && w->qformat == LB_Q_INT8 && !w->calib.dim && old.calib.dim &&
+            lb_qcalib_copy(&w->calib, &old.calib) != 0) /* the folder's first-window ranges */
+            s = lb_err(err, LABSE_E_NOMEM, "out of memory");
         if (s != LABSE_OK) {
             lb_manifest_free(&old);
             return s;
@@ -373,10 +398,17 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     return lb_manifest_write(o->output, w, err);
 }
 
-/* Stage 3: the output, fresh or resumed (folder) or a new single .npy. */
+/* Stage 3: the int8 ranges of a calibration file, then the output, fresh or resumed (folder)
+ * or a new single .npy. */
 static labse_status run_setup_output(run *r, lb_pipe_stats *st, labse_error *err) {
-    if (r->o->output_dir) return run_setup_folder(r, st, err);
-    return lb_npys_open(r->o->output, r->o->dtype, r->rng.lines, r->dim, &r->part, err);
+    const lb_pipe_options *o = r->o;
+    labse_status s;
+    if (o->format == LB_Q_INT8 && o->calibration &&
+        (s = lb_qcalib_load(o->calibration, r->dim, &r->man.calib, err)) != LABSE_OK)
+        return s;
+    if (o->output_dir) return run_setup_folder(r, st, err);
+    return lb_npys_open(o->output, lb_qformat_npy(o->format), r->rng.lines,
+                        lb_qformat_cols(o->format, r->dim), &r->part, err);
 }
 
 /* Stage 4: the window's rows and order, and the ring of batch buffers from the backend. */
@@ -424,6 +456,18 @@ static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st
     return lb_tokpool_start(&pc, rd, &r->pool, err);
 }
 
+/* Append the window's rows to the open part or file in the run's format; int8 without ranges
+ * yet takes them from this (the first) window. */
+static labse_status append_rows(run *r, const lb_window *w, labse_error *err) {
+    const lb_pipe_options *o = r->o;
+    labse_status s;
+    if (o->format == LB_Q_INT8 && !r->man.calib.dim &&
+        (s = lb_qcalib_from_rows(r->wrows, w->n, r->dim, "first-window", &r->man.calib, err)) !=
+            LABSE_OK)
+        return s;
+    return lb_npys_append_q(r->part, (int)o->format, &r->man.calib, r->wrows, w->n, r->dim, err);
+}
+
 /* Write one encoded window (r->wrows): append to the part or file; commit a full or last
  * part (folder mode); the manifest of an empty tail. */
 static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
@@ -433,7 +477,7 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
     if (o->output_dir && w->n > 0) {
         if (!r->part && (s = part_open(r, w->first_line, w->byte_start, err)) != LABSE_OK)
             return s;
-        if ((s = lb_npys_append(r->part, r->wrows, w->n, err)) != LABSE_OK) return s;
+        if ((s = append_rows(r, w, err)) != LABSE_OK) return s;
         uint64_t rows = lb_npys_rows(r->part);
         if (rows == o->part_rows || w->last) {
             if ((s = part_commit(r, w->part_sha256, w->byte_end, w->last, err)) != LABSE_OK)
@@ -445,7 +489,7 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
         stream_done(r, w->first_line, w->byte_end);
         s = lb_manifest_write(o->output, &r->man, err);
     } else if (!o->output_dir && w->n > 0) {
-        s = lb_npys_append(r->part, r->wrows, w->n, err);
+        s = append_rows(r, w, err);
     }
     return s;
 }

@@ -49,6 +49,7 @@
 #include "labse.h"
 #include "base/half.h"
 #include "io/npy.h"
+#include "io/quant.h"
 #include "engine/engine.h"
 #include "pipeline/pack.h"
 
@@ -76,7 +77,12 @@ typedef struct lb_pipe_options {
     const char *input;         /* file path or "-" (stdin) */
     const char *output;        /* OUT.npy, or a folder when output_dir */
     int output_dir;            /* 1: part files + manifest.json in the folder `output` */
-    lb_npy_dtype dtype;        /* LB_NPY_F32 or LB_NPY_F16 */
+    lb_qformat format;         /* the rows' format (io/quant.h): LB_Q_F32 (default), F16,
+                                  BF16, INT8, UBINARY, BINARY */
+    const char *calibration;   /* LB_Q_INT8: a float32/float16 .npy whose per-dimension
+                                  min/max are the ranges; NULL: the first window's rows (a
+                                  folder records them in its manifest and a resume reuses
+                                  them; shards need this file, so that they share ranges) */
     int tok_threads;           /* tokenizer threads; 0 = cores - 1 (at least 1) */
     size_t window;             /* lines per window; 0 = the engine's window (default) */
     size_t window_bytes;       /* text bytes per window (default 64 MiB, >= 2 × LINE_CAP) */
@@ -96,7 +102,7 @@ typedef struct lb_pipe_options {
     double progress_interval;
 } lb_pipe_options;
 
-/* Defaults: f32, tok_threads 0, window 0 (the engine's), window_bytes LB_WINDOW_BYTES,
+/* Defaults: format f32, no calibration, tok_threads 0, window 0 (the engine's), window_bytes LB_WINDOW_BYTES,
  * part_rows 1,000,000, no shard, progress every 0.5 s. The token budget and max_length are
  * the engine's (lb_engine_options). */
 lb_pipe_options lb_pipe_default_options(void);

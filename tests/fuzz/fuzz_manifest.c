@@ -61,6 +61,7 @@ static void check_round_trip(const lb_manifest *m) {
     }
     FUZZ_CHECK(r.format == m->format && same_str(r.model, m->model) && r.dim == m->dim);
     FUZZ_CHECK(r.max_length == m->max_length && r.dtype == m->dtype);
+    FUZZ_CHECK(r.qformat == m->qformat && lb_qcalib_same(&r.calib, &m->calib));
     FUZZ_CHECK(r.part_rows == m->part_rows && same_str(r.input_path, m->input_path));
     FUZZ_CHECK(r.input_size == m->input_size && strcmp(r.fingerprint, m->fingerprint) == 0);
     FUZZ_CHECK(r.shard_index == m->shard_index && r.shard_count == m->shard_count);

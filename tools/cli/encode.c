@@ -23,7 +23,7 @@ static const char USAGE_ENCODE[] =
     "             updated atomically after each part. Rerunning the same command on an\n"
     "             incomplete folder resumes after its last complete part (the input is checked:\n"
     "             size + fingerprint, the bytes under every kept part by their sha256, and\n"
-    "             model, dim, dtype, part rows, shard); the result is\n"
+    "             model, dim, format and int8 ranges, part rows, shard); the result is\n"
     "             byte-identical to an uninterrupted run. SIGINT/SIGTERM stop cleanly.\n"
     "\n"
     "  -m, --model DIR         sentence-transformers model folder (required)\n"
@@ -38,7 +38,16 @@ static const char USAGE_ENCODE[] =
     "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default)\n"
     "      --window N          lines sorted by length together (default 32768)\n"
     "      --part-rows N       rows per part file in folder mode (default 1000000)\n"
-    "      --format F          f32 | f16 (float16, round to nearest even; default f32)\n"
+    "      --format F          f32 (default) | f16 | bf16 (float16 / bfloat16, round to\n"
+    "                          nearest even; bf16 is stored as '<u2' bits) | int8 (per-\n"
+    "                          dimension ranges, see --calibration) | ubinary | binary (sign\n"
+    "                          bits, 8 a byte: numpy.packbits(x > 0), binary = ubinary - 128\n"
+    "                          as int8); README \"Output formats\". Mining reads f32/f16/bf16\n"
+    "      --calibration EMB.npy\n"
+    "                          int8: the ranges are the per-dimension min and max of these\n"
+    "                          float32/float16 embeddings (as sentence-transformers'\n"
+    "                          calibration_embeddings); default: of the first window's rows,\n"
+    "                          recorded in a folder's manifest. Required with --shard\n"
     "      --shard K/N|auto    encode shard K (0-based) of N byte ranges cut at line starts,\n"
     "                          into OUT/shard-KKKKK-of-NNNNN/ (folder output only); 'auto' or\n"
     "                          nothing under mpirun: K/N from OMPI_COMM_WORLD_RANK/SIZE or\n"
@@ -65,8 +74,21 @@ enum {
     OPT_SHARD,
     OPT_TSV_COLUMN,
     OPT_JSONL_FIELD,
-    OPT_ON_BAD_RECORD
+    OPT_ON_BAD_RECORD,
+    OPT_CALIBRATION
 };
+
+/* --format's names and the summary's, by labse_dtype value. */
+static const char *const k_formats[][2] = {{"f32", "float32"}, {"f16", "float16"},
+                                           {"bf16", "bfloat16"}, {"int8", "int8"},
+                                           {"ubinary", "ubinary"}, {"binary", "binary"}};
+
+/* The labse_dtype value of a --format name (short or long), or -1. */
+static int format_index(const char *s) {
+    for (int i = 0; i < (int)(sizeof k_formats / sizeof k_formats[0]); i++)
+        if (strcmp(s, k_formats[i][0]) == 0 || strcmp(s, k_formats[i][1]) == 0) return i;
+    return -1;
+}
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -127,6 +149,7 @@ int cmd_encode(int argc, char **argv) {
         {"tsv-column", required_argument, NULL, OPT_TSV_COLUMN},
         {"jsonl-field", required_argument, NULL, OPT_JSONL_FIELD},
         {"on-bad-record", required_argument, NULL, OPT_ON_BAD_RECORD},
+        {"calibration", required_argument, NULL, OPT_CALIBRATION},
         {NULL, 0, NULL, 0},
     };
     cli_getopt g;
@@ -155,14 +178,16 @@ int cmd_encode(int argc, char **argv) {
             if (!parse_i64("--part-rows", optarg, 1, INT64_C(1) << 40, &v)) return EXIT_USAGE;
             fo.part_rows = (uint64_t)v;
             break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "f32") == 0 || strcmp(optarg, "float32") == 0)
-                fo.dtype = LABSE_DTYPE_F32;
-            else if (strcmp(optarg, "f16") == 0 || strcmp(optarg, "float16") == 0)
-                fo.dtype = LABSE_DTYPE_F16;
-            else
-                return usage_error("encode", "--format: '%s' is not f32 or f16", optarg);
+        case OPT_FORMAT: {
+            int f = format_index(optarg);
+            if (f < 0)
+                return usage_error("encode",
+                                   "--format: '%s' is not f32, f16, bf16, int8, ubinary or binary",
+                                   optarg);
+            fo.dtype = (labse_dtype)f;
             break;
+        }
+        case OPT_CALIBRATION: fo.calibration = optarg; break;
         case OPT_SHARD: shard = optarg; break;
         case OPT_TSV_COLUMN:
             if (!parse_int("--tsv-column", optarg, 1, 1000000, &fo.tsv_column)) return EXIT_USAGE;
@@ -221,6 +246,12 @@ int cmd_encode(int argc, char **argv) {
     }
     if (n > 1 && !dir)
         return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
+    if (fo.calibration && fo.dtype != LABSE_DTYPE_INT8)
+        return usage_error("encode", "--calibration is for --format int8");
+    if (n > 1 && fo.dtype == LABSE_DTYPE_INT8 && !fo.calibration)
+        return usage_error("encode",
+                           "--format int8 with shards needs --calibration EMB.npy, so that every "
+                           "shard quantises with the same ranges");
 
     fo.shard_index = k;
     fo.shard_count = n;
@@ -293,7 +324,7 @@ int cmd_encode(int argc, char **argv) {
                    secs > 0 ? (double)st.lines / secs : 0.0,
                    secs > 0 ? (double)st.tokens / secs : 0.0, st.tok_threads, st.tok_cpu_seconds,
                    st.encode_seconds, st.wait_seconds, st.lines_resumed, st.output,
-                   fo.dtype == LABSE_DTYPE_F16 ? "float16" : "float32");
+                   k_formats[fo.dtype][1]);
             if (st.device_span_seconds > 0) {
                 labse_model_info mi;
                 labse_model_get_info(m, &mi);
