@@ -374,8 +374,8 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
 
 /*
  * Many files in one run (issue 12 §2; README, "Many files"): embed every line of each input
- * of inputs[n] (n >= 1, in this order) into the folder `output` (it must name a folder: the
- * name ends in '/' or is an existing folder not named *.npy):
+ * of inputs[n] (n >= 1, in this order) into the folder `output` (made if missing; any name
+ * but one ending in ".npy", which is refused):
  *   OUT/files.json                   the list: input paths, derived folder names and sizes,
  *                                    in order (the same bytes from every task)
  *   OUT/NAME/                        one input's part files + manifest.json, as

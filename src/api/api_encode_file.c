@@ -87,11 +87,13 @@ static labse_status encode_any(const labse_model *m, const char *input,
                           fo.shard_index, fo.shard_count);
         po.shard_index = fo.shard_index;
         po.shard_count = fo.shard_count;
-        if (!po.output_dir)
+        size_t ol = strlen(output); /* a list writes a folder: only *.npy is refused */
+        if (!po.output_dir && ol >= 4 && strcmp(output + ol - 4, ".npy") == 0)
             return lb_err(err, LABSE_E_INVALID,
                           "%s: a list of inputs needs a folder output (OUT/): each input gets "
                           "its own subfolder; join them with labse merge --npy OUT.npy OUT/",
                           output);
+        po.output_dir = 1;
         for (size_t i = 0; i < n; i++)
             if (!inputs[i])
                 return lb_err(err, LABSE_E_INVALID, "labse_encode_files: input %zu is NULL",

@@ -57,7 +57,8 @@ static const char USAGE_ENCODE[] =
     "                          or encode it as an empty line and count it\n"
     "  -q, --quiet             no progress line, no summary on stderr\n"
     "\n"
-    "Many files (--input repeated, or --input-list): a folder output only. DIR/files.json\n"
+    "Many files (--input repeated, or --input-list): the output is a folder (DIR or DIR/; a\n"
+    "name ending in .npy is refused). DIR/files.json\n"
     "records the list in order; each input gets DIR/NAME/ (parts + manifest.json, resumed\n"
     "per input), NAME being its path with '/' as \"__\" and other bytes than A-Za-z0-9._+-\n"
     "(and a leading '.') as '_'; two inputs with one NAME are refused. --shard K/N deals\n"
@@ -257,6 +258,8 @@ int cmd_encode(int argc, char **argv) {
     }
     if (n > 1 && !dir)
         return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
+    size_t olen = strlen(output); /* a list writes a folder: only *.npy is refused */
+    if (many && !dir && !(olen >= 4 && strcmp(output + olen - 4, ".npy") == 0)) dir = 1;
     if (many && !dir)
         return usage_error("encode",
                            "several inputs need a folder output (OUT/): each input gets its own "
