@@ -33,14 +33,6 @@
 static const char *g_model_dir;
 static char g_tmp[256];
 
-/* The data of a version-1 .npy (header length at bytes 8..9). */
-static const char *npy_data(const char *b, size_t len, size_t *data_len) {
-    assert_true(len >= 10 && memcmp(b, "\x93NUMPY\x01\x00", 8) == 0);
-    size_t h = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
-    *data_len = len - 10 - h;
-    return b + 10 + h;
-}
-
 static void test_names_and_list(void **state) {
     (void)state;
     char n[LB_FILES_NAME_MAX + 1];
@@ -192,7 +184,7 @@ static void test_encode_files(void **state) {
         assert_int_equal(labse_encode_file(m, in[i], o, &fo, NULL, &err), LABSE_OK);
         size_t l, dl;
         char *b = tf_read_all(o, &l);
-        const char *d = npy_data(b, l, &dl);
+        const char *d = tf_npy_data(b, l, &dl);
         ref = realloc(ref, ref_len + dl + 1);
         memcpy(ref + ref_len, d, dl);
         ref_len += dl;
@@ -241,7 +233,7 @@ static void test_encode_files(void **state) {
     assert_int_equal(rows, 850);
     size_t l, dl;
     char *b = tf_read_all(npy, &l);
-    const char *d = npy_data(b, l, &dl);
+    const char *d = tf_npy_data(b, l, &dl);
     assert_int_equal(dl, ref_len);
     assert_memory_equal(d, ref, dl);
 
@@ -276,7 +268,7 @@ static void test_encode_files(void **state) {
     assert_int_equal(st.lines_resumed + st.lines, 850);
     assert_int_equal(labse_merge(NULL, (const char *[]){out2}, 1, npy2, &rows, &err), LABSE_OK);
     b = tf_read_all(npy2, &l);
-    d = npy_data(b, l, &dl);
+    d = tf_npy_data(b, l, &dl);
     assert_int_equal(dl, ref_len);
     assert_memory_equal(d, ref, dl);
     free(b);

@@ -215,63 +215,40 @@ static char *record_text(const lb_files *f) {
     return t;
 }
 
-/* Read all of path into a heap NUL-terminated buffer. NULL with errno set on failure. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, nc);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, 4096, fp);
-        n += r;
-        if (r < 4096) break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        errno = EIO;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+/* 1 when a and b list the same inputs (paths, names, sizes) in the same order. */
+static int same_list(const lb_files *a, const lb_files *b) {
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->paths[i], b->paths[i]) != 0 || strcmp(a->names[i], b->names[i]) != 0 ||
+            a->sizes[i] != b->sizes[i])
+            return 0;
+    return 1;
 }
 
 labse_status lb_files_record_write(const char *dir, const lb_files *f, labse_error *err) {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, LB_FILES_RECORD) >= sizeof path)
         return lb_err(err, LABSE_E_INVALID, "%s: name too long", dir);
+    lb_files old;
+    int absent = 0;
+    labse_status s = lb_files_record_read(dir, &old, &absent, err);
+    if (s == LABSE_OK) {
+        int same = same_list(&old, f);
+        lb_files_free(&old);
+        if (!same)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s lists other inputs (or other sizes) than this run: the folder "
+                          "belongs to another list; give another output folder",
+                          path);
+        return LABSE_OK;
+    }
+    if (!absent) return s; /* unreadable or not a list: never overwritten */
+    lb_err_clear(err);
     char *text = record_text(f);
     if (!text) return lb_err(err, LABSE_E_NOMEM, "%s: out of memory", path);
-    size_t tl = strlen(text), ol = 0;
-    char *old = slurp(path, &ol);
-    labse_status s = LABSE_OK;
-    if (old) {
-        if (ol != tl || memcmp(old, text, tl) != 0)
-            s = lb_err(err, LABSE_E_INVALID,
-                       "%s lists other inputs (or other sizes) than this run: the folder belongs "
-                       "to another list; give another output folder",
-                       path);
-        free(old);
-        free(text);
-        return s;
-    }
     lb_afile *af = NULL;
     s = lb_afile_open(path, &af, err);
-    if (s == LABSE_OK) s = lb_afile_write(af, text, tl, err);
+    if (s == LABSE_OK) s = lb_afile_write(af, text, strlen(text), err);
     if (s == LABSE_OK)
         s = lb_afile_commit(af, err);
     else
@@ -289,20 +266,13 @@ int lb_files_is_output(const char *dir) {
 
 labse_status lb_files_record_read(const char *dir, lb_files *f, int *absent, labse_error *err) {
     memset(f, 0, sizeof *f);
-    if (absent) *absent = 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, LB_FILES_RECORD);
-    size_t len = 0;
-    char *text = slurp(path, &len);
-    if (!text) {
-        if (absent && errno == ENOENT) *absent = 1;
-        return lb_err(err, LABSE_E_IO, "%s: cannot read: %s", path, strerror(errno));
-    }
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
+    cJSON *root = NULL;
+    labse_status s = lb_json_read(path, &root, absent, err);
+    if (s != LABSE_OK) return s;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "files");
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
-    labse_status s = LABSE_OK;
     int n = cJSON_GetArraySize(arr);
     if (!cJSON_IsArray(arr) || n < 1 || !cJSON_IsNumber(fmt) || fmt->valuedouble != 1) {
         s = lb_err(err, LABSE_E_FORMAT, "%s: not a list of inputs (format 1, \"files\")", path);

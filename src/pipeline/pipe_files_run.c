@@ -6,15 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "pipeline/pipe_internal.h"
-
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* The task's progress, made from one piece's: what the earlier pieces did plus this one. */
 typedef struct files_progress {
@@ -23,7 +16,8 @@ typedef struct files_progress {
     uint64_t bytes_total;      /* sizes of every piece of the task */
     uint64_t piece_bytes;      /* this piece's size */
     uint64_t lines_before, run_lines_before, tokens_before;
-    double t0;
+    double seconds_before;     /* wall time of the pieces finished (the gaps between them,
+                                  a manifest check each, are not counted) */
 } files_progress;
 
 static void on_piece_progress(const lb_pipe_progress *p, void *user) {
@@ -40,7 +34,7 @@ static void on_piece_progress(const lb_pipe_progress *p, void *user) {
         in = (uint64_t)((double)fp->piece_bytes * ((double)p->bytes_done / (double)p->bytes_total));
     q.bytes_done = fp->bytes_before + in;
     q.bytes_total = fp->bytes_total;
-    q.seconds = mono_now() - fp->t0;
+    q.seconds = fp->seconds_before + p->seconds;
     fp->o->progress(&q, fp->o->user);
 }
 
@@ -76,7 +70,6 @@ static void add_stats(lb_pipe_stats *t, const lb_pipe_stats *r) {
 
 labse_status lb_files_run(const lb_engine *e, const lb_backend *be, const lb_files *f,
                           const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err) {
-    double t0 = mono_now();
     memset(st, 0, sizeof *st);
     if (!o->output_dir)
         return lb_err(err, LABSE_E_INVALID,
@@ -95,7 +88,6 @@ labse_status lb_files_run(const lb_engine *e, const lb_backend *be, const lb_fil
     files_progress fp;
     memset(&fp, 0, sizeof fp);
     fp.o = o;
-    fp.t0 = t0;
     for (size_t i = 0; i < np; i++)
         if (pieces[i].task == o->shard_index) fp.bytes_total += pieces[i].bytes;
     int all_complete = 1;
@@ -126,6 +118,7 @@ labse_status lb_files_run(const lb_engine *e, const lb_backend *be, const lb_fil
         fp.lines_before += rs.lines_resumed + rs.lines;
         fp.run_lines_before += rs.lines;
         fp.tokens_before += rs.tokens;
+        fp.seconds_before += rs.seconds;
         all_complete &= rs.already_complete;
         if (rs.stopped) {
             st->stopped = 1;
@@ -139,11 +132,11 @@ labse_status lb_files_run(const lb_engine *e, const lb_backend *be, const lb_fil
         q.run_lines = fp.run_lines_before;
         q.tokens = fp.tokens_before;
         q.bytes_done = q.bytes_total = fp.bytes_total;
-        q.seconds = mono_now() - t0;
+        q.seconds = fp.seconds_before;
         o->progress(&q, o->user);
     }
     free(pieces);
     st->already_complete = s == LABSE_OK && !st->stopped && all_complete;
-    st->seconds = mono_now() - t0;
+    st->seconds = fp.seconds_before; /* the runs' wall times, summed */
     return s;
 }
