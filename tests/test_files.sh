@@ -4,8 +4,9 @@
 #   - one run over 5 inputs (plain, .gz, empty, one in a subfolder, a big one that --shard
 #     cuts) == the per-file single runs, row for row (byte-identical);
 #   - --input repeated == --input-list (blank lines and CRLF in the list);
-#   - --shard K/3 tasks: each writes only its own folders, the big input is cut into byte
-#     ranges; the tasks + merge == the single run;
+#   - --shard K/3 tasks (K given, from OMPI_* with --shard auto, from PMI_* alone): each
+#     writes only its own folders, the big input is cut into byte ranges; the tasks + merge ==
+#     the single run;
 #   - merge refuses a missing input (a task not run) and an incomplete one, naming it;
 #   - kill -9 mid-list + rerun == an undisturbed run, the complete inputs kept;
 #   - name collisions, a .npy output of several inputs, stdin in a list, another list in the
@@ -78,11 +79,15 @@ echo "# --shard K/3: whole inputs dealt, the big one cut; tasks + merge == the s
 check "task 0: rc 0" test $? -eq 0
 n0=$(find sh -name manifest.json | wc -l)
 check "task 0 wrote only its folders ($n0 manifests of the 7 pieces)" test "$n0" -ge 1 -a "$n0" -lt 7
-"$LABSE" "${E[@]}" --input-list list.txt --output sh/ --shard 1/3 "${OPTS[@]}"
+# task 1 as an MPI launcher starts it: the task from the environment (--shard auto)
+OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_SIZE=3 "$LABSE" "${E[@]}" --input-list list.txt --output sh \
+    --shard auto "${OPTS[@]}"
+check "task 1 from OMPI_COMM_WORLD_RANK/SIZE (--shard auto): rc 0" test $? -eq 0
 "$LABSE" merge -q --npy sh.npy sh 2>err; rc=$?
 check "merge with task 2 not run: refused (rc $rc), names a missing input" \
     test "$rc" -ne 0 -a ! -e sh.npy -a -n "$(grep 'is missing' err)"
-"$LABSE" "${E[@]}" --input-list list.txt --output sh/ --shard 2/3 "${OPTS[@]}"
+# task 2 under a launcher, without --shard (output named without '/': a list's is a folder)
+PMI_RANK=2 PMI_SIZE=3 "$LABSE" "${E[@]}" --input-list list.txt --output sh "${OPTS[@]}"
 check "the big input is cut in byte ranges (3 shard folders)" \
     test "$(ls -d sh/in__big.txt/shard-*-of-00003 | wc -l)" -eq 3
 check "small inputs stay whole" test -f sh/in__a.txt/manifest.json -a -f sh/in__empty.txt/manifest.json

@@ -46,8 +46,9 @@ typedef void (*lb_emb_gen_fn)(void *ctx, uint64_t row0, size_t n, size_t dim, fl
 labse_status lb_emb_open(const char *path, lb_emb **out, labse_error *err);
 
 /*
- * Open the part folders dirs[n] (n >= 1, each as lb_emb_open opens a folder) as one matrix,
- * their rows one after the other in this order (a many-files output: pipeline.h
+ * Open the part folders dirs[n] (n >= 1, each as lb_emb_open opens a folder, except that its
+ * first part may start at any line: a shard's folder) as one matrix, their rows one after the
+ * other in this order (a many-files output: pipeline.h
  * lb_files_collect gives the folders). All must share dim. `name` (copied) is used in
  * messages. Errors as lb_emb_open, plus LABSE_E_FORMAT when the dims differ.
  */

@@ -232,6 +232,8 @@ int cmd_encode(int argc, char **argv) {
 
     /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
     int dir = labse_output_is_folder(output);
+    size_t olen = strlen(output); /* a list writes a folder: only *.npy is refused */
+    if (many && !dir && !(olen >= 4 && strcmp(output + olen - 4, ".npy") == 0)) dir = 1;
     /* Shard: explicit, auto, or implied by an MPI launcher with several ranks. */
     int k = 0, n = 1, rank, size;
     if (shard && strcmp(shard, "auto") == 0) {
@@ -258,8 +260,6 @@ int cmd_encode(int argc, char **argv) {
     }
     if (n > 1 && !dir)
         return usage_error("encode", "--shard needs a folder output (OUT/ or an existing folder)");
-    size_t olen = strlen(output); /* a list writes a folder: only *.npy is refused */
-    if (many && !dir && !(olen >= 4 && strcmp(output + olen - 4, ".npy") == 0)) dir = 1;
     if (many && !dir)
         return usage_error("encode",
                            "several inputs need a folder output (OUT/): each input gets its own "
