@@ -388,6 +388,43 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
                                const labse_file_options *opt, labse_file_stats *st,
                                labse_error *err);
 
+/*
+ * Many files in one run (issue 12 §2; README, "Many files"): embed every line of each input
+ * of inputs[n] (n >= 1, in this order) into the folder `output` (made if missing; any name
+ * but one ending in ".npy", which is refused):
+ *   OUT/files.json                   the list: input paths, derived folder names and sizes,
+ *                                    in order (the same bytes from every task)
+ *   OUT/NAME/                        one input's part files + manifest.json, as
+ *                                    labse_encode_file writes a folder
+ *   OUT/NAME/shard-JJJJJ-of-MMMMM/   with shard_count N > 1, an input bigger than total/N
+ *                                    bytes is cut into M byte ranges; others stay whole
+ * NAME is the input's path with its '/'-separated components joined by "__" and bytes outside
+ * [A-Za-z0-9._+-] (and a leading '.') replaced by '_'; two inputs with one NAME are refused
+ * (LABSE_E_INVALID naming both). opt->shard_index/shard_count deal whole inputs (and ranges of
+ * huge ones) to N tasks with balanced bytes, the same plan in every task (from the list and
+ * the file sizes); a task writes only the folders it owns. Each folder resumes as
+ * labse_encode_file's does; an existing files.json of another list is refused. Rows of the
+ * whole (labse_merge of OUT alone, labse_embeddings_open of OUT): the list's order. The other
+ * options, the progress callback (bytes over all the task's inputs, lines_total 0) and st
+ * (sums; output = OUT) as labse_encode_file. Errors as labse_encode_file, plus
+ * LABSE_E_INVALID for a file output, stdin ("-") or a NULL path in the list.
+ * Thread-safety: as labse_encode_file.
+ */
+labse_status labse_encode_files(const labse_model *m, const char *const *inputs, size_t n,
+                                const char *output, const labse_file_options *opt,
+                                labse_file_stats *st, labse_error *err);
+
+/*
+ * The inputs named in the list file `list_path` (`labse encode --input-list`): one path a
+ * line; '\n' ends a line and one '\r' before it is dropped; lines that are empty or only
+ * blanks and tabs are skipped; every other line is a path as written (relative to the current
+ * directory). *paths: a labse_free'd array of *n labse_free'd strings (free each, then the
+ * array). Errors: LABSE_E_IO, LABSE_E_INVALID (no path, a NUL byte), LABSE_E_NOMEM.
+ * Thread-safety: reentrant.
+ */
+labse_status labse_read_input_list(const char *list_path, char ***paths, size_t *n,
+                                   labse_error *err);
+
 typedef enum labse_margin {
     LABSE_MARGIN_RATIO = 0,     /* cos(x,y) / b */
     LABSE_MARGIN_DISTANCE = 1,  /* cos(x,y) - b */
@@ -522,9 +559,11 @@ void labse_text_free(labse_text *t);
 typedef struct labse_embeddings labse_embeddings;
 
 /*
- * Open `path`: a .npy file ('<f4', '<f2' or '<u2' = bfloat16 bits, 2-D, C order) or a
- * folder holding the manifest.json of `labse encode` (parts in order, contiguous, each
- * checked for its exact size). The name (labse_embeddings_name) is `path`.
+ * Open `path`: a .npy file ('<f4', '<f2' or '<u2' = bfloat16 bits, 2-D, C order), a folder
+ * holding the manifest.json of `labse encode` (parts in order, contiguous, each checked for
+ * its exact size), or a many-files output of labse_encode_files (a folder holding files.json:
+ * every input present and complete, rows in the list's order, as labse_merge joins them). The
+ * name (labse_embeddings_name) is `path`.
  *   out  receives the matrix (caller frees with labse_embeddings_free()). Untouched on failure.
  * Errors: LABSE_E_IO (open/map), LABSE_E_FORMAT (bad header, size or manifest, not 2-D, too
  * many rows, dim 0), LABSE_E_UNSUPPORTED (int8/uint8 rows: a quantised output of labse
@@ -654,6 +693,10 @@ labse_status labse_write_pairs_tsv(const char *path, const labse_pair *pairs, si
  * contiguous byte and line ranges, and, when the
  * input file is at its recorded path (with its recorded size), unless its bytes under every
  * part still hash to the part's input_sha256 (skipped when the input is absent).
+ * A many-files output (a folder holding files.json, labse_encode_files) is given alone (n = 1)
+ * with npy_path and out_dir NULL: its rows are concatenated in the list's order, each input's
+ * shard folders checked as above; refused (LABSE_E_INVALID naming the input and its folder)
+ * unless every input of the list is present and complete.
  * Errors: LABSE_E_INVALID (NULL/empty arguments, shards that do not fit together; the message
  * says why), LABSE_E_IO, LABSE_E_FORMAT (a damaged shard), LABSE_E_NOMEM.
  * Thread-safety: reentrant for distinct outputs.

@@ -4,3 +4,9 @@
 #                       retrieval; errors (unit, tiny-bert)
 labse_add_test(test_api_file_mine SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_api_file_mine.c
   LABELS unit ARGS ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert $<TARGET_FILE:labse>)
+
+# test_api_files  many files (issue 12 §2): names, list file, the shard plan; labse_encode_files
+#                 2 tasks + labse_merge == labse_encode_file per input; embeddings of the
+#                 folder; stop + resume; refusals (unit, tiny-bert; ~2 s)
+labse_add_test(test_api_files SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_api_files.c
+  LABELS unit ARGS ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)

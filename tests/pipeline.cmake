@@ -40,3 +40,10 @@ set_tests_properties(output_formats_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE
 # test_quant: io/quant.h edge cases (saturation, step 0, float16 steps, sign bits, bf16 ties,
 # calibration files, the manifest's ranges bit for bit).
 labse_add_test(test_quant SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_quant.c LABELS unit)
+# test_files.sh LABSE MODEL_DIR: many files in one run (issue 12 §2): a list == the single
+# runs, --shard K/3 + merge == one run, refusals, kill -9 mid-list + resume, mine over the
+# folder. ~10 s on a loaded 2-core machine.
+add_test(NAME files_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_files.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
+set_tests_properties(files_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)

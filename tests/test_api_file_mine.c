@@ -39,14 +39,6 @@
 static const char *g_model_dir, *g_cli;
 static char g_tmp[256];
 
-/* The data of a version-1 .npy (header length at bytes 8..9). */
-static const char *npy_data(const char *b, size_t len, size_t *data_len) {
-    assert_true(len >= 10 && memcmp(b, "\x93NUMPY\x01\x00", 8) == 0);
-    size_t h = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
-    *data_len = len - 10 - h;
-    return b + 10 + h;
-}
-
 static void write_npy_f32(const char *path, const float *x, size_t rows, size_t dim) {
     char hdr[128];
     int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
@@ -114,7 +106,7 @@ static void test_encode_file_equals_encode(void **state) {
     size_t flen, dlen;
     char *file = tf_read_all(out, &flen);
     assert_non_null(file);
-    const char *data = npy_data(file, flen, &dlen);
+    const char *data = tf_npy_data(file, flen, &dlen);
     assert_int_equal(dlen, n * (size_t)dim * sizeof(float));
     assert_memory_equal(data, ref, dlen);
     free(file);
@@ -122,7 +114,7 @@ static void test_encode_file_equals_encode(void **state) {
     fo.dtype = LABSE_DTYPE_F16;
     assert_int_equal(labse_encode_file(m, gold, out, &fo, NULL, &err), LABSE_OK);
     file = tf_read_all(out, &flen);
-    data = npy_data(file, flen, &dlen);
+    data = tf_npy_data(file, flen, &dlen);
     assert_int_equal(dlen, n * (size_t)dim * 2);
     for (size_t i = 0; i < n * (size_t)dim; i++) {
         uint16_t h;
@@ -162,7 +154,7 @@ static const char *encode_as(labse_model *m, const char *gold, const char *out, 
     size_t flen;
     *file = tf_read_all(out, &flen);
     assert_non_null(*file);
-    return npy_data(*file, flen, dlen);
+    return tf_npy_data(*file, flen, dlen);
 }
 
 /* sentence-transformers' int8 of x with the ranges lo/hi (float32), saturated. */

@@ -1,11 +1,13 @@
 /* test_files.h — whole-file helpers shared by the cmocka tests: read a file into memory and
- * write one, failing the test (cmocka asserts) on any I/O error. Include after <cmocka.h>.
+ * write one, find the data of a .npy; failing the test (cmocka asserts) on any error.
+ * Include after <cmocka.h>.
  * Header-only (static functions): each test program is one translation unit. */
 #ifndef LB_TEST_FILES_H
 #define LB_TEST_FILES_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The bytes of path, NUL-terminated (malloc'ed; the caller frees), *len without the NUL.
  * NULL when the file cannot be opened (a test may expect that). */
@@ -32,6 +34,15 @@ static inline void tf_write_file(const char *path, const void *data, size_t len)
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
+}
+
+/* The data of a version-1 .npy held in b[len] (the header length is at bytes 8..9):
+ * *data_len bytes from the returned pointer into b. */
+static inline const char *tf_npy_data(const char *b, size_t len, size_t *data_len) {
+    assert_true(len >= 10 && memcmp(b, "\x93NUMPY\x01\x00", 8) == 0);
+    size_t h = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
+    *data_len = len - 10 - h;
+    return b + 10 + h;
 }
 
 #endif

@@ -157,6 +157,9 @@ def _load() -> ctypes.CDLL:
     fn("labse_default_file_options", FileOptions)
     fn("labse_encode_file", c_int, c_void_p, c_char_p, c_char_p, P(FileOptions), P(FileStats),
        P(Error))
+    # many files (issue 12 §2): inputs is an array of char pointers
+    fn("labse_encode_files", c_int, c_void_p, P(c_char_p), c_size_t, c_char_p, P(FileOptions),
+       P(FileStats), P(Error))
     fn("labse_default_mine_options", MineOptions)
     fn("labse_mine", c_int, c_void_p, c_size_t, c_void_p, c_size_t, c_size_t, P(MineOptions),
        P(P(Pair)), P(c_size_t), P(Error))

@@ -340,7 +340,8 @@ class Model:
 
     # ---- encode_file ----------------------------------------------------------------------
 
-    def encode_file(self, input_path: Union[str, os.PathLike], output_path: Union[str, os.PathLike],
+    def encode_file(self, input_path: Union[str, os.PathLike, list, tuple],
+                    output_path: Union[str, os.PathLike],
                     dtype=np.float32, tok_threads: int = 0, part_rows: int = 1_000_000,
                     window: int | None = None, shard=None, tsv_column: int | None = None,
                     jsonl_field: str | None = None, on_bad_record: str = "error",
@@ -353,7 +354,11 @@ class Model:
         Args:
             input_path: the text, one sentence per line (``\\n``; a ``\\r`` before it is
                 dropped; an empty line gets its row; invalid UTF-8 is repaired); a gzip, zstd
-                or xz file (known by its first bytes) is decompressed on the fly.
+                or xz file (known by its first bytes) is decompressed on the fly. A list (or
+                tuple) of paths: many files (``labse encode --input A --input B ...``, README
+                "Many files"): output_path must be a folder; it gets ``files.json`` and one
+                subfolder per input, ``shard`` deals whole inputs to the tasks; join with
+                ``labse merge --npy OUT.npy OUT/`` or read it with ``labse.mine``.
             output_path: ``OUT.npy`` (one array (lines, dim), written atomically) or a folder
                 (a str ending in ``/``, or an existing folder not named ``*.npy``): part files
                 of ``part_rows`` rows + ``manifest.json``; an incomplete folder of the same
@@ -447,14 +452,25 @@ class Model:
         if on_bad_record not in ("error", "empty"):
             raise ValueError(f"labse: on_bad_record must be 'error' or 'empty', got {on_bad_record!r}")
         opt.on_bad_record = _lib.BAD_RECORD_EMPTY if on_bad_record == "empty" else _lib.BAD_RECORD_ERROR
-        inp, out = os.fspath(input_path), os.fspath(output_path)
-        if isinstance(inp, str) and inp == "-":
+        many = isinstance(input_path, (list, tuple))
+        inps = [os.fspath(p) for p in input_path] if many else [os.fspath(input_path)]
+        out = os.fspath(output_path)
+        if any(isinstance(p, str) and p == "-" for p in inps):
             raise ValueError("labse: encode_file reads a file, not '-' (stdin)")
+        if many and not inps:
+            raise ValueError("labse: encode_file got an empty list of inputs")
         st = _lib.FileStats()
         err = _lib.Error()
         with self._use(session=False):
-            rc = lib.labse_encode_file(self._m, os.fsencode(inp), os.fsencode(out),
-                                       ctypes.byref(opt), ctypes.byref(st), ctypes.byref(err))
+            if many:
+                arr = (ctypes.c_char_p * len(inps))(*[os.fsencode(p) for p in inps])
+                rc = lib.labse_encode_files(self._m, arr, len(inps), os.fsencode(out),
+                                            ctypes.byref(opt), ctypes.byref(st),
+                                            ctypes.byref(err))
+            else:
+                rc = lib.labse_encode_file(self._m, os.fsencode(inps[0]), os.fsencode(out),
+                                           ctypes.byref(opt), ctypes.byref(st),
+                                           ctypes.byref(err))
         if rc != _lib.OK:
             raise LabseError._from(rc, err)
         res = {name: getattr(st, name) for name, _ in _lib.FileStats._fields_

@@ -172,3 +172,36 @@ def test_mine_errors(mine_data):
     with pytest.raises(labse.LabseError) as e:
         labse.mine(bad, b)
     assert "zero norm" in str(e.value)
+
+
+def test_encode_file_many_equals_cli(cli, golden_sentences, tmp_path):
+    """A list of paths (issue 12 §2): the folder of `labse encode --input A --input B ...`,
+    byte for byte; its shards + merge == the CLI's merge; a .npy output is refused."""
+    lines = corpus(golden_sentences)
+    paths = [write_lines(tmp_path / "a.txt", lines), write_lines(tmp_path / "e.txt", []),
+             write_lines(tmp_path / "b.txt", lines * 4)]
+    inputs = [a for p in paths for a in ("--input", str(p))]
+    subprocess.run([cli, "encode", "-q", "--device", "cpu", "--threads", "1", "--part-rows", "30",
+                    "--model", str(TINY), *inputs, "--output", str(tmp_path / "cli") + "/"],
+                   check=True)
+    with labse.Model(TINY, device="cpu", threads=1) as m:
+        for k in range(2):
+            st = m.encode_file(paths, str(tmp_path / "lib") + "/", part_rows=30, shard=(k, 2))
+            assert st["output"] == str(tmp_path / "lib")
+        st = m.encode_file(tuple(paths), tmp_path / "one", part_rows=30)  # no shard
+        assert st["lines"] == 5 * len(lines)
+        with pytest.raises(labse.LabseError, match="folder output"):
+            m.encode_file(paths, tmp_path / "x.npy")
+    subprocess.run([cli, "merge", "-q", "--npy", str(tmp_path / "cli.npy"), str(tmp_path / "cli")],
+                   check=True)
+    subprocess.run([cli, "merge", "-q", "--npy", str(tmp_path / "lib.npy"), str(tmp_path / "lib")],
+                   check=True)
+    ref = np.load(tmp_path / "cli.npy")
+    assert ref.shape[0] == 5 * len(lines)
+    assert bitwise_equal(np.load(tmp_path / "lib.npy"), ref)
+    cli_files = sorted(p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*"))
+    one_files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*"))
+    assert cli_files == one_files
+    for p in cli_files:
+        if (tmp_path / "cli" / p).is_file():
+            assert (tmp_path / "one" / p).read_bytes() == (tmp_path / "cli" / p).read_bytes()

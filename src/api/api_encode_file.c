@@ -1,6 +1,7 @@
 /* api_encode_file.c — the public labse_encode_file: the streaming pipeline
  * (pipeline/pipeline.h) on the model's engine, the engine of `labse encode`, without printing;
- * and labse_free, for what the library hands back. */
+ * labse_encode_files and labse_read_input_list (many inputs: lb_files_run); and labse_free,
+ * for what the library hands back. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,13 @@ labse_file_options labse_default_file_options(void) {
 
 int labse_output_is_folder(const char *output) { return output && lb_pipe_output_is_dir(output); }
 
-labse_status labse_encode_file(const labse_model *m, const char *input, const char *output,
+/* labse_encode_file (input; inputs NULL) and labse_encode_files (inputs[n]; input NULL). */
+static labse_status encode_any(const labse_model *m, const char *input,
+                               const char *const *inputs, size_t n, const char *output,
                                const labse_file_options *opt, labse_file_stats *st,
                                labse_error *err) {
     lb_err_clear(err);
-    if (!m || !input || !output)
+    if (!m || (!input && !inputs) || !output)
         return lb_err(err, LABSE_E_INVALID, "labse_encode_file: NULL argument");
     labse_file_options fo = opt ? *opt : labse_default_file_options();
     const lb_engine *e = lb_model_engine(m);
@@ -52,6 +55,10 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         return lb_err(err, LABSE_E_INVALID,
                       "dtype int8 with shards needs calibration (an embeddings .npy), so that "
                       "every shard quantises with the same ranges");
+    if (fo.dtype == LABSE_DTYPE_INT8 && inputs && n > 1 && !fo.calibration)
+        return lb_err(err, LABSE_E_INVALID,
+                      "dtype int8 with several inputs needs calibration (an embeddings .npy): "
+                      "each input is its own run, and their rows must share one scale");
     po.calibration = fo.calibration;
     if (fo.tok_threads < 0 || fo.tok_threads > 4096)
         return lb_err(err, LABSE_E_INVALID, "tok_threads %d not in 0..4096", fo.tok_threads);
@@ -84,16 +91,43 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     po.jsonl_field = fo.jsonl_field;
     po.bad_record_empty = fo.on_bad_record == LABSE_BAD_RECORD_EMPTY;
     char outbuf[4096];
-    labse_status s = lb_pipe_set_output(&po, output, fo.shard_index, fo.shard_count, outbuf,
-                                        sizeof outbuf, err);
+    /* many inputs: the folder itself, the task in po.shard_*; the plan deals (lb_files_run) */
+    labse_status s = lb_pipe_set_output(&po, output, inputs ? 0 : fo.shard_index,
+                                        inputs ? 1 : fo.shard_count, outbuf, sizeof outbuf, err);
     if (s != LABSE_OK) return s;
+    lb_files f; /* many files (issue 12 §2) */
+    memset(&f, 0, sizeof f);
+    if (inputs) {
+        if (fo.shard_count < 1 || fo.shard_count > 1000000 || fo.shard_index < 0 ||
+            fo.shard_index >= fo.shard_count)
+            return lb_err(err, LABSE_E_INVALID, "shard %d/%d is not K/N with 0 <= K < N",
+                          fo.shard_index, fo.shard_count);
+        po.shard_index = fo.shard_index;
+        po.shard_count = fo.shard_count;
+        size_t ol = strlen(output); /* a list writes a folder: only *.npy is refused */
+        if (!po.output_dir && ol >= 4 && strcmp(output + ol - 4, ".npy") == 0)
+            return lb_err(err, LABSE_E_INVALID,
+                          "%s: a list of inputs needs a folder output (OUT/): each input gets "
+                          "its own subfolder; join them with labse merge --npy OUT.npy OUT/",
+                          output);
+        po.output_dir = 1;
+        for (size_t i = 0; i < n; i++)
+            if (!inputs[i])
+                return lb_err(err, LABSE_E_INVALID, "labse_encode_files: input %zu is NULL",
+                              i + 1);
+        if ((s = lb_files_make(inputs, n, &f, err)) != LABSE_OK) return s;
+    }
     lb_backend be;
     s = lb_engine_backend(e, LB_BACKEND_STREAM, &be, err);
-    if (s != LABSE_OK) return s;
+    if (s != LABSE_OK) {
+        lb_files_free(&f);
+        return s;
+    }
     lb_pipe_stats ps;
     memset(&ps, 0, sizeof ps);
-    s = lb_pipe_run(e, &be, &po, &ps, err);
+    s = inputs ? lb_files_run(e, &be, &f, &po, &ps, err) : lb_pipe_run(e, &be, &po, &ps, err);
     be.destroy(be.ctx);
+    lb_files_free(&f);
     if (s != LABSE_OK) return s;
     if (st) {
         memset(st, 0, sizeof *st);
@@ -121,6 +155,30 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         snprintf(st->output, sizeof st->output, "%s", po.output);
     }
     return LABSE_OK;
+}
+
+labse_status labse_encode_file(const labse_model *m, const char *input, const char *output,
+                               const labse_file_options *opt, labse_file_stats *st,
+                               labse_error *err) {
+    return encode_any(m, input, NULL, 0, output, opt, st, err);
+}
+
+labse_status labse_encode_files(const labse_model *m, const char *const *inputs, size_t n,
+                                const char *output, const labse_file_options *opt,
+                                labse_file_stats *st, labse_error *err) {
+    if (inputs && n == 0) {
+        lb_err_clear(err);
+        return lb_err(err, LABSE_E_INVALID, "labse_encode_files: no input");
+    }
+    return encode_any(m, NULL, inputs, n, output, opt, st, err);
+}
+
+labse_status labse_read_input_list(const char *list_path, char ***paths, size_t *n,
+                                   labse_error *err) {
+    lb_err_clear(err);
+    if (!list_path || !paths || !n)
+        return lb_err(err, LABSE_E_INVALID, "labse_read_input_list: NULL argument");
+    return lb_files_read_list(list_path, paths, n, err);
 }
 
 void labse_free(void *p) { free(p); }

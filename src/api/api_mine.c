@@ -10,6 +10,7 @@
 #include "mine/knn.h"
 #include "mine/margin.h"
 #include "mine/mine_emb.h"
+#include "pipeline/pipeline.h"
 
 struct labse_embeddings {
     lb_emb *e;
@@ -67,7 +68,20 @@ labse_status labse_embeddings_open(const char *path, labse_embeddings **out, lab
     lb_err_clear(err);
     if (!path || !out) return lb_err(err, LABSE_E_INVALID, "labse_embeddings_open: NULL argument");
     lb_emb *e = NULL;
-    labse_status s = lb_emb_open(path, &e, err);
+    labse_status s;
+    if (lb_files_is_output(path)) { /* a many-files output: its folders in list order */
+        char **dirs = NULL;
+        size_t n = 0;
+        uint64_t rows = 0;
+        s = lb_files_collect(path, 0, &dirs, &n, &rows, err);
+        if (s == LABSE_OK && n == 0)
+            s = lb_err(err, LABSE_E_FORMAT, "%s: no rows (every input is empty)", path);
+        if (s == LABSE_OK) s = lb_emb_open_folders(path, (const char *const *)dirs, n, &e, err);
+        for (size_t i = 0; i < n; i++) free(dirs[i]);
+        free(dirs);
+    } else {
+        s = lb_emb_open(path, &e, err);
+    }
     if (s != LABSE_OK) return s;
     return boxed(e, out, err);
 }

@@ -403,3 +403,7 @@ out:
     if (s != LABSE_OK) lb_manifest_free(m);
     return s;
 }
+
+labse_status lb_json_read(const char *path, struct cJSON **root, int *absent, labse_error *err) {
+    return load_json(path, root, absent, err);
+}

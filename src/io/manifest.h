@@ -97,4 +97,11 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
  */
 labse_status lb_manifest_read_parts(const char *dir, lb_manifest *m, labse_error *err);
 
+/* Read the JSON file `path` as the manifest readers do (EINTR retried): *root is the document
+ * (the caller cJSON_Deletes it), NULL when the text is not JSON. LABSE_E_IO when it cannot be
+ * opened or read (*absent, if not NULL, = 1 when it does not exist), LABSE_E_NOMEM.
+ * Reentrant. Also reads files.json of a many-files output (pipeline/pipe_files.c). */
+struct cJSON;
+labse_status lb_json_read(const char *path, struct cJSON **root, int *absent, labse_error *err);
+
 #endif

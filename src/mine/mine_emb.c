@@ -138,8 +138,9 @@ fail:
 
 /* Map the parts listed in dir/manifest.json (io/manifest.h, parts-listing reader): in
  * order, first_line = the rows before (no gap, no overlap), each (rows, dim) of the
- * manifest's dtype when it names one. Fills e->segs, e->n_segs, e->rows, e->dim. */
-static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) {
+ * manifest's dtype when it names one. any_start 1: the first part may start at any line (a
+ * shard's folder; rows are counted from it). Fills e->segs, e->n_segs, e->rows, e->dim. */
+static labse_status open_manifest(const char *dir, int any_start, lb_emb *e, labse_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     lb_manifest m;
@@ -161,7 +162,7 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
         goto done;
     }
     e->dim = (size_t)m.dim;
-    uint64_t next = 0;
+    uint64_t base = any_start ? m.parts[0].first_line : 0, next = base;
     for (size_t i = 0; i < n; i++) {
         const lb_manifest_part *p = &m.parts[i];
         uint64_t first = p->first_line, rows = p->rows;
@@ -178,7 +179,7 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
         s = map_npy(ppath, &e->segs[i], &info, err);
         if (s != LABSE_OK) goto done;
         e->n_segs = i + 1;
-        e->segs[i].first = first;
+        e->segs[i].first = first - base;
         if (info.rows != rows || (e->dim && info.cols != e->dim) ||
             (want_dt >= 0 && (int)info.dtype != want_dt)) {
             s = lb_err(err, LABSE_E_FORMAT,
@@ -191,7 +192,7 @@ static labse_status open_manifest(const char *dir, lb_emb *e, labse_error *err) 
         if (!e->dim) e->dim = info.cols;
         next += rows;
     }
-    e->rows = next;
+    e->rows = next - base;
 done:
     lb_manifest_free(&m);
     return s;
@@ -210,7 +211,7 @@ labse_status lb_emb_open(const char *path, lb_emb **out, labse_error *err) {
             s = lb_err(err, LABSE_E_IO, "%s: a directory without manifest.json", path);
             goto fail;
         }
-        s = open_manifest(path, e, err);
+        s = open_manifest(path, 0, e, err);
         if (s != LABSE_OK) goto fail;
     } else {
         e->segs = calloc(1, sizeof *e->segs);
@@ -239,6 +240,49 @@ labse_status lb_emb_open(const char *path, lb_emb **out, labse_error *err) {
 fail:
     lb_emb_free(e);
     return s;
+}
+
+labse_status lb_emb_open_folders(const char *name, const char *const *dirs, size_t n,
+                                 lb_emb **out, labse_error *err) {
+    if (!name || !dirs || n == 0 || !out)
+        return lb_err(err, LABSE_E_INVALID, "lb_emb_open_folders: bad argument");
+    lb_emb *e = emb_new(name);
+    if (!e) return lb_err(err, LABSE_E_NOMEM, "%s: out of memory", name);
+    labse_status s = LABSE_OK;
+    for (size_t i = 0; i < n && s == LABSE_OK; i++) {
+        lb_emb one;
+        memset(&one, 0, sizeof one);
+        s = open_manifest(dirs[i], 1, &one, err);
+        emb_seg *segs = s == LABSE_OK ? realloc(e->segs, (e->n_segs + one.n_segs) * sizeof *segs)
+                                      : NULL;
+        if (s == LABSE_OK && !segs) s = lb_err(err, LABSE_E_NOMEM, "%s: out of memory", name);
+        if (s == LABSE_OK && e->dim && one.dim != e->dim)
+            s = lb_err(err, LABSE_E_FORMAT, "%s: dim %zu, but %s has %zu", dirs[i], one.dim,
+                       dirs[0], e->dim);
+        if (segs) e->segs = segs;
+        if (s == LABSE_OK) { /* the segments move over, shifted by the rows before */
+            for (size_t k = 0; k < one.n_segs; k++) {
+                e->segs[e->n_segs] = one.segs[k];
+                e->segs[e->n_segs].first += e->rows;
+                e->n_segs++;
+            }
+            one.n_segs = 0;
+            e->rows += one.rows;
+            e->dim = one.dim;
+        }
+        for (size_t k = 0; k < one.n_segs; k++) /* what did not move */
+            if (one.segs[k].map) munmap(one.segs[k].map, one.segs[k].map_len);
+        free(one.segs);
+    }
+    if (s == LABSE_OK && e->rows > LB_EMB_MAX_ROWS)
+        s = lb_err(err, LABSE_E_FORMAT, "%s: %" PRIu64 " rows; at most %" PRIu64 " supported",
+                   name, e->rows, LB_EMB_MAX_ROWS);
+    if (s != LABSE_OK) {
+        lb_emb_free(e);
+        return s;
+    }
+    *out = e;
+    return LABSE_OK;
 }
 
 labse_status lb_emb_wrap(float *data, uint64_t rows, size_t dim, int take_ownership,

@@ -46,6 +46,16 @@ typedef void (*lb_emb_gen_fn)(void *ctx, uint64_t row0, size_t n, size_t dim, fl
  */
 labse_status lb_emb_open(const char *path, lb_emb **out, labse_error *err);
 
+/*
+ * Open the part folders dirs[n] (n >= 1, each as lb_emb_open opens a folder, except that its
+ * first part may start at any line: a shard's folder) as one matrix, their rows one after the
+ * other in this order (a many-files output: pipeline.h
+ * lb_files_collect gives the folders). All must share dim. `name` (copied) is used in
+ * messages. Errors as lb_emb_open, plus LABSE_E_FORMAT when the dims differ.
+ */
+labse_status lb_emb_open_folders(const char *name, const char *const *dirs, size_t n,
+                                 lb_emb **out, labse_error *err);
+
 /* Wrap rows * dim float32 values. take_ownership: 1 = lb_emb_free() frees data with free();
  * 0 = data must outlive the lb_emb. `name` (copied) is used in messages. */
 labse_status lb_emb_wrap(float *data, uint64_t rows, size_t dim, int take_ownership,

@@ -3,6 +3,8 @@
  *   pipe_tokpool.c  window slots, reader thread, tokenizer threads
  *   pack.c          windows, length bucketing, batch cutting, packing (pack.h)
  *   pipe_merge.c    `labse merge` (shard folders into one folder and/or one .npy)
+ *   pipe_files.c    many input files: folder names, the shard plan, files.json
+ *   pipe_files_run.c  encoding the list;  pipe_files_merge.c  collecting / joining it
  *   (output: io/npy.h lb_npys, io/manifest.h, over io/atomic_file.h)
  * Shared with the tests (tests/test_pipeline.c). Not part of the public API. */
 #ifndef LB_PIPE_INTERNAL_H
@@ -222,5 +224,26 @@ ssize_t lb_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* open(path, O_RDONLY | O_CLOEXEC), retried on EINTR. Returns the descriptor (caller closes)
  * or -1 with errno set. Reentrant. Defined in pipe_reader.c. */
 int lb_open_ro(const char *path);
+
+/* ==========================================================================================
+ * Merge (pipe_merge.c), shared with the many-files merge (pipe_files_merge.c)
+ * ========================================================================================== */
+
+/*
+ * Read and check the shard folders dirs[0..n) of one input as lb_pipe_merge does (complete,
+ * same input/model/dim/dtype/records/shard count N == n, each index once, contiguous bytes
+ * and lines covering the input, and - when check_input is 1 - the input bytes under every
+ * part when the input is at its path). ms[n] (zeroed by the caller) receives the manifests (the caller frees each with
+ * lb_manifest_free, also on failure); by_index[n]: by_index[k] = the i of shard k.
+ * *lines_out: total rows. Errors: LABSE_E_INVALID / LABSE_E_FORMAT / LABSE_E_IO naming the
+ * folder. Reentrant.
+ */
+labse_status lb_merge_check(const char *const *dirs, int n, int check_input, lb_manifest *ms,
+                            int *by_index, uint64_t *lines_out, labse_error *err);
+
+/* Append the rows of the part file `path` (part p of manifest m) to w, checking its header
+ * against the manifest and the file's sha256. Reentrant (w belongs to the caller). */
+labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
+                                  const lb_manifest *m, labse_error *err);
 
 #endif

@@ -41,8 +41,8 @@ static labse_status copy_file(const char *src, const char *dst, labse_error *err
     return s;
 }
 
-/* Append the rows of one part file to w, checking its header and sha256. */
-static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
+/* Append the rows of one part file to w, checking its header and sha256 (pipe_internal.h). */
+labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
                                 const lb_manifest *m, labse_error *err) {
     int fd = lb_open_ro(path);
     if (fd < 0) return lb_err(err, LABSE_E_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -101,21 +101,9 @@ static labse_status append_part(lb_npys *w, const char *path, const lb_manifest_
     return s;
 }
 
-labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
-                           const char *npy_path, uint64_t *rows_out, labse_error *err) {
-    lb_err_clear(err);
-    if (n < 1 || !dirs || (!out_dir && !npy_path))
-        return lb_err(err, LABSE_E_INVALID, "merge: nothing to merge or nowhere to write");
-    lb_manifest *ms = calloc((size_t)n, sizeof *ms);
-    int *by_index = malloc((size_t)n * sizeof *by_index);
-    lb_manifest out;
-    memset(&out, 0, sizeof out);
-    lb_npys *w = NULL;
+labse_status lb_merge_check(const char *const *dirs, int n, int check_input, lb_manifest *ms,
+                            int *by_index, uint64_t *lines_out, labse_error *err) {
     labse_status s = LABSE_OK;
-    if (!ms || !by_index) {
-        s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-        goto done;
-    }
     for (int i = 0; i < n; i++) by_index[i] = -1;
     for (int i = 0; i < n; i++) {
         if ((s = lb_manifest_read(dirs[i], &ms[i], NULL, err)) != LABSE_OK) goto done;
@@ -188,7 +176,7 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
     /* The input under every part, when it is where the shards read it (shards are often merged
      * on another machine, without the corpus: then the check is skipped, as documented). */
     struct stat isb;
-    if (m0->fingerprint[0] && stat(m0->input_path, &isb) == 0) {
+    if (check_input && m0->fingerprint[0] && stat(m0->input_path, &isb) == 0) {
         if ((uint64_t)isb.st_size != m0->input_size) {
             s = lb_err(err, LABSE_E_INVALID,
                        "%s: cannot merge: the input changed (%" PRIu64 " bytes when encoded, %"
@@ -203,6 +191,29 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         lb_range_hasher_free(h);
         if (s != LABSE_OK) goto done;
     }
+    *lines_out = line;
+done:
+    return s;
+}
+
+labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
+                           const char *npy_path, uint64_t *rows_out, labse_error *err) {
+    lb_err_clear(err);
+    if (n < 1 || !dirs || (!out_dir && !npy_path))
+        return lb_err(err, LABSE_E_INVALID, "merge: nothing to merge or nowhere to write");
+    lb_manifest *ms = calloc((size_t)n, sizeof *ms);
+    int *by_index = malloc((size_t)n * sizeof *by_index);
+    lb_manifest out;
+    memset(&out, 0, sizeof out);
+    lb_npys *w = NULL;
+    labse_status s = LABSE_OK;
+    uint64_t line = 0;
+    if (!ms || !by_index) {
+        s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((s = lb_merge_check(dirs, n, 1, ms, by_index, &line, err)) != LABSE_OK) goto done;
+    const lb_manifest *m0 = &ms[0];
     if (npy_path) {
         s = lb_npys_open(npy_path, m0->dtype, line, lb_qformat_cols(m0->qformat, (uint64_t)m0->dim),
                          &w, err);
@@ -256,7 +267,7 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         for (size_t j = 0; j < a->n_parts; j++) {
             char src[4096];
             snprintf(src, sizeof src, "%s/%s", dir, a->parts[j].file);
-            if (w && (s = append_part(w, src, &a->parts[j], a, err)) != LABSE_OK) goto done;
+            if (w && (s = lb_merge_append_part(w, src, &a->parts[j], a, err)) != LABSE_OK) goto done;
             if (out_dir) {
                 lb_manifest_part p = a->parts[j];
                 snprintf(p.file, sizeof p.file, "part-%05zu.npy", out.n_parts);

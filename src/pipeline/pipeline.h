@@ -179,4 +179,123 @@ labse_status lb_pipe_set_output(lb_pipe_options *o, const char *output, int shar
 labse_status lb_pipe_merge(const char *out_dir, const char *const *shard_dirs, int n,
                            const char *npy_path, uint64_t *rows_out, labse_error *err);
 
+/* ==========================================================================================
+ * Many input files (issue 12 §2; pipe_files.c, pipe_files_run.c, pipe_files_merge.c)
+ *
+ * Layout of a folder output OUT/ of a list of inputs (README, "Many files"):
+ *   OUT/files.json                  the list in order: {"format": 1, "files": [{"input":
+ *                                   PATH, "name": NAME, "size": BYTES}, ...]}; the same bytes
+ *                                   from every task (no shard, no time), refused when it
+ *                                   exists with other content
+ *   OUT/NAME/                       a whole input: part-*.npy + manifest.json (as one run)
+ *   OUT/NAME/shard-JJJJJ-of-MMMMM/  a huge input cut into M byte ranges by the plan
+ * NAME is derived from PATH (lb_files_name). Row order of the whole: the list's order, and
+ * inside an input its lines.
+ * ========================================================================================== */
+
+#define LB_FILES_RECORD "files.json"
+#define LB_FILES_NAME_MAX 240  /* bytes of a derived folder name */
+
+/* The list of inputs: paths as given, derived names, sizes on disk. */
+typedef struct lb_files {
+    size_t n;
+    char **paths;              /* heap, n */
+    char **names;              /* heap, n */
+    uint64_t *sizes;           /* heap, n: bytes as stored (compressed size when compressed) */
+} lb_files;
+
+/*
+ * The folder name of an input path, into out[LB_FILES_NAME_MAX + 1]: the path's components
+ * ('/'-separated; empty and "." ones dropped) joined by "__", every byte outside
+ * [A-Za-z0-9._+-] replaced by '_', a component's leading '.' by '_' (so ".." and hidden names
+ * stay visible). "data/en/a.txt.gz" -> "data__en__a.txt.gz", "/x/./b" -> "x__b",
+ * "../c" -> "_.__c". Returns 0, or -1 when the name is empty or over LB_FILES_NAME_MAX.
+ * Reentrant.
+ */
+int lb_files_name(const char *path, char *out);
+
+/*
+ * Make the list from paths[n] (n >= 1; copied): names derived, sizes from stat (each must be
+ * a regular file; "-" is refused). Errors: LABSE_E_INVALID (two inputs with one name, naming
+ * both; a name equal to files.json; stdin), LABSE_E_IO (cannot stat, not a regular file),
+ * LABSE_E_NOMEM. On failure *f is left empty. Reentrant.
+ */
+labse_status lb_files_make(const char *const *paths, size_t n, lb_files *f, labse_error *err);
+
+/* Free what f owns and zero it. NULL is a no-op. */
+void lb_files_free(lb_files *f);
+
+/*
+ * Read one path a line from `list_path` (a list file of --input-list): '\n' ends a line, one
+ * '\r' before it is dropped, lines empty or all blanks/tabs are skipped, the rest is the
+ * path as written (relative paths are relative to the current directory). *paths (heap array
+ * of heap strings, *n of them; free each and the array) Errors: LABSE_E_IO, LABSE_E_INVALID
+ * (no path in the list, a line with a NUL byte), LABSE_E_NOMEM. Reentrant.
+ */
+labse_status lb_files_read_list(const char *list_path, char ***paths, size_t *n,
+                                labse_error *err);
+
+/* Write dir/files.json for f (atomic), or check that the one there has the same bytes:
+ * LABSE_E_INVALID naming the folder when it lists other inputs. Reentrant. */
+labse_status lb_files_record_write(const char *dir, const lb_files *f, labse_error *err);
+
+/* Read dir/files.json into *f (paths, names, sizes; no stat). Errors: LABSE_E_IO (absent:
+ * *absent = 1 when not NULL), LABSE_E_FORMAT naming the file. Reentrant. */
+labse_status lb_files_record_read(const char *dir, lb_files *f, int *absent, labse_error *err);
+
+/* One piece of the plan: range `index` of `count` byte ranges of input `file` (count 1: the
+ * whole file), given to task `task`. */
+typedef struct lb_files_piece {
+    size_t file;
+    int index, count;
+    int task;
+    uint64_t bytes;            /* its share of the file's size: the dealing weight */
+} lb_files_piece;
+
+/*
+ * Deal the inputs to n_tasks tasks, deterministically from the list and the sizes only (every
+ * task computes the same plan). With T the total bytes and t = max(1, floor(T / n_tasks)), an
+ * input over t bytes is cut into count = min(n_tasks, ceil(size / t)) byte ranges (the shard
+ * rule of one input, lb_input_range_open); others are whole. The pieces are dealt largest
+ * first (ties: list order, then range index) each to the task with the fewest bytes so far
+ * (ties: the lowest task), then listed in list order. n_tasks == 1: every input whole, task 0.
+ * *pieces (heap; caller frees), *n_pieces. Errors: LABSE_E_INVALID, LABSE_E_NOMEM.
+ */
+labse_status lb_files_plan(const lb_files *f, int n_tasks, lb_files_piece **pieces,
+                           size_t *n_pieces, labse_error *err);
+
+/*
+ * Encode task o->shard_index of o->shard_count of the list f into the folder o->output (made
+ * if missing; o->output_dir must be 1): files.json, then every piece of the plan the task owns
+ * in list order, each through lb_pipe_run (resumed or skipped as one run is). o->input is
+ * ignored; o->progress sees the whole task: bytes_done / bytes_total over all its pieces (by
+ * size on disk), lines_done and tokens summed, lines_total 0. st sums the runs (output: the
+ * folder; already_complete when every piece was). Stops after the piece that saw should_stop.
+ * Thread-safety: as lb_pipe_run.
+ */
+labse_status lb_files_run(const lb_engine *e, const lb_backend *be, const lb_files *f,
+                          const lb_pipe_options *o, lb_pipe_stats *st, labse_error *err);
+
+/* 1 when dir holds files.json (a many-files output). */
+int lb_files_is_output(const char *dir);
+
+/*
+ * The complete run folders of the many-files output dir, in row order: for each input of
+ * files.json, DIR/NAME (a complete manifest) or its shard folders DIR/NAME/shard-*-of-M (all
+ * M, checked as lb_pipe_merge checks them); inputs without rows are skipped. Every input must
+ * be present and complete and all share model, dim, dtype, max_length and records; each
+ * manifest's input size must be files.json's. check_input 1: also re-hash the input bytes
+ * under every part when the input is at its recorded path (as lb_pipe_merge; mining passes 0).
+ * *folders (heap array of heap strings; free each and the array), *n, *rows (total, may be
+ * NULL). Errors: LABSE_E_INVALID naming the missing or incomplete input and its folder,
+ * LABSE_E_FORMAT, LABSE_E_IO, LABSE_E_NOMEM. Reentrant.
+ */
+labse_status lb_files_collect(const char *dir, int check_input, char ***folders, size_t *n,
+                              uint64_t *rows, labse_error *err);
+
+/* Concatenate every row of the many-files output dir (lb_files_collect's order and checks)
+ * into npy_path (atomic; each part's sha256 verified). *rows (may be NULL). Reentrant. */
+labse_status lb_files_merge_npy(const char *dir, const char *npy_path, uint64_t *rows,
+                                labse_error *err);
+
 #endif

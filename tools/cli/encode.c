@@ -7,6 +7,7 @@
 
 static const char USAGE_ENCODE[] =
     "usage: labse encode --model DIR --input FILE|- --output OUT.npy|DIR/ [options]\n"
+    "       labse encode --model DIR --input A --input B ... | --input-list LIST --output DIR/\n"
     "\n"
     "Embed every line of the input; row i of the output is line i. Lines end at '\\n'; a '\\r'\n"
     "before it is dropped; a last line without '\\n' counts; an empty line gets its row;\n"
@@ -27,7 +28,10 @@ static const char USAGE_ENCODE[] =
     "             byte-identical to an uninterrupted run. SIGINT/SIGTERM stop cleanly.\n"
     "\n"
     "  -m, --model DIR         sentence-transformers model folder (required)\n"
-    "  -i, --input FILE|-      input text, one sentence per line; '-' = stdin (required)\n"
+    "  -i, --input FILE|-      input text, one sentence per line; '-' = stdin (required);\n"
+    "                          given several times: many files (below)\n"
+    "      --input-list LIST   many files: LIST names one input a line (blank lines are\n"
+    "                          skipped; relative paths from the current folder)\n"
     "  -o, --output OUT        OUT.npy or a folder (required)\n"
     "      --device D          cpu | cuda | cuda:N | cuda:all | auto (default auto: the\n"
     "                          GPU when this build has one and a device is present)\n"
@@ -63,6 +67,16 @@ static const char USAGE_ENCODE[] =
     "  -q, --quiet             no progress line, no summary on stderr\n"
     "  -h, --help              this help\n"
     "\n"
+    "Many files (--input repeated, or --input-list): the output is a folder (DIR or DIR/;\n"
+    "a name ending in .npy is refused). DIR/files.json records the list in order; each\n"
+    "input gets DIR/NAME/ (parts + manifest.json, resumed per input), NAME being its path\n"
+    "with '/' as \"__\" and other bytes than A-Za-z0-9._+- (and a leading '.') as '_'; two\n"
+    "inputs with one NAME are refused. --shard K/N deals whole inputs to the N tasks with\n"
+    "balanced bytes (the same plan in every task); an input bigger than total/N bytes is\n"
+    "cut into byte ranges DIR/NAME/shard-JJJJJ-of-MMMMM/.\n"
+    "Join: labse merge --npy OUT.npy DIR (rows in list order; refused unless every input is\n"
+    "complete); labse mine --src-emb DIR reads it as it is.\n"
+    "\n"
     "Exit status: 0 done (or already complete), 1 failure, 2 usage error, 130/143 stopped by\n"
     "SIGINT/SIGTERM (a folder output is left consistent and resumable).\n";
 
@@ -75,7 +89,8 @@ enum {
     OPT_TSV_COLUMN,
     OPT_JSONL_FIELD,
     OPT_ON_BAD_RECORD,
-    OPT_CALIBRATION
+    OPT_CALIBRATION,
+    OPT_INPUT_LIST
 };
 
 /* --format's names and the summary's, by labse_dtype value. */
@@ -112,6 +127,12 @@ static int mpi_env(int *rank, int *size) {
     return 0;
 }
 
+/* Free what labse_read_input_list handed back. */
+static void free_list(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++) labse_free(v[i]);
+    labse_free(v);
+}
+
 static int should_stop(void *user) {
     (void)user;
     return g_stop != 0;
@@ -131,6 +152,11 @@ static void progress_cb(const labse_progress *p, void *user) {
     if (p->lines_total)
         fprintf(stderr, "\rlabse: %" PRIu64 "/%" PRIu64 " lines  %.0f tokens/s  %.1f sentences/s  ETA %s   ",
                 p->lines_done, p->lines_total, rate_t, rate_s, eta);
+    else if (p->bytes_total) /* many files: ETA over the bytes of every input */
+        fprintf(stderr, "\rlabse: %" PRIu64 " lines  %.1f%% of the bytes  %.0f tokens/s  %.1f "
+                "sentences/s  ETA %s   ",
+                p->lines_done, 100.0 * (double)p->bytes_done / (double)p->bytes_total, rate_t,
+                rate_s, eta);
     else
         fprintf(stderr, "\rlabse: %" PRIu64 " lines  %.0f tokens/s  %.1f sentences/s   ",
                 p->lines_done, rate_t, rate_s);
@@ -150,13 +176,17 @@ int cmd_encode(int argc, char **argv) {
         {"jsonl-field", required_argument, NULL, OPT_JSONL_FIELD},
         {"on-bad-record", required_argument, NULL, OPT_ON_BAD_RECORD},
         {"calibration", required_argument, NULL, OPT_CALIBRATION},
+        {"input-list", required_argument, NULL, OPT_INPUT_LIST},
         {NULL, 0, NULL, 0},
     };
     cli_getopt g;
     cli_getopt_build(&g, CLI_OPT_MODEL_ALL | CLI_OPT_QUIET | CLI_OPT_HELP, own, "i:o:");
     model_args ma = {NULL, labse_default_options()};
     labse_file_options fo = labse_default_file_options();
-    const char *input = NULL, *output = NULL, *shard = NULL;
+    const char *input = NULL, *output = NULL, *shard = NULL, *input_list = NULL;
+    /* many files (issue 12 §2): every --input, in order (argv strings; at most argc) */
+    const char *inputs[argc > 0 ? argc : 1];
+    size_t n_inputs = 0;
     int quiet = 0, c;
     int64_t v;
     while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
@@ -164,7 +194,8 @@ int cmd_encode(int argc, char **argv) {
         if (r < 0) return EXIT_USAGE;
         if (r > 0) continue;
         switch (c) {
-        case 'i': input = optarg; break;
+        case 'i': input = inputs[n_inputs++] = optarg; break;
+        case OPT_INPUT_LIST: input_list = optarg; break;
         case 'o': output = optarg; break;
         case 'q': quiet = 1; break;
         case OPT_TOK_THREADS:
@@ -211,7 +242,13 @@ int cmd_encode(int argc, char **argv) {
     }
     if (optind < argc) return usage_error("encode", "unexpected argument '%s'", argv[optind]);
     if (!ma.model) return usage_error("encode", "--model is required");
-    if (!input) return usage_error("encode", "--input is required");
+    if (!input && !input_list) return usage_error("encode", "--input is required");
+    if (input && input_list)
+        return usage_error("encode", "--input and --input-list: give one of them");
+    int many = input_list || n_inputs > 1;
+    for (size_t i = 0; many && i < n_inputs; i++)
+        if (strcmp(inputs[i], "-") == 0)
+            return usage_error("encode", "--input -: stdin cannot be one of several inputs");
     if (!output) return usage_error("encode", "--output is required");
     if (fo.tsv_column > 0 && fo.jsonl_field)
         return usage_error("encode", "--tsv-column and --jsonl-field: give one of them");
@@ -220,6 +257,8 @@ int cmd_encode(int argc, char **argv) {
 
     /* Output kind: a folder when OUT ends in '/' or is an existing folder not named *.npy. */
     int dir = labse_output_is_folder(output);
+    size_t olen = strlen(output); /* a list writes a folder: only *.npy is refused */
+    if (many && !dir && !(olen >= 4 && strcmp(output + olen - 4, ".npy") == 0)) dir = 1;
     /* Shard: explicit, auto, or implied by an MPI launcher with several ranks. */
     int k = 0, n = 1, rank, size;
     if (shard && strcmp(shard, "auto") == 0) {
@@ -252,13 +291,31 @@ int cmd_encode(int argc, char **argv) {
         return usage_error("encode",
                            "--format int8 with shards needs --calibration EMB.npy, so that every "
                            "shard quantises with the same ranges");
+    if (many && fo.dtype == LABSE_DTYPE_INT8 && !fo.calibration)
+        return usage_error("encode",
+                           "--format int8 with several inputs needs --calibration EMB.npy: each "
+                           "input is its own run, and their rows must share one scale");
+    if (many && !dir)
+        return usage_error("encode",
+                           "several inputs need a folder output (OUT/): each input gets its own "
+                           "subfolder; join them with labse merge --npy OUT.npy OUT/");
 
     fo.shard_index = k;
     fo.shard_count = n;
 
+    char **listed = NULL; /* --input-list's paths (labse_free'd) */
+    size_t n_listed = 0;
+    labse_error err = {0};
+    if (input_list && labse_read_input_list(input_list, &listed, &n_listed, &err) != LABSE_OK) {
+        errorf("%s", err.message);
+        return EXIT_RUNTIME;
+    }
     labse_model *m = NULL;
     int rc;
-    if ((rc = load_model(&ma, &m)) != 0) return rc;
+    if ((rc = load_model(&ma, &m)) != 0) {
+        free_list(listed, n_listed);
+        return rc;
+    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -270,17 +327,25 @@ int cmd_encode(int argc, char **argv) {
     if (progress) fo.progress = progress_cb;
 
     labse_file_stats st;
-    labse_error err = {0};
     memset(&st, 0, sizeof st);
-    labse_status s = labse_encode_file(m, input, output, &fo, &st, &err);
+    labse_status s;
+    if (listed)
+        s = labse_encode_files(m, (const char *const *)listed, n_listed, output, &fo, &st, &err);
+    else if (many)
+        s = labse_encode_files(m, inputs, n_inputs, output, &fo, &st, &err);
+    else
+        s = labse_encode_file(m, input, output, &fo, &st, &err);
     if (progress && (st.lines || st.stopped)) fputc('\n', stderr);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (s != LABSE_OK) {
         /* A message about the input names it already ("IN: cannot open: ..."): print it as it
          * is (an "output" prefix would call the input the output). Others are the output's. */
-        size_t il = strlen(input);
-        if (strncmp(err.message, input, il) == 0 && err.message[il] == ':') {
+        if (many || input_list) {
+            errorf("%s", err.message); /* messages of a list name their input or folder */
+            rc = EXIT_RUNTIME;
+        } else if (strncmp(err.message, input, strlen(input)) == 0 &&
+                   err.message[strlen(input)] == ':') {
             errorf("%s", err.message);
             rc = EXIT_RUNTIME;
         } else {
@@ -335,5 +400,6 @@ int cmd_encode(int argc, char **argv) {
         }
     }
     labse_model_free(m);
+    free_list(listed, n_listed);
     return rc;
 }

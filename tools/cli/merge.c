@@ -5,6 +5,7 @@
 static const char USAGE_MERGE[] =
     "usage: labse merge OUT_DIR SHARD_DIR...\n"
     "       labse merge --npy OUT.npy [--out OUT_DIR] SHARD_DIR...\n"
+    "       labse merge --npy OUT.npy DIR       (DIR: a many-files output, with files.json)\n"
     "\n"
     "Join the complete shard folders of one `labse encode --shard K/N` run (all N of them, in\n"
     "any order) into OUT_DIR: part files hard-linked (copied across file systems) and\n"
@@ -14,6 +15,11 @@ static const char USAGE_MERGE[] =
     "its recorded path, the bytes under every part must still match their sha256. --npy\n"
     "also (or only) concatenates every row into one .npy (atomic; each part's sha256 is\n"
     "verified on the way).\n"
+    "\n"
+    "A many-files output (labse encode --input-list or --input repeated, with or without\n"
+    "--shard) is given alone: --npy OUT.npy DIR concatenates the rows of every input in the\n"
+    "order of DIR/files.json (a cut input's shard folders checked as above); refused unless\n"
+    "every input of the list is present and complete, naming the first that is not.\n"
     "\n"
     "      --npy OUT.npy   concatenate every row into one .npy (then every argument is a\n"
     "                      SHARD_DIR; give the folder with --out)\n"
@@ -51,7 +57,10 @@ int cmd_merge(int argc, char **argv) {
     labse_status s = labse_merge(out_dir, (const char *const *)argv + optind, argc - optind,
                                  npy, &rows, &err);
     if (s != LABSE_OK) return report("merge", s, &err, 0);
-    if (!quiet)
+    if (!quiet && argc - optind == 1 && npy && !out_dir)
+        errorf("merged %s, %" PRIu64 " rows in %.3f s -> %s", argv[optind], rows, now_s() - t0,
+               npy);
+    else if (!quiet)
         errorf("merged %d shards, %" PRIu64 " rows in %.3f s%s%s%s%s", argc - optind, rows,
                now_s() - t0, out_dir ? " -> " : "", out_dir ? out_dir : "", npy ? " -> " : "",
                npy ? npy : "");
