@@ -59,7 +59,11 @@ const char *labse_blas_info(void);
 typedef enum labse_device {
     LABSE_DEVICE_CPU = 0,   /* the fp32 OpenBLAS backend */
     LABSE_DEVICE_CUDA = 1,  /* the fp16 GPU backend; LABSE_E_UNSUPPORTED when not built / no GPU */
-    LABSE_DEVICE_AUTO = 2   /* CUDA when built and a GPU is present, else CPU */
+    LABSE_DEVICE_AUTO = 2,  /* CUDA when built and a GPU is present, else CPU */
+    /* The host's feeding rate (issue 12 section 7): a benchmark-only device whose encoder
+     * returns zero rows at once, so a run measures reading, tokenising, packing, reordering
+     * and writing, not the encoder. Its rows are all 0.0: never use it for embeddings. */
+    LABSE_DEVICE_NULL = 3
 } labse_device;
 
 /* Arithmetic precision of the encoder. Each device does some of them; asking a device for one
