@@ -306,6 +306,14 @@ typedef struct labse_file_options {
                               not parse: LABSE_BAD_RECORD_ERROR (default) fails with
                               LABSE_E_FORMAT naming the file and line; LABSE_BAD_RECORD_EMPTY
                               encodes it as an empty line, counted in bad_records */
+    /* Exact deduplication (issue 12 section 4; README, "Deduplication"): identical lines
+     * (after the line rules and record extraction) are encoded once and every duplicate gets
+     * a byte-identical copy of its first occurrence's row (row i is still line i). Within a
+     * part (part_rows lines; also for a .npy output) and among the last dedup_table distinct
+     * lines of it: a duplicate beyond that is encoded again. Memory: dedup_table × dim × 4
+     * bytes of rows + 64 MiB of text at most. A folder records it: a resume must match. */
+    int dedup;             /* 1: on; default 0 */
+    uint64_t dedup_table;  /* distinct lines remembered, 1..2^24; 0 = 65,536 (default) */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
@@ -341,6 +349,9 @@ typedef struct labse_file_stats {
     char output[LABSE_PATH_MAX]; /* what was written: the .npy, the folder, or the shard's
                                   folder OUT/shard-KKKKK-of-NNNNN */
     uint64_t bad_records;      /* bad records encoded as empty lines (LABSE_BAD_RECORD_EMPTY) */
+    /* Deduplication (labse_file_options.dedup): */
+    uint64_t duplicates;       /* rows copied from an identical earlier line (not encoded;
+                                  counted in lines, not in tokens) */
 } labse_file_stats;
 
 /* 1 when labse_encode_file would write `output` as a folder of parts: the name ends in '/'

@@ -482,11 +482,12 @@ static void test_manifest_roundtrip(void **st) {
     strcpy(m.compression, "zstd");
     m.data_size = 987654321;
     strcpy(m.records, "jsonl-field:a.\"b\"");
-    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", ""};
+    m.dedup_slots = 4096; /* --dedup: the table and the parts' duplicates round-trip */
+    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", "", 37};
     memset(p.sha256, 'b', 64);
     memset(p.input_sha256, 'd', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
-    lb_manifest_part q = {"part-00001.npy", 4000, 500, 15, 20, "", ""}; /* a stream's: null */
+    lb_manifest_part q = {"part-00001.npy", 4000, 500, 15, 20, "", "", 0}; /* a stream's: null */
     memset(q.sha256, 'e', 64);
     assert_int_equal(lb_manifest_add_part(&m, &q), 0);
     m.complete = 1;
@@ -511,6 +512,9 @@ static void test_manifest_roundtrip(void **st) {
     assert_string_equal(r.parts[0].input_sha256, p.input_sha256);
     assert_string_equal(r.parts[1].input_sha256, "");
     assert_int_equal(r.parts[0].first_line, 3000);
+    assert_int_equal(r.dedup_slots, 4096);
+    assert_int_equal(r.parts[0].duplicates, 37);
+    assert_int_equal(r.parts[1].duplicates, 0);
     assert_int_equal(r.complete, 1);
     lb_manifest_free(&r);
     lb_manifest_free(&m);
@@ -532,7 +536,7 @@ static void test_manifest_parts_listing(void **st) {
     m.format = 1;
     m.dim = 8;
     m.dtype = LB_NPY_F16;
-    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", ""};
+    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", "", 0};
     memset(p.sha256, 'c', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
     labse_error e;
@@ -626,6 +630,48 @@ static void test_tokpool_order(void **st) {
     labse_model_free(m);
 }
 
+/* --dedup's table (pipe_dedup.c): codes of a known sequence; eviction by slots (oldest first)
+ * and by text bytes; reset; equal hashes are not enough (the bytes are compared: lines that
+ * differ only past their common prefix, and lines of equal length); apply copies rows. */
+static void test_dedup_table(void **st) {
+    (void)st;
+    lb_dedup *d = NULL;
+    labse_error e;
+    assert_int_equal(lb_dedup_new(0, 64, &d, &e), LABSE_E_INVALID);
+    assert_int_equal(lb_dedup_new(3, 16, &d, &e), LABSE_OK); /* 3 lines, 16 bytes of text */
+#define CODE(s) lb_dedup_line(d, s, strlen(s))
+#define NEW(t) (((uint32_t)(t) << 2) | LB_DEDUP_NEW)
+#define COPY(t) (((uint32_t)(t) << 2) | LB_DEDUP_COPY)
+    assert_int_equal(CODE("aa"), NEW(0));
+    assert_int_equal(CODE("bb"), NEW(1));
+    assert_int_equal(CODE("aa"), COPY(0));
+    assert_int_equal(CODE(""), NEW(2));        /* the empty line is a line like another */
+    assert_int_equal(CODE(""), COPY(2));
+    assert_int_equal(CODE("ab"), NEW(0));      /* 4th distinct line: "aa" (oldest) forgotten */
+    assert_int_equal(CODE("aa"), NEW(1));      /* encoded again; "bb" forgotten */
+    assert_int_equal(CODE("bb"), NEW(2));
+    assert_int_equal(CODE("ab"), COPY(0));
+    /* text bytes: 16; a 15-byte line evicts until the live texts span at most 16 bytes */
+    assert_int_equal(CODE("0123456789abcde"), NEW(0));
+    assert_int_equal(CODE("bb"), NEW(1));      /* forgotten before; the long line goes too */
+    assert_int_equal(CODE("0123456789abcdX"), NEW(2)); /* same length, last byte differs */
+    assert_int_equal(CODE("0123456789abcdX"), COPY(2));
+    assert_int_equal(CODE("0123456789abcdefg"), LB_DEDUP_NONE); /* over 16 bytes */
+    lb_dedup_reset(d);
+    assert_int_equal(CODE("0123456789abcdX"), NEW(0)); /* forgotten at the part start */
+    assert_int_equal(CODE("0123456789abcdX"), COPY(0));
+    /* apply: rows in line order, NEW stored, COPY copied, NONE untouched */
+    const uint32_t codes[4] = {NEW(1), COPY(1), LB_DEDUP_NONE, COPY(1)};
+    float rows[4 * 2] = {1, 2, 9, 9, 5, 6, 9, 9}, store[3 * 2] = {0};
+    lb_dedup_apply(codes, 4, 2, rows, store);
+    const float want[8] = {1, 2, 1, 2, 5, 6, 1, 2};
+    assert_memory_equal(rows, want, sizeof want);
+#undef CODE
+#undef NEW
+#undef COPY
+    lb_dedup_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
@@ -639,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_manifest_roundtrip),
         cmocka_unit_test(test_manifest_parts_listing),
         cmocka_unit_test(test_tokpool_order),
+        cmocka_unit_test(test_dedup_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -70,6 +70,12 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
     po.tsv_column = fo.tsv_column;
     po.jsonl_field = fo.jsonl_field;
     po.bad_record_empty = fo.on_bad_record == LABSE_BAD_RECORD_EMPTY;
+    if (fo.dedup != 0 && fo.dedup != 1)
+        return lb_err(err, LABSE_E_INVALID, "dedup %d is not 0 or 1", fo.dedup);
+    if (fo.dedup_table > LB_DEDUP_MAX_SLOTS)
+        return lb_err(err, LABSE_E_INVALID, "dedup_table %" PRIu64 " not in 0..%u",
+                      fo.dedup_table, (unsigned)LB_DEDUP_MAX_SLOTS);
+    po.dedup_slots = !fo.dedup ? 0 : fo.dedup_table ? (size_t)fo.dedup_table : LB_DEDUP_SLOTS;
     char outbuf[4096];
     labse_status s = lb_pipe_set_output(&po, output, fo.shard_index, fo.shard_count, outbuf,
                                         sizeof outbuf, err);
@@ -91,6 +97,7 @@ labse_status labse_encode_file(const labse_model *m, const char *input, const ch
         st->repaired = ps.repaired;
         st->capped = ps.capped;
         st->bad_records = ps.bad_records;
+        st->duplicates = ps.duplicates;
         st->batches = ps.batches;
         st->seconds = ps.seconds;
         st->already_complete = ps.already_complete;

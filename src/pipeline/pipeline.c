@@ -102,6 +102,7 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
         return lb_err(err, LABSE_E_INVALID, "%s: cannot resume: dtype differs (folder: %s)", dir,
                       old->dtype == LB_NPY_F16 ? "float16" : "float32");
     DIFF_U64(part_rows, "part_rows");
+    DIFF_U64(dedup_slots, "dedup table (--dedup)");
     DIFF_U64(shard_index, "shard index");
     DIFF_U64(shard_count, "shard count");
     DIFF_U64(byte_start, "shard byte_start");
@@ -150,6 +151,7 @@ typedef struct run {
     lb_manifest man;           /* folder mode */
     lb_npys *part;             /* part (folder) or the whole file (single) being written */
     uint64_t part_first_line, part_byte_start;
+    uint64_t part_duplicates;  /* --dedup: duplicates in the open part */
     /* batch ring */
     int32_t *ids[LB_BACKEND_MAX_DEPTH], *cu[LB_BACKEND_MAX_DEPTH];
     float *out[LB_BACKEND_MAX_DEPTH];
@@ -162,6 +164,8 @@ typedef struct run {
     uint32_t *order;           /* [window] */
     lb_tokpool *pool;
     lb_recx *recx;             /* structured input (NULL: plain lines) */
+    lb_dedup *dedup;           /* --dedup: the reader thread's table (NULL: off) */
+    float *dedup_rows;         /* --dedup: [dedup_slots × dim] the rows of its lines */
     int stopped;
 } run;
 
@@ -191,6 +195,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     if (lb_bucket_order(w->ntok, w->n, r->max_len, r->order) != 0)
         return lb_err(err, LABSE_E_NOMEM, "out of memory");
     size_t at = 0;
+    while (at < w->n && w->ntok[r->order[at]] == 0) at++; /* duplicates (--dedup) sort first */
     int j = 0;
     labse_status s = LABSE_OK;
     while (at < w->n) {
@@ -213,6 +218,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     }
     for (int k = 0; k < depth; k++)
         if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
+    if (w->dedup && !r->stopped) lb_dedup_apply(w->dedup, w->n, r->dim, r->wrows, r->dedup_rows);
     return LABSE_OK;
 }
 
@@ -228,6 +234,7 @@ static labse_status part_open(run *r, uint64_t first_line, uint64_t byte_start,
     }
     r->part_first_line = first_line;
     r->part_byte_start = byte_start;
+    r->part_duplicates = 0;
     return lb_npys_open(path, r->o->dtype, hint, r->dim, &r->part, err);
 }
 
@@ -249,6 +256,7 @@ static labse_status part_commit(run *r, const char *input_sha256, uint64_t byte_
     p.rows = lb_npys_rows(r->part);
     p.byte_start = r->part_byte_start;
     p.byte_end = byte_end;
+    p.duplicates = r->part_duplicates;
     if (r->man.fingerprint[0]) { /* a regular file: the hash resume and merge check */
         if (!input_sha256[0]) { /* the reader takes it at every part's end */
             lb_npys_abort(r->part);
@@ -296,6 +304,9 @@ static labse_status run_check(run *r, const lb_engine *e, const lb_backend *be,
         return lb_err(err, LABSE_E_INVALID, "pipeline: bad dtype");
     if (o->shard_count > 1 && !o->output_dir)
         return lb_err(err, LABSE_E_INVALID, "sharding needs a folder output");
+    if (o->dedup_slots > LB_DEDUP_MAX_SLOTS)
+        return lb_err(err, LABSE_E_INVALID, "dedup_table %zu not in 0..%u", o->dedup_slots,
+                      (unsigned)LB_DEDUP_MAX_SLOTS);
     return LABSE_OK;
 }
 
@@ -324,6 +335,7 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     w->max_length = r->max_len;
     w->dtype = o->dtype;
     w->part_rows = o->part_rows;
+    w->dedup_slots = o->dedup_slots;
     w->input_size = rng->file_size;
     w->data_size = rng->data_size;
     snprintf(w->compression, sizeof w->compression, "%s",
@@ -397,6 +409,14 @@ static labse_status run_alloc_ring(run *r, labse_error *err) {
         if (!r->ids[k] || !r->cu[k] || !r->out[k] || !r->batch_lines[k])
             return lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
     }
+    if (r->o->dedup_slots) {
+        r->dedup_rows = malloc(r->o->dedup_slots * r->dim * sizeof *r->dedup_rows);
+        if (!r->dedup_rows)
+            return lb_err(err, LABSE_E_NOMEM, "out of memory for the rows of the dedup table "
+                          "(%zu lines; a smaller dedup_table needs less)", r->o->dedup_slots);
+        labse_status s = lb_dedup_new(r->o->dedup_slots, LB_DEDUP_TEXT_BYTES, &r->dedup, err);
+        if (s != LABSE_OK) return s;
+    }
     return LABSE_OK;
 }
 
@@ -420,6 +440,7 @@ static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st
         .name = strcmp(r->o->input, "-") == 0 ? "<stdin>" : r->o->input,
         .recx = r->recx,
         .bad_record_empty = r->o->bad_record_empty,
+        .dedup = r->dedup,
     };
     return lb_tokpool_start(&pc, rd, &r->pool, err);
 }
@@ -434,6 +455,7 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
         if (!r->part && (s = part_open(r, w->first_line, w->byte_start, err)) != LABSE_OK)
             return s;
         if ((s = lb_npys_append(r->part, r->wrows, w->n, err)) != LABSE_OK) return s;
+        r->part_duplicates += w->duplicates;
         uint64_t rows = lb_npys_rows(r->part);
         if (rows == o->part_rows || w->last) {
             if ((s = part_commit(r, w->part_sha256, w->byte_end, w->last, err)) != LABSE_OK)
@@ -486,6 +508,7 @@ static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_erro
             st->repaired += w->repaired;
             st->capped += w->capped;
             st->bad_records += w->bad_records;
+            st->duplicates += w->duplicates;
             pr.lines_done = st->lines_resumed + st->lines;
             pr.run_lines = st->lines;
             pr.tokens = st->tokens;
@@ -541,6 +564,8 @@ static void run_free(run *r, lb_pipe_stats *st) {
     free(r->wrows);
     free(r->order);
     lb_recx_free(r->recx);
+    lb_dedup_free(r->dedup); /* after the pool: its reader thread used it */
+    free(r->dedup_rows);
     lb_manifest_free(&r->man);
 }
 
