@@ -2,7 +2,7 @@
  * that takes packed batches and returns zero rows at once, for benchmarks only. A run on it
  * measures everything but the encoder: reading, decompressing, parsing, tokenising, bucketing,
  * packing, reordering and writing, i.e. the rate at which this host can feed a device.
- * Depth 1, 64-byte aligned host buffers as on the CPU; submit writes n × dim zeros (the cost
+ * Depth 1, the CPU backend's host buffers (lb_host_alloc64); submit writes n × dim zeros (the cost
  * of a device's rows landing in host memory) and returns. */
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +13,6 @@
 typedef struct null_ctx {
     size_t dim;            /* row width of the engine's model */
 } null_ctx;
-
-/* bytes rounded up to 64, 64-byte aligned; caller frees with null_free. Thread-safe. */
-static void *null_alloc(void *ctx, size_t bytes) {
-    (void)ctx;
-    size_t b = (bytes + 63) & ~(size_t)63;
-    return aligned_alloc(64, b ? b : 64);
-}
-
-static void null_free(void *ctx, void *p) {
-    (void)ctx;
-    free(p);
-}
 
 /* out[n × dim] = 0.0; ids and cu are not read (the batch is packed, that is the point).
  * Never fails. One thread per backend. */
@@ -60,8 +48,8 @@ labse_status lb_backend_null(const lb_engine *e, lb_backend *be, labse_error *er
     be->ctx = c;
     be->depth = 1;
     be->name = "null";
-    be->host_alloc = null_alloc;
-    be->host_free = null_free;
+    be->host_alloc = lb_host_alloc64;
+    be->host_free = lb_host_free64;
     be->submit = null_submit;
     be->wait = null_wait;
     be->encode = null_encode;

@@ -70,6 +70,10 @@ labse_status lb_engine_backend(const lb_engine *e, lb_backend_kind kind, lb_back
  * GPU backend). */
 labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err);
 labse_status lb_backend_null(const lb_engine *e, lb_backend *be, labse_error *err);
+/* The host buffers of the CPU and null backends (backend_cpu.c): bytes rounded up to 64,
+ * 64-byte aligned, malloc'ed (NULL when out of memory); ctx unused. Thread-safe. */
+void *lb_host_alloc64(void *ctx, size_t bytes);
+void lb_host_free64(void *ctx, void *p);
 labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend *be,
                             labse_error *err);
 
