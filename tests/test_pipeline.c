@@ -656,6 +656,61 @@ static void test_tokpool_order(void **st) {
     labse_model_free(m);
 }
 
+/* The scheduler's check of the rows a backend returns (pipeline.c, all_finite): a NaN or an
+ * inf anywhere in a batch (first value, last value of the last row) stops the run with
+ * LABSE_E_INVALID and leaves no .npy; zeros pass. The backend: the null one (zeros), its
+ * submit wrapped to plant the value at g_bad_at of the batch. */
+static lb_backend g_null;
+static size_t g_bad_at;         /* (size_t)-1: the last value of the batch */
+static float g_bad_value;
+static int g_dim;
+static labse_status bad_submit(void *ctx, int slot, const int32_t *ids, const int32_t *cu, int n,
+                               float *out, labse_error *err) {
+    labse_status s = g_null.submit(ctx, slot, ids, cu, n, out, err);
+    size_t at = g_bad_at == (size_t)-1 ? (size_t)n * (size_t)g_dim - 1 : g_bad_at;
+    if (s == LABSE_OK && n > 0) out[at] = g_bad_value;
+    return s;
+}
+
+static void test_rows_finite_check(void **st) {
+    (void)st;
+    labse_model *m;
+    labse_error e;
+    labse_options o = labse_default_options();
+    o.device = LABSE_DEVICE_NULL;
+    if (labse_model_load(LABSE_SRC_DIR "/tests/data/tiny-bert", &o, &m, &e) != LABSE_OK) skip();
+    const lb_engine *eng = lb_model_engine(m);
+    g_dim = lb_engine_dim(eng);
+    char in[300], out[300];
+    snprintf(in, sizeof in, "%s/nf.txt", g_tmp);
+    snprintf(out, sizeof out, "%s/nf.npy", g_tmp);
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < 50; i++) fprintf(f, "line %d\n", i);
+    fclose(f);
+    const struct { size_t at; float v; labse_status want; } cases[] = {
+        {0, NAN, LABSE_E_INVALID}, {(size_t)-1, INFINITY, LABSE_E_INVALID},
+        {(size_t)-1, -INFINITY, LABSE_E_INVALID}, {3, 0.0f, LABSE_OK}, {3, -1e30f, LABSE_OK}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(lb_engine_backend(eng, LB_BACKEND_STREAM, &g_null, &e), LABSE_OK);
+        lb_backend be = g_null;
+        be.submit = bad_submit;
+        g_bad_at = cases[c].at;
+        g_bad_value = cases[c].v;
+        lb_pipe_options po = lb_pipe_default_options();
+        po.input = in;
+        po.output = out;
+        po.tok_threads = 1;
+        lb_pipe_stats ps;
+        (void)unlink(out);
+        labse_status s = lb_pipe_run(eng, &be, &po, &ps, &e);
+        g_null.destroy(g_null.ctx);
+        assert_int_equal(s, cases[c].want);
+        assert_int_equal(access(out, F_OK) == 0, cases[c].want == LABSE_OK);
+        if (s != LABSE_OK) assert_non_null(strstr(e.message, "non-finite"));
+    }
+    labse_model_free(m);
+}
+
 /* --dedup's table (pipe_dedup.c): codes of a known sequence; eviction by slots (oldest first)
  * and by text bytes; reset; equal hashes are not enough (the bytes are compared: lines that
  * differ only past their common prefix, and lines of equal length); apply copies rows. */
@@ -713,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_manifest_parts_listing),
         cmocka_unit_test(test_tokpool_order),
         cmocka_unit_test(test_dedup_table),
+        cmocka_unit_test(test_rows_finite_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
