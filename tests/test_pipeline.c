@@ -659,7 +659,9 @@ static void test_tokpool_order(void **st) {
 /* The scheduler's check of the rows a backend returns (pipeline.c, all_finite): a NaN or an
  * inf anywhere in a batch (first value, last value of the last row) stops the run with
  * LABSE_E_INVALID and leaves no .npy; zeros pass. The backend: the null one (zeros), its
- * submit wrapped to plant the value at g_bad_at of the batch. */
+ * submit wrapped to plant the value at g_bad_at of the batch. Every other case runs with
+ * --dedup (a 64-line table; the input: 50 lines cycling through 20 texts, so 30 duplicates),
+ * which also puts the dedup path's threads under ThreadSanitizer (tools/test.sh). */
 static lb_backend g_null;
 static size_t g_bad_at;         /* (size_t)-1: the last value of the batch */
 static float g_bad_value;
@@ -685,7 +687,7 @@ static void test_rows_finite_check(void **st) {
     snprintf(in, sizeof in, "%s/nf.txt", g_tmp);
     snprintf(out, sizeof out, "%s/nf.npy", g_tmp);
     FILE *f = fopen(in, "w");
-    for (int i = 0; i < 50; i++) fprintf(f, "line %d\n", i);
+    for (int i = 0; i < 50; i++) fprintf(f, "line %d\n", i % 20); /* duplicates: --dedup */
     fclose(f);
     const struct { size_t at; float v; labse_status want; } cases[] = {
         {0, NAN, LABSE_E_INVALID}, {(size_t)-1, INFINITY, LABSE_E_INVALID},
@@ -699,7 +701,8 @@ static void test_rows_finite_check(void **st) {
         lb_pipe_options po = lb_pipe_default_options();
         po.input = in;
         po.output = out;
-        po.tok_threads = 1;
+        po.tok_threads = 2;
+        po.dedup_slots = c % 2 ? 64 : 0;
         lb_pipe_stats ps;
         (void)unlink(out);
         labse_status s = lb_pipe_run(eng, &be, &po, &ps, &e);
@@ -707,6 +710,7 @@ static void test_rows_finite_check(void **st) {
         assert_int_equal(s, cases[c].want);
         assert_int_equal(access(out, F_OK) == 0, cases[c].want == LABSE_OK);
         if (s != LABSE_OK) assert_non_null(strstr(e.message, "non-finite"));
+        if (s == LABSE_OK) assert_int_equal(ps.duplicates, c % 2 ? 30 : 0);
     }
     labse_model_free(m);
 }
