@@ -31,7 +31,7 @@ add_test(NAME input_formats_tiny
 set_tests_properties(input_formats_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
 
 # test_dedup.sh LABSE MODEL_DIR PYTHON: --dedup rows == plain rows (.npy, folder, resume,
-# shards + merge, a small table, TSV, .gz), duplicates counted (issue 12 §4). ~11 s on a
+# shards + merge, a small table, TSV, .gz), duplicates counted (issue 12 §4). ~20 s on a
 # loaded 2-core machine.
 add_test(NAME dedup_tiny
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_dedup.sh

@@ -1,8 +1,9 @@
 /* sha256_shani.c — the SHA-256 compression function on the x86 SHA extensions (SHA-NI:
  * sha256rnds2, sha256msg1, sha256msg2), for sha256.c, which calls it when the CPU has them
  * (lb_sha256_have_shani) and its portable loop otherwise. Same results bit for bit
- * (tests/test_pipeline.c, test_sha256_paths). About 5-8x the portable loop: it took 65% of a
- * `labse encode --device null` run, hashing the part files (bench/RESULTS.md, issue 12 §7).
+ * (tests/test_pipeline.c, test_sha256_paths). About 4.7x the portable loop (perf samples of
+ * the same `labse encode --device null` run, where the portable one took 65% of the CPU
+ * hashing the output: bench/RESULTS.md, issue 12 §7).
  *
  * Register layout, as the instructions want it: state0 = (A, B, E, F) and state1 =
  * (C, D, G, H), highest lane first; each sha256rnds2 does two rounds with the two low lanes
