@@ -59,7 +59,11 @@ const char *labse_blas_info(void);
 typedef enum labse_device {
     LABSE_DEVICE_CPU = 0,   /* the fp32 OpenBLAS backend */
     LABSE_DEVICE_CUDA = 1,  /* the fp16 GPU backend; LABSE_E_UNSUPPORTED when not built / no GPU */
-    LABSE_DEVICE_AUTO = 2   /* CUDA when built and a GPU is present, else CPU */
+    LABSE_DEVICE_AUTO = 2,  /* CUDA when built and a GPU is present, else CPU */
+    /* The host's feeding rate (issue 12 section 7): a benchmark-only device whose encoder
+     * returns zero rows at once, so a run measures reading, tokenising, packing, reordering
+     * and writing, not the encoder. Its rows are all 0.0: never use it for embeddings. */
+    LABSE_DEVICE_NULL = 3
 } labse_device;
 
 /* Arithmetic precision of the encoder. Each device does some of them; asking a device for one
@@ -318,6 +322,14 @@ typedef struct labse_file_options {
                               records them in manifest.json and a resume reuses them). Shards
                               (shard_count > 1) require it, so that every shard shares the
                               ranges. Read by the call, not retained. */
+    /* Exact deduplication (issue 12 section 4; README, "Deduplication"): identical lines
+     * (after the line rules and record extraction) are encoded once and every duplicate gets
+     * a byte-identical copy of its first occurrence's row (row i is still line i). Within a
+     * part (part_rows lines; also for a .npy output) and among the last dedup_table distinct
+     * lines of it: a duplicate beyond that is encoded again. Memory: dedup_table × dim × 4
+     * bytes of rows + 64 MiB of text at most. A folder records it: a resume must match. */
+    int dedup;             /* 1: on; default 0 */
+    uint64_t dedup_table;  /* distinct lines remembered, 1..2^24; 0 = 65,536 (default) */
 } labse_file_options;
 
 /* Default file options, by value. Thread-safe. */
@@ -353,6 +365,9 @@ typedef struct labse_file_stats {
     char output[LABSE_PATH_MAX]; /* what was written: the .npy, the folder, or the shard's
                                   folder OUT/shard-KKKKK-of-NNNNN */
     uint64_t bad_records;      /* bad records encoded as empty lines (LABSE_BAD_RECORD_EMPTY) */
+    /* Deduplication (labse_file_options.dedup): */
+    uint64_t duplicates;       /* rows copied from an identical earlier line (not encoded;
+                                  counted in lines, not in tokens) */
 } labse_file_stats;
 
 /* 1 when labse_encode_file would write `output` as a folder of parts: the name ends in '/'

@@ -47,3 +47,18 @@ add_test(NAME files_tiny
   COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_files.sh
           $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
 set_tests_properties(files_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# test_dedup.sh LABSE MODEL_DIR PYTHON: --dedup rows == plain rows (.npy, folder, resume,
+# shards + merge, a small table, TSV, .gz), duplicates counted (issue 12 §4). ~20 s on a
+# loaded 2-core machine.
+add_test(NAME dedup_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_dedup.sh
+          $<TARGET_FILE:labse> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert ${LABSE_PYTHON})
+set_tests_properties(dedup_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 300)
+
+# test_null_device.sh LABSE NPY_TOOL MODEL_DIR: --device null (benchmark only: no encoder)
+# writes one zero row per line, as a .npy and a folder; bench runs on it (issue 12 §7). ~3 s.
+add_test(NAME null_device_tiny
+  COMMAND ${LABSE_BASH} ${CMAKE_CURRENT_SOURCE_DIR}/test_null_device.sh
+          $<TARGET_FILE:labse> $<TARGET_FILE:npy_tool> ${CMAKE_CURRENT_SOURCE_DIR}/data/tiny-bert)
+set_tests_properties(null_device_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77 TIMEOUT 120)

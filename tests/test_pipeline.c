@@ -87,6 +87,32 @@ static void test_sha256_vectors(void **st) {
     assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+
+/* The two compression paths (sha256.h) agree on 1..40 blocks of pseudo-random bytes from
+ * several states; skipped (printed) on a CPU without SHA-NI, where only the portable one runs
+ * (and test_sha256_vectors covers it). */
+static void test_sha256_paths(void **st) {
+    (void)st;
+    if (!lb_sha256_have_shani()) {
+        print_message("no SHA-NI on this CPU: only the portable path exists here\n");
+        return;
+    }
+    uint8_t buf[64 * 40];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(x >> 16);
+    }
+    uint32_t a[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}, b[8];
+    for (size_t n = 1; n <= 40; n++) {
+        memcpy(b, a, sizeof b);
+        lb_sha256_blocks_portable(a, buf + 64 * (n % 3), n - n % 3 ? n - n % 3 : 1);
+        lb_sha256_blocks_shani(b, buf + 64 * (n % 3), n - n % 3 ? n - n % 3 : 1, lb_sha256_k);
+        assert_memory_equal(a, b, sizeof a); /* a, the next round's state, differs each time */
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* The reference float16 of a non-NaN float32 bit pattern, by arithmetic in double (exact for
@@ -483,11 +509,12 @@ static void test_manifest_roundtrip(void **st) {
     strcpy(m.compression, "zstd");
     m.data_size = 987654321;
     strcpy(m.records, "jsonl-field:a.\"b\"");
-    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", ""};
+    m.dedup_slots = 4096; /* --dedup: the table and the parts' duplicates round-trip */
+    lb_manifest_part p = {"part-00000.npy", 3000, 1000, 10, 15, "", "", 37};
     memset(p.sha256, 'b', 64);
     memset(p.input_sha256, 'd', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
-    lb_manifest_part q = {"part-00001.npy", 4000, 500, 15, 20, "", ""}; /* a stream's: null */
+    lb_manifest_part q = {"part-00001.npy", 4000, 500, 15, 20, "", "", 0}; /* a stream's: null */
     memset(q.sha256, 'e', 64);
     assert_int_equal(lb_manifest_add_part(&m, &q), 0);
     m.complete = 1;
@@ -512,6 +539,9 @@ static void test_manifest_roundtrip(void **st) {
     assert_string_equal(r.parts[0].input_sha256, p.input_sha256);
     assert_string_equal(r.parts[1].input_sha256, "");
     assert_int_equal(r.parts[0].first_line, 3000);
+    assert_int_equal(r.dedup_slots, 4096);
+    assert_int_equal(r.parts[0].duplicates, 37);
+    assert_int_equal(r.parts[1].duplicates, 0);
     assert_int_equal(r.complete, 1);
     lb_manifest_free(&r);
     lb_manifest_free(&m);
@@ -534,7 +564,7 @@ static void test_manifest_parts_listing(void **st) {
     m.dim = 8;
     m.dtype = LB_NPY_F16;
     m.qformat = LB_Q_F16;
-    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", ""};
+    lb_manifest_part p = {"part-00000.npy", 0, 7, 0, 0, "", "", 0};
     memset(p.sha256, 'c', 64);
     assert_int_equal(lb_manifest_add_part(&m, &p), 0);
     labse_error e;
@@ -629,9 +659,111 @@ static void test_tokpool_order(void **st) {
     labse_model_free(m);
 }
 
+/* The scheduler's check of the rows a backend returns (pipeline.c, all_finite): a NaN or an
+ * inf anywhere in a batch (first value, last value of the last row) stops the run with
+ * LABSE_E_INVALID and leaves no .npy; zeros pass. The backend: the null one (zeros), its
+ * submit wrapped to plant the value at g_bad_at of the batch. Every other case runs with
+ * --dedup (a 64-line table; the input: 50 lines cycling through 20 texts, so 30 duplicates),
+ * which also puts the dedup path's threads under ThreadSanitizer (tools/test.sh). */
+static lb_backend g_null;
+static size_t g_bad_at;         /* (size_t)-1: the last value of the batch */
+static float g_bad_value;
+static int g_dim;
+static labse_status bad_submit(void *ctx, int slot, const int32_t *ids, const int32_t *cu, int n,
+                               float *out, labse_error *err) {
+    labse_status s = g_null.submit(ctx, slot, ids, cu, n, out, err);
+    size_t at = g_bad_at == (size_t)-1 ? (size_t)n * (size_t)g_dim - 1 : g_bad_at;
+    if (s == LABSE_OK && n > 0) out[at] = g_bad_value;
+    return s;
+}
+
+static void test_rows_finite_check(void **st) {
+    (void)st;
+    labse_model *m;
+    labse_error e;
+    labse_options o = labse_default_options();
+    o.device = LABSE_DEVICE_NULL;
+    if (labse_model_load(LABSE_SRC_DIR "/tests/data/tiny-bert", &o, &m, &e) != LABSE_OK) skip();
+    const lb_engine *eng = lb_model_engine(m);
+    g_dim = lb_engine_dim(eng);
+    char in[300], out[300];
+    snprintf(in, sizeof in, "%s/nf.txt", g_tmp);
+    snprintf(out, sizeof out, "%s/nf.npy", g_tmp);
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < 50; i++) fprintf(f, "line %d\n", i % 20); /* duplicates: --dedup */
+    fclose(f);
+    const struct { size_t at; float v; labse_status want; } cases[] = {
+        {0, NAN, LABSE_E_INVALID}, {(size_t)-1, INFINITY, LABSE_E_INVALID},
+        {(size_t)-1, -INFINITY, LABSE_E_INVALID}, {3, 0.0f, LABSE_OK}, {3, -1e30f, LABSE_OK}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(lb_engine_backend(eng, LB_BACKEND_STREAM, &g_null, &e), LABSE_OK);
+        lb_backend be = g_null;
+        be.submit = bad_submit;
+        g_bad_at = cases[c].at;
+        g_bad_value = cases[c].v;
+        lb_pipe_options po = lb_pipe_default_options();
+        po.input = in;
+        po.output = out;
+        po.tok_threads = 2;
+        po.dedup_slots = c % 2 ? 64 : 0;
+        lb_pipe_stats ps;
+        (void)unlink(out);
+        labse_status s = lb_pipe_run(eng, &be, &po, &ps, &e);
+        g_null.destroy(g_null.ctx);
+        assert_int_equal(s, cases[c].want);
+        assert_int_equal(access(out, F_OK) == 0, cases[c].want == LABSE_OK);
+        if (s != LABSE_OK) assert_non_null(strstr(e.message, "non-finite"));
+        if (s == LABSE_OK) assert_int_equal(ps.duplicates, c % 2 ? 30 : 0);
+    }
+    labse_model_free(m);
+}
+
+/* --dedup's table (pipe_dedup.c): codes of a known sequence; eviction by slots (oldest first)
+ * and by text bytes; reset; equal hashes are not enough (the bytes are compared: lines that
+ * differ only past their common prefix, and lines of equal length); apply copies rows. */
+static void test_dedup_table(void **st) {
+    (void)st;
+    lb_dedup *d = NULL;
+    labse_error e;
+    assert_int_equal(lb_dedup_new(0, 64, &d, &e), LABSE_E_INVALID);
+    assert_int_equal(lb_dedup_new(3, 16, &d, &e), LABSE_OK); /* 3 lines, 16 bytes of text */
+#define CODE(s) lb_dedup_line(d, s, strlen(s))
+#define NEW(t) (((uint32_t)(t) << 2) | LB_DEDUP_NEW)
+#define COPY(t) (((uint32_t)(t) << 2) | LB_DEDUP_COPY)
+    assert_int_equal(CODE("aa"), NEW(0));
+    assert_int_equal(CODE("bb"), NEW(1));
+    assert_int_equal(CODE("aa"), COPY(0));
+    assert_int_equal(CODE(""), NEW(2));        /* the empty line is a line like another */
+    assert_int_equal(CODE(""), COPY(2));
+    assert_int_equal(CODE("ab"), NEW(0));      /* 4th distinct line: "aa" (oldest) forgotten */
+    assert_int_equal(CODE("aa"), NEW(1));      /* encoded again; "bb" forgotten */
+    assert_int_equal(CODE("bb"), NEW(2));
+    assert_int_equal(CODE("ab"), COPY(0));
+    /* text bytes: 16; a 15-byte line evicts until the live texts span at most 16 bytes */
+    assert_int_equal(CODE("0123456789abcde"), NEW(0));
+    assert_int_equal(CODE("bb"), NEW(1));      /* forgotten before; the long line goes too */
+    assert_int_equal(CODE("0123456789abcdX"), NEW(2)); /* same length, last byte differs */
+    assert_int_equal(CODE("0123456789abcdX"), COPY(2));
+    assert_int_equal(CODE("0123456789abcdefg"), LB_DEDUP_NONE); /* over 16 bytes */
+    lb_dedup_reset(d);
+    assert_int_equal(CODE("0123456789abcdX"), NEW(0)); /* forgotten at the part start */
+    assert_int_equal(CODE("0123456789abcdX"), COPY(0));
+    /* apply: rows in line order, NEW stored, COPY copied, NONE untouched */
+    const uint32_t codes[4] = {NEW(1), COPY(1), LB_DEDUP_NONE, COPY(1)};
+    float rows[4 * 2] = {1, 2, 9, 9, 5, 6, 9, 9}, store[3 * 2] = {0};
+    lb_dedup_apply(codes, 4, 2, rows, store);
+    const float want[8] = {1, 2, 1, 2, 5, 6, 1, 2};
+    assert_memory_equal(rows, want, sizeof want);
+#undef CODE
+#undef NEW
+#undef COPY
+    lb_dedup_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_vectors),
+        cmocka_unit_test(test_sha256_paths),
         cmocka_unit_test(test_f16),
         cmocka_unit_test(test_reader_rules),
         cmocka_unit_test(test_reader_cap),
@@ -642,6 +774,8 @@ int main(void) {
         cmocka_unit_test(test_manifest_roundtrip),
         cmocka_unit_test(test_manifest_parts_listing),
         cmocka_unit_test(test_tokpool_order),
+        cmocka_unit_test(test_dedup_table),
+        cmocka_unit_test(test_rows_finite_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -89,7 +89,9 @@ class FileOptions(Structure):
                 ("should_stop", c_void_p), ("user", c_void_p),
                 ("tsv_column", c_int), ("jsonl_field", c_char_p), ("on_bad_record", c_int),
                 # quantised outputs (issue 12 §5)
-                ("calibration", c_char_p)]
+                ("calibration", c_char_p),
+                # deduplication (issue 12 section 4)
+                ("dedup", c_int), ("dedup_table", c_uint64)]
 
 BAD_RECORD_ERROR, BAD_RECORD_EMPTY = 0, 1
 
@@ -103,7 +105,8 @@ class FileStats(Structure):
                 ("device_busy_seconds", c_double), ("device_span_seconds", c_double),
                 ("gpu_split_batches", c_uint64), ("gpu_split_min", c_uint64),
                 ("gpu_workspace_bytes", c_uint64), ("gpu_workspace_reduced", c_int),
-                ("output", c_char * PATH_MAX), ("bad_records", c_uint64)]
+                ("output", c_char * PATH_MAX), ("bad_records", c_uint64),
+                ("duplicates", c_uint64)]  # deduplication (issue 12 section 4)
 
 
 class MineOptions(Structure):

@@ -346,7 +346,8 @@ class Model:
                     window: int | None = None, shard=None, tsv_column: int | None = None,
                     jsonl_field: str | None = None, on_bad_record: str = "error",
                     format: str | None = None,
-                    calibration: Union[str, os.PathLike, None] = None) -> dict:
+                    calibration: Union[str, os.PathLike, None] = None,
+                    dedup: bool = False, dedup_table: int = 0) -> dict:
         """Embed every line of a text file through the streaming pipeline of ``labse encode``
         (liblabse's ``labse_encode_file``): constant memory, multi-threaded tokenisation, and
         the very bytes the CLI writes for the same options.
@@ -385,6 +386,10 @@ class Model:
             on_bad_record: ``"error"`` (a record without the column or field, or JSON that
                 does not parse, raises LabseError naming the file and line) or ``"empty"``
                 (it is encoded as an empty line and counted in ``bad_records``).
+            dedup: True: identical lines (after the line rules and record extraction) are
+                encoded once, every duplicate gets a byte-identical copy of the first one's
+                row (``--dedup``); within a part and the last ``dedup_table`` distinct lines.
+            dedup_table: distinct lines remembered (1..2**24; 0 = 65,536); with dedup only.
 
         Returns:
             dict: lines, lines_resumed, tokens, truncated, repaired, capped, batches,
@@ -394,7 +399,8 @@ class Model:
             (batches the GPU encoded in pieces for want of memory, the fewest lines in a
             piece), gpu_workspace_bytes and gpu_workspace_reduced (the cuBLASLt workspace,
             1 when below 32 MiB; 0 on the CPU), output (str: the file or folder written),
-            bad_records (records encoded as empty lines).
+            bad_records (records encoded as empty lines), duplicates (rows copied from an
+            identical earlier line, with dedup).
 
         Raises:
             LabseError: unreadable input, unwritable output, a folder of other settings.
@@ -452,6 +458,10 @@ class Model:
         if on_bad_record not in ("error", "empty"):
             raise ValueError(f"labse: on_bad_record must be 'error' or 'empty', got {on_bad_record!r}")
         opt.on_bad_record = _lib.BAD_RECORD_EMPTY if on_bad_record == "empty" else _lib.BAD_RECORD_ERROR
+        if not isinstance(dedup_table, int) or not 0 <= dedup_table <= 1 << 24:
+            raise ValueError(f"labse: dedup_table must be an int in 0..2**24, got {dedup_table!r}")
+        opt.dedup = 1 if dedup else 0
+        opt.dedup_table = dedup_table
         many = isinstance(input_path, (list, tuple))
         inps = [os.fspath(p) for p in input_path] if many else [os.fspath(input_path)]
         out = os.fspath(output_path)

@@ -90,6 +90,12 @@ static labse_status encode_any(const labse_model *m, const char *input,
     po.tsv_column = fo.tsv_column;
     po.jsonl_field = fo.jsonl_field;
     po.bad_record_empty = fo.on_bad_record == LABSE_BAD_RECORD_EMPTY;
+    if (fo.dedup != 0 && fo.dedup != 1)
+        return lb_err(err, LABSE_E_INVALID, "dedup %d is not 0 or 1", fo.dedup);
+    if (fo.dedup_table > LB_DEDUP_MAX_SLOTS)
+        return lb_err(err, LABSE_E_INVALID, "dedup_table %" PRIu64 " not in 0..%u",
+                      fo.dedup_table, (unsigned)LB_DEDUP_MAX_SLOTS);
+    po.dedup_slots = !fo.dedup ? 0 : fo.dedup_table ? (size_t)fo.dedup_table : LB_DEDUP_SLOTS;
     char outbuf[4096];
     /* many inputs: the folder itself, the task in po.shard_*; the plan deals (lb_files_run) */
     labse_status s = lb_pipe_set_output(&po, output, inputs ? 0 : fo.shard_index,
@@ -138,6 +144,7 @@ static labse_status encode_any(const labse_model *m, const char *input,
         st->repaired = ps.repaired;
         st->capped = ps.capped;
         st->bad_records = ps.bad_records;
+        st->duplicates = ps.duplicates;
         st->batches = ps.batches;
         st->seconds = ps.seconds;
         st->already_complete = ps.already_complete;

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static const uint32_t K[64] = {
+const uint32_t lb_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
     0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
     0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
@@ -15,6 +15,8 @@ static const uint32_t K[64] = {
     0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
     0xc67178f2};
+
+#define K lb_sha256_k
 
 static inline uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
@@ -50,6 +52,25 @@ static void block(uint32_t h[8], const uint8_t *p) {
     h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+void lb_sha256_blocks_portable(uint32_t h[8], const uint8_t *p, size_t nblocks) {
+    for (size_t i = 0; i < nblocks; i++) block(h, p + 64 * i);
+}
+
+/* nblocks blocks on the fastest path of this CPU (decided once; a race on the first calls
+ * only decides it twice, the same way). */
+static void blocks(uint32_t h[8], const uint8_t *p, size_t nblocks) {
+    static int path = -1; /* -1 unknown, 0 portable, 1 SHA-NI */
+    int q = __atomic_load_n(&path, __ATOMIC_RELAXED);
+    if (q < 0) {
+        q = lb_sha256_have_shani();
+        __atomic_store_n(&path, q, __ATOMIC_RELAXED);
+    }
+    if (q)
+        lb_sha256_blocks_shani(h, p, nblocks, lb_sha256_k);
+    else
+        lb_sha256_blocks_portable(h, p, nblocks);
+}
+
 void lb_sha256_init(lb_sha256 *c) {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -68,13 +89,13 @@ void lb_sha256_update(lb_sha256 *c, const void *data, size_t len) {
         p += take;
         len -= take;
         if (c->nbuf < 64) return;
-        block(c->h, c->buf);
+        blocks(c->h, c->buf, 1);
         c->nbuf = 0;
     }
-    while (len >= 64) {
-        block(c->h, p);
-        p += 64;
-        len -= 64;
+    if (len >= 64) {
+        blocks(c->h, p, len / 64);
+        p += len / 64 * 64;
+        len %= 64;
     }
     if (len) {
         memcpy(c->buf, p, len);

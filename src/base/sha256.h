@@ -23,4 +23,14 @@ void lb_sha256_final(lb_sha256 *c, uint8_t digest[32]);
 /* digest[32] -> 64 lower-case hex characters + NUL into hex[65]. */
 void lb_sha256_hex(const uint8_t digest[32], char hex[65]);
 
+/* The compression function of nblocks 64-byte blocks p[64 × nblocks] on the chaining state h,
+ * two ways: the portable loop (sha256.c) and the x86 SHA extensions (sha256_shani.c; callable
+ * only when lb_sha256_have_shani() says the CPU has them, a no-op elsewhere). k: the 64 round
+ * constants (lb_sha256_k). lb_sha256_update picks one once per process; both are exposed
+ * for the test that they agree (tests/test_pipeline.c). Reentrant. */
+void lb_sha256_blocks_portable(uint32_t h[8], const uint8_t *p, size_t nblocks);
+void lb_sha256_blocks_shani(uint32_t h[8], const uint8_t *p, size_t nblocks, const uint32_t k[64]);
+int lb_sha256_have_shani(void); /* 1: SHA-NI, SSSE3 and SSE4.1 present (cpuid) */
+extern const uint32_t lb_sha256_k[64];
+
 #endif

@@ -15,13 +15,13 @@ typedef struct cpu_ctx {
     lb_cpu_ws *ws;
 } cpu_ctx;
 
-static void *cpu_alloc(void *ctx, size_t bytes) {
+void *lb_host_alloc64(void *ctx, size_t bytes) {
     (void)ctx;
     size_t b = (bytes + 63) & ~(size_t)63;
     return aligned_alloc(64, b ? b : 64);
 }
 
-static void cpu_free(void *ctx, void *p) {
+void lb_host_free64(void *ctx, void *p) {
     (void)ctx;
     free(p);
 }
@@ -65,8 +65,8 @@ labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err
     be->ctx = c;
     be->depth = 1;
     be->name = "cpu";
-    be->host_alloc = cpu_alloc;
-    be->host_free = cpu_free;
+    be->host_alloc = lb_host_alloc64;
+    be->host_free = lb_host_free64;
     be->submit = cpu_submit;
     be->wait = cpu_wait;
     be->encode = cpu_encode;

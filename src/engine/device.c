@@ -30,6 +30,10 @@ labse_status lb_device_resolve(labse_device device, int cuda_device, labse_devic
                       "device cuda: this build has no GPU backend (it was built without CUDA; "
                       "use device cpu or auto)");
 #endif
+    case LABSE_DEVICE_NULL: /* the engine keeps it without resolving (engine.c) */
+        return lb_err(err, LABSE_E_UNSUPPORTED,
+                      "device null: the benchmark device encodes nothing; it only runs the "
+                      "streaming encoder's host side (labse encode / labse bench)");
     }
     return lb_err(err, LABSE_E_INVALID, "unknown device %d", (int)device);
 }

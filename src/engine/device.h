@@ -14,6 +14,8 @@
  *                      LABSE_CUDA_ALL or a negative value) is present, else the CPU;
  *   LABSE_DEVICE_CUDA  CUDA; LABSE_E_UNSUPPORTED when this build has no GPU backend. Whether
  *                      the ordinal exists is checked by the caller (lb_gpu_device_check).
+ *   LABSE_DEVICE_NULL  LABSE_E_UNSUPPORTED: the benchmark device is the engine's alone
+ *                      (lb_engine_open keeps it unresolved); the k-NN has none.
  * Errors: LABSE_E_INVALID for an unknown value. Thread-safe.
  */
 labse_status lb_device_resolve(labse_device device, int cuda_device, labse_device *out,

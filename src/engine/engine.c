@@ -57,7 +57,7 @@ const char *lb_precision_name(labse_precision p) {
 /* Resolve o->precision for device dev (DEFAULT -> the device's default); a value the device
  * cannot do is LABSE_E_UNSUPPORTED naming the ones it can. */
 static labse_status resolve_precision(labse_options *o, labse_device dev, labse_error *err) {
-    const int cpu = dev == LABSE_DEVICE_CPU;
+    const int cpu = dev != LABSE_DEVICE_CUDA; /* the null device takes the CPU's */
     if (o->precision == LABSE_PRECISION_DEFAULT)
         o->precision = cpu ? LABSE_PRECISION_FP32 : LABSE_PRECISION_FP16;
     const int ok = cpu ? o->precision == LABSE_PRECISION_FP32 || o->precision == LABSE_PRECISION_BF16
@@ -100,13 +100,16 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
     labse_options o = opt ? *opt : labse_default_options();
     labse_status st = lb_engine_check_options(&o, err);
     if (st != LABSE_OK) return st;
-    labse_device dev;
-    if ((st = lb_device_resolve(o.device, o.cuda_device, &dev, err)) != LABSE_OK) return st;
+    labse_device dev = LABSE_DEVICE_NULL; /* the benchmark device is no real one: kept */
+    if (o.device != LABSE_DEVICE_NULL &&
+        (st = lb_device_resolve(o.device, o.cuda_device, &dev, err)) != LABSE_OK)
+        return st;
     if ((st = resolve_precision(&o, dev, err)) != LABSE_OK) return st;
     if (o.cuda_device < 0 && o.cuda_device != LABSE_CUDA_ALL)
         return lb_err(err, LABSE_E_INVALID, "cuda_device must be >= 0 or LABSE_CUDA_ALL (got %d)",
                       o.cuda_device);
     char devname[128] = "cpu";
+    if (dev == LABSE_DEVICE_NULL) snprintf(devname, sizeof devname, "null (no encoder)");
 #ifdef LABSE_HAVE_GPU
     int gpus[LB_MAX_GPUS], n_gpus = 0;
     if (dev == LABSE_DEVICE_CUDA &&
@@ -197,5 +200,6 @@ labse_status lb_engine_backend(const lb_engine *e, lb_backend_kind kind, lb_back
     if (e->device == LABSE_DEVICE_CUDA) return lb_backend_gpu(e, kind, be, err);
 #endif
     (void)kind;
+    if (e->device == LABSE_DEVICE_NULL) return lb_backend_null(e, be, err);
     return lb_backend_cpu(e, be, err);
 }

@@ -39,7 +39,7 @@ void lb_engine_free(lb_engine *e); /* NULL-safe; every backend made from e must 
 /* Accessors (static storage of e; thread-safe). */
 const lb_model *lb_engine_model(const lb_engine *e);
 const labse_options *lb_engine_options(const lb_engine *e); /* max_length resolved */
-labse_device lb_engine_device(const lb_engine *e);        /* CPU or CUDA */
+labse_device lb_engine_device(const lb_engine *e);        /* CPU, CUDA or NULL */
 const char *lb_engine_device_name(const lb_engine *e);    /* "cpu", "cuda:N (NAME)" */
 /* The bf16 weights of the CPU encoder (precision bf16 on device CPU; made once at load,
  * immutable, shared by every session), else NULL. */
@@ -66,8 +66,14 @@ typedef enum lb_backend_kind {
 labse_status lb_engine_backend(const lb_engine *e, lb_backend_kind kind, lb_backend *be,
                                labse_error *err);
 
-/* The implementations (backend_cpu.c, backend_gpu.c: only in builds with a GPU backend). */
+/* The implementations (backend_cpu.c, backend_null.c, backend_gpu.c: only in builds with a
+ * GPU backend). */
 labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err);
+labse_status lb_backend_null(const lb_engine *e, lb_backend *be, labse_error *err);
+/* The host buffers of the CPU and null backends (backend_cpu.c): bytes rounded up to 64,
+ * 64-byte aligned, malloc'ed (NULL when out of memory); ctx unused. Thread-safe. */
+void *lb_host_alloc64(void *ctx, size_t bytes);
+void lb_host_free64(void *ctx, void *p);
 labse_status lb_backend_gpu(const lb_engine *e, lb_backend_kind kind, lb_backend *be,
                             labse_error *err);
 

@@ -88,6 +88,12 @@ static void manifest_print(FILE *f, const lb_manifest *m) {
         json_str(f, m->records);
     }
     fputs("},\n", f);
+    if (m->dedup_slots) { /* only with --dedup: other manifests stay as they were */
+        uint64_t dups = 0;
+        for (size_t i = 0; i < m->n_parts; i++) dups += m->parts[i].duplicates;
+        fprintf(f, "  \"dedup\": {\"table\": %zu, \"duplicates\": %" PRIu64 "},\n",
+                m->dedup_slots, dups);
+    }
     fprintf(f,
             "  \"shard\": {\"index\": %d, \"count\": %d, \"byte_start\": %" PRIu64
             ", \"byte_end\": %" PRIu64 ", \"line_start\": %" PRIu64 ", \"lines\": %" PRIu64
@@ -105,6 +111,7 @@ static void manifest_print(FILE *f, const lb_manifest *m) {
             fprintf(f, "\"%s\"", p->input_sha256);
         else
             fputs("null", f);
+        if (m->dedup_slots) fprintf(f, ", \"duplicates\": %" PRIu64, p->duplicates);
         fprintf(f, ", \"sha256\": \"%s\"}", p->sha256);
     }
     fprintf(f, "%s],\n  \"complete\": %s\n}\n", m->n_parts ? "\n  " : "",
@@ -306,6 +313,13 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
             BAD("bad \"input.records\"");
         strcpy(m->records, j->valuestring);
     }
+    const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "dedup");
+    if (dd) {
+        uint64_t t;
+        if (!get_u64(dd, "table", &t) || t < 1 || t > ((uint64_t)1 << 24))
+            BAD("bad \"dedup.table\"");
+        m->dedup_slots = (size_t)t;
+    }
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "shard");
     if (!get_int(sh, "index", &m->shard_index) || !get_int(sh, "count", &m->shard_count) ||
         !get_u64(sh, "byte_start", &m->byte_start) || !get_u64(sh, "byte_end", &m->byte_end) ||
@@ -331,6 +345,9 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
         strcpy(q.file, jf->valuestring);
         memcpy(q.sha256, js->valuestring, 65);
         if (cJSON_IsString(ji)) memcpy(q.input_sha256, ji->valuestring, 65);
+        if (cJSON_GetObjectItemCaseSensitive(p, "duplicates") &&
+            !get_u64(p, "duplicates", &q.duplicates))
+            BAD("a part's \"duplicates\" is not a count");
         if (lb_manifest_add_part(m, &q) != 0) {
             s = lb_err(err, LABSE_E_NOMEM, "out of memory");
             goto out;

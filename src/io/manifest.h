@@ -32,6 +32,8 @@ typedef struct lb_manifest_part {
     char sha256[65];           /* of the whole .npy file ("" in a parts listing) */
     char input_sha256[65];     /* of the input bytes [byte_start, byte_end) ("" when the
                                   input was a stream, and in a parts listing) */
+    uint64_t duplicates;       /* --dedup: rows of the part copied from an identical line
+                                  ("duplicates", written only by a dedup run; else 0) */
 } lb_manifest_part;
 
 typedef struct lb_manifest {
@@ -62,6 +64,8 @@ typedef struct lb_manifest {
     lb_manifest_part *parts;   /* heap, n_parts */
     size_t n_parts, cap_parts;
     int complete;
+    size_t dedup_slots;        /* --dedup: the table's lines ("dedup": {"table", "duplicates":
+                                  the parts' sum}; absent: 0, off) */
 } lb_manifest;
 
 /* Free what m owns and zero it (NULL is a no-op). */

@@ -1,6 +1,7 @@
 /* pipe_internal.h — the pieces of the pipeline (pipeline.h), one concern per file:
  *   pipe_reader.c   input range, line reading with the line cap, shards, fingerprint
  *   pipe_tokpool.c  window slots, reader thread, tokenizer threads
+ *   pipe_dedup.c    --dedup: the table of distinct lines, rows copied to duplicates
  *   pack.c          windows, length bucketing, batch cutting, packing (pack.h)
  *   pipe_merge.c    `labse merge` (shard folders into one folder and/or one .npy)
  *   pipe_files.c    many input files: folder names, the shard plan, files.json
@@ -165,6 +166,55 @@ int lb_recx_get(lb_recx *x, const char *line, size_t len, const char **out, size
                 char *why, size_t whycap);
 
 /* ==========================================================================================
+ * Deduplication (pipe_dedup.c; issue 12, section 4)
+ * ========================================================================================== */
+
+/* With --dedup the reader thread looks every line (its text after the line rules: CR/LF, the
+ * line cap, record extraction) up in a table of the distinct lines seen before it:
+ *   - a line already there is a duplicate: it is neither copied into the window nor
+ *     tokenised nor encoded, and gets a byte-identical copy of that line's row (COPY);
+ *   - a new line is encoded and its row kept in the table's slot for later copies (NEW).
+ * Scope and bound (so that rows are a function of the input and the options, and memory of
+ * the options only):
+ *   - the table is emptied at every part start (global multiples of part_rows: the grid the
+ *     windows, shards and resumed runs start on), so a duplicate is found only within its
+ *     part, and a resumed run or a shard gives the same rows as an uninterrupted run;
+ *   - it remembers the last `slots` distinct lines of the part (default LB_DEDUP_SLOTS) whose
+ *     texts fit in `text_bytes` (LB_DEDUP_TEXT_BYTES); older ones are forgotten (oldest
+ *     first): a duplicate beyond that window is simply encoded again;
+ *   - the scheduler keeps one row per slot: slots × dim floats (default, LaBSE: 192 MiB).
+ * A 64-bit hash match is confirmed by comparing the bytes: a collision never gives a wrong
+ * row. */
+/* The bounds LB_DEDUP_SLOTS, LB_DEDUP_MAX_SLOTS, LB_DEDUP_TEXT_BYTES: pipeline.h. */
+
+/* A line's dedup code: (slot << 2) | kind. */
+#define LB_DEDUP_NONE 0u  /* not remembered (longer than the table's text bytes): encoded */
+#define LB_DEDUP_NEW 1u   /* encoded; its row goes into slot (code >> 2) */
+#define LB_DEDUP_COPY 2u  /* a duplicate: its row is slot (code >> 2)'s */
+
+typedef struct lb_dedup lb_dedup;
+
+/* An empty table of `slots` lines (1..LB_DEDUP_MAX_SLOTS) and text_bytes bytes of text
+ * (>= 1). Owned by the caller (lb_dedup_free, NULL-safe); one thread at a time. Memory:
+ * text_bytes + 32 × slots bytes. LABSE_E_INVALID, LABSE_E_NOMEM. */
+labse_status lb_dedup_new(size_t slots, size_t text_bytes, lb_dedup **out, labse_error *err);
+void lb_dedup_free(lb_dedup *d);
+
+/* Forget every line (at a part start). O(slots). */
+void lb_dedup_reset(lb_dedup *d);
+
+/* Look the line p[len] up: its code (above). A NEW line is remembered (the oldest lines are
+ * forgotten to make room); the slot of a NEW code may be reused by a later NEW line, so the
+ * codes must be applied in line order (lb_dedup_apply). Never fails. */
+uint32_t lb_dedup_line(lb_dedup *d, const char *p, size_t len);
+
+/* Apply the codes of n consecutive lines (in line order) to their rows rows[n × dim], in
+ * which every line that is not a duplicate holds its row: a NEW row is stored into
+ * store[slot × dim ...], a COPY row is copied from there (byte-identical). store has
+ * slots × dim floats, kept across windows. Scheduler thread. */
+void lb_dedup_apply(const uint32_t *codes, size_t n, size_t dim, float *rows, float *store);
+
+/* ==========================================================================================
  * Tokenizer pool (pipe_tokpool.c)
  * ========================================================================================== */
 
@@ -179,6 +229,10 @@ typedef struct lb_window {
     uint64_t tokens, truncated, repaired, capped; /* sums over the window */
     uint64_t bad_records;      /* records encoded as empty lines (bad_record_empty) */
     int last;                  /* 1: the input ends with this window */
+    /* --dedup ("Deduplication" above): [n] each line's code, NULL without dedup. A
+     * duplicate (LB_DEDUP_COPY) has ntok 0 and no ids: it is not encoded. */
+    const uint32_t *dedup;
+    uint64_t duplicates;       /* lines of the window that are duplicates */
     char part_sha256[65];      /* hash_parts and this window ends a part: the sha256 of the
                                   part's input bytes [its byte_start, byte_end), taken by the
                                   reader thread; else "" */
@@ -197,6 +251,8 @@ typedef struct lb_tokpool_config {
     const char *name;          /* the input in messages */
     lb_recx *recx;             /* structured input (not owned; NULL: plain lines) */
     int bad_record_empty;      /* 1: a bad record is an empty line (counted), 0: an error */
+    lb_dedup *dedup;           /* --dedup: the reader thread's table (not owned; NULL: off),
+                                  emptied at every window that starts on the grid */
 } lb_tokpool_config;
 
 /* Start the reader thread and the tokenizer threads. The pool takes ownership of r. */

@@ -117,10 +117,10 @@ labse_status lb_merge_check(const char *const *dirs, int n, int check_input, lb_
             a->max_length != b->max_length || a->qformat != b->qformat ||
             a->input_size != b->input_size || strcmp(a->fingerprint, b->fingerprint) != 0 ||
             a->data_size != b->data_size || strcmp(a->records, b->records) != 0 ||
-            a->shard_count != b->shard_count) {
+            a->shard_count != b->shard_count || a->dedup_slots != b->dedup_slots) {
             s = lb_err(err, LABSE_E_INVALID,
                        "%s and %s: not shards of one run (model, dim, max_length, format, input, "
-                       "records or shard count differ)",
+                       "records, dedup or shard count differ)",
                        dirs[0], dirs[i]);
             goto done;
         }
@@ -253,6 +253,7 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         out.data_size = m0->data_size;
         memcpy(out.compression, m0->compression, sizeof out.compression);
         memcpy(out.records, m0->records, sizeof out.records);
+        out.dedup_slots = m0->dedup_slots;
         memcpy(out.fingerprint, m0->fingerprint, sizeof out.fingerprint);
         out.shard_index = 0;
         out.shard_count = 1;

@@ -7,7 +7,8 @@
  * atomic counter and write only their chunks' entries, so the per-line hot path takes no
  * lock. The last worker to finish a chunk (atomic countdown) marks the slot READY.
  *
- * Memory per slot: window_bytes of text, window × 29 bytes of bookkeeping, and the ids in
+ * Memory per slot: window_bytes of text, window × 29 bytes of bookkeeping (33 with --dedup:
+ * a duplicate's text is neither copied nor tokenised), and the ids in
  * one growable buffer per chunk (compact: the tokens of the chunk's lines back to back;
  * grown, never shrunk, so after the first windows no allocation happens). */
 #include <inttypes.h>
@@ -29,6 +30,7 @@ typedef struct slot {
     size_t *off;               /* [window] text offset of each line */
     uint32_t *len;             /* [window] byte length */
     uint8_t *capped;           /* [window] bit 0: capped; bit 1: a bad record, encoded empty */
+    uint32_t *dd;              /* [window] dedup codes (pipe_internal.h), NULL without dedup */
     int32_t **cbuf;            /* [n chunks] ids of the chunk's lines back to back */
     size_t *ccap;              /* [n chunks] capacity of cbuf[c] in ids */
     const int32_t **ids;       /* [window] */
@@ -156,7 +158,9 @@ static void *reader_main(void *arg) {
         /* Windows end on a global grid (multiples of window and of the part rows), so the
          * batches do not depend on where a run, a resumed run or a shard started. */
         uint64_t limit = lb_window_limit(line, c->window, c->grid);
-        size_t n = 0, tlen = 0;
+        size_t n = 0, tlen = 0, wbytes = 0; /* text held; text the window rule counts */
+        uint64_t dups = 0;
+        if (c->dedup && c->grid && line % c->grid == 0) lb_dedup_reset(c->dedup); /* a part */
         s->w.byte_start = placed_end;
         while (!at_end) {
             if (!have_pend) {
@@ -174,11 +178,16 @@ static void *reader_main(void *arg) {
                 have_pend = 1;
                 pend_end = lb_reader_offset(p->reader);
             }
-            if (!lb_window_admits(n, tlen, pend_len, (size_t)limit, c->window_bytes))
+            if (!lb_window_admits(n, wbytes, pend_len, (size_t)limit, c->window_bytes))
                 break; /* next window */
-            memcpy(s->text + tlen, pend, pend_len);
+            wbytes += pend_len; /* duplicates count too: the windows do not depend on dedup */
+            uint32_t code = c->dedup ? lb_dedup_line(c->dedup, pend, pend_len) : LB_DEDUP_NONE;
+            if (s->dd) s->dd[n] = code;
+            int dup = (code & 3u) == LB_DEDUP_COPY;
+            dups += (uint64_t)dup;
+            if (!dup) memcpy(s->text + tlen, pend, pend_len);
             s->off[n] = tlen;
-            s->len[n] = (uint32_t)pend_len;
+            s->len[n] = dup ? 0 : (uint32_t)pend_len;
             s->capped[n] = (uint8_t)((pend_capped ? 1 : 0) | (pend_bad ? 2 : 0));
             tlen += pend_len;
             n++;
@@ -188,6 +197,7 @@ static void *reader_main(void *arg) {
         s->w.byte_end = placed_end;
         s->w.first_line = line;
         s->w.n = n;
+        s->w.duplicates = dups;
         line += n;
         s->n_chunks = (n + LB_PIPE_CHUNK - 1) / LB_PIPE_CHUNK;
         atomic_store(&s->next_chunk, 0);
@@ -254,6 +264,10 @@ static int tokenise_chunk(lb_tokpool *p, slot *s, size_t chunk, int32_t *scratch
     uint64_t tokens = 0, trunc = 0, rep = 0;
     size_t used = 0;
     for (size_t i = a; i < b; i++) {
+        if (s->dd && (s->dd[i] & 3u) == LB_DEDUP_COPY) { /* a duplicate: not encoded */
+            s->ntok[i] = 0;
+            continue;
+        }
         labse_tok_info info = {0, 0};
         size_t k = lb_engine_tokenize(p->c.engine, s->text + s->off[i], s->len[i], scratch, &info);
         if (k == 0) {
@@ -280,7 +294,7 @@ static int tokenise_chunk(lb_tokpool *p, slot *s, size_t chunk, int32_t *scratch
     }
     used = 0; /* pointers only now: realloc may have moved the buffer */
     for (size_t i = a; i < b; i++) {
-        s->ids[i] = s->cbuf[chunk] + used;
+        s->ids[i] = s->ntok[i] ? s->cbuf[chunk] + used : NULL;
         used += (size_t)s->ntok[i];
     }
     atomic_fetch_add(&s->tokens, tokens);
@@ -347,6 +361,7 @@ static void slot_free(slot *s) {
     free(s->off);
     free(s->len);
     free(s->capped);
+    free(s->dd);
     size_t nch = s->cbuf ? s->n_alloc_chunks : 0;
     for (size_t c = 0; c < nch; c++) free(s->cbuf[c]);
     free(s->cbuf);
@@ -385,7 +400,8 @@ labse_status lb_tokpool_start(const lb_tokpool_config *c, lb_reader *r, lb_tokpo
         s->ccap = calloc(s->n_alloc_chunks, sizeof *s->ccap);
         s->ids = malloc(W * sizeof *s->ids);
         s->ntok = malloc(W * sizeof *s->ntok);
-        if (!s->text || !s->off || !s->len || !s->capped || !s->cbuf || !s->ccap || !s->ids || !s->ntok) {
+        s->dd = c->dedup ? malloc(W * sizeof *s->dd) : NULL;
+        if ((c->dedup && !s->dd) || !s->text || !s->off || !s->len || !s->capped || !s->cbuf || !s->ccap || !s->ids || !s->ntok) {
             for (int j = 0; j <= i; j++) slot_free(&p->slots[j]);
             lb_reader_free(r);
             free(p);
@@ -394,6 +410,7 @@ labse_status lb_tokpool_start(const lb_tokpool_config *c, lb_reader *r, lb_tokpo
         }
         s->w.ids = s->ids;
         s->w.ntok = s->ntok;
+        s->w.dedup = s->dd;
         s->state = SLOT_FREE;
     }
     pthread_mutex_init(&p->mu, NULL);

@@ -115,6 +115,7 @@ static labse_status same_run(const char *dir, const lb_manifest *old, const lb_m
                       "%s: cannot resume: int8 parts without \"calibration\" in the manifest",
                       dir);
     DIFF_U64(part_rows, "part_rows");
+    DIFF_U64(dedup_slots, "dedup table (--dedup)");
     DIFF_U64(shard_index, "shard index");
     DIFF_U64(shard_count, "shard count");
     DIFF_U64(byte_start, "shard byte_start");
@@ -163,6 +164,7 @@ typedef struct run {
     lb_manifest man;           /* folder mode */
     lb_npys *part;             /* part (folder) or the whole file (single) being written */
     uint64_t part_first_line, part_byte_start;
+    uint64_t part_duplicates;  /* --dedup: duplicates in the open part */
     /* batch ring */
     int32_t *ids[LB_BACKEND_MAX_DEPTH], *cu[LB_BACKEND_MAX_DEPTH];
     float *out[LB_BACKEND_MAX_DEPTH];
@@ -175,8 +177,23 @@ typedef struct run {
     uint32_t *order;           /* [window] */
     lb_tokpool *pool;
     lb_recx *recx;             /* structured input (NULL: plain lines) */
+    lb_dedup *dedup;           /* --dedup: the reader thread's table (NULL: off) */
+    float *dedup_rows;         /* --dedup: [dedup_slots × dim] the rows of its lines */
     int stopped;
 } run;
+
+/* 1 when the n floats x[n] are all finite. One branch-free pass over the exponent bits
+ * (the compiler vectorises it; a per-value isfinite with an early exit was 8% of a
+ * `--device null` run, bench/RESULTS.md). Reentrant. */
+static int all_finite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u; /* exponent all ones: inf or NaN */
+    }
+    return bad == 0;
+}
 
 /* Wait for ring slot k and scatter its rows into input order. */
 static labse_status drain_slot(run *r, int k, labse_error *err) {
@@ -184,14 +201,12 @@ static labse_status drain_slot(run *r, int k, labse_error *err) {
     r->in_flight[k] = 0;
     labse_status s = r->be->wait(r->be->ctx, k, err);
     if (s != LABSE_OK) return s;
-    for (int j = 0; j < r->batch_n[k]; j++) {
-        const float *src = r->out[k] + (size_t)j * r->dim;
-        for (size_t d = 0; d < r->dim; d++)
-            if (!isfinite(src[d]))
-                return lb_err(err, LABSE_E_INVALID,
-                              "the encoder produced a non-finite value (a backend fault)");
-        memcpy(r->wrows + (size_t)r->batch_lines[k][j] * r->dim, src, r->dim * sizeof *src);
-    }
+    if (!all_finite(r->out[k], (size_t)r->batch_n[k] * r->dim))
+        return lb_err(err, LABSE_E_INVALID,
+                      "the encoder produced a non-finite value (a backend fault)");
+    for (int j = 0; j < r->batch_n[k]; j++)
+        memcpy(r->wrows + (size_t)r->batch_lines[k][j] * r->dim, r->out[k] + (size_t)j * r->dim,
+               r->dim * sizeof(float));
     return LABSE_OK;
 }
 
@@ -204,6 +219,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     if (lb_bucket_order(w->ntok, w->n, r->max_len, r->order) != 0)
         return lb_err(err, LABSE_E_NOMEM, "out of memory");
     size_t at = 0;
+    while (at < w->n && w->ntok[r->order[at]] == 0) at++; /* duplicates (--dedup) sort first */
     int j = 0;
     labse_status s = LABSE_OK;
     while (at < w->n) {
@@ -226,6 +242,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     }
     for (int k = 0; k < depth; k++)
         if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
+    if (w->dedup && !r->stopped) lb_dedup_apply(w->dedup, w->n, r->dim, r->wrows, r->dedup_rows);
     return LABSE_OK;
 }
 
@@ -241,6 +258,7 @@ static labse_status part_open(run *r, uint64_t first_line, uint64_t byte_start,
     }
     r->part_first_line = first_line;
     r->part_byte_start = byte_start;
+    r->part_duplicates = 0;
     return lb_npys_open(path, lb_qformat_npy(r->o->format), hint,
                         lb_qformat_cols(r->o->format, r->dim), &r->part, err);
 }
@@ -263,6 +281,7 @@ static labse_status part_commit(run *r, const char *input_sha256, uint64_t byte_
     p.rows = lb_npys_rows(r->part);
     p.byte_start = r->part_byte_start;
     p.byte_end = byte_end;
+    p.duplicates = r->part_duplicates;
     if (r->man.fingerprint[0]) { /* a regular file: the hash resume and merge check */
         if (!input_sha256[0]) { /* the reader takes it at every part's end */
             lb_npys_abort(r->part);
@@ -317,6 +336,9 @@ static labse_status run_check(run *r, const lb_engine *e, const lb_backend *be,
         return lb_err(err, LABSE_E_INVALID,
                       "format int8 with shards needs calibration (an embeddings .npy), so that "
                       "every shard quantises with the same ranges");
+    if (o->dedup_slots > LB_DEDUP_MAX_SLOTS)
+        return lb_err(err, LABSE_E_INVALID, "dedup_table %zu not in 0..%u", o->dedup_slots,
+                      (unsigned)LB_DEDUP_MAX_SLOTS);
     return LABSE_OK;
 }
 
@@ -346,6 +368,7 @@ static labse_status run_setup_folder(run *r, lb_pipe_stats *st, labse_error *err
     w->qformat = o->format;
     w->dtype = lb_qformat_npy(o->format);
     w->part_rows = o->part_rows;
+    w->dedup_slots = o->dedup_slots;
     w->input_size = rng->file_size;
     w->data_size = rng->data_size;
     snprintf(w->compression, sizeof w->compression, "%s",
@@ -429,6 +452,14 @@ static labse_status run_alloc_ring(run *r, labse_error *err) {
         if (!r->ids[k] || !r->cu[k] || !r->out[k] || !r->batch_lines[k])
             return lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
     }
+    if (r->o->dedup_slots) {
+        r->dedup_rows = malloc(r->o->dedup_slots * r->dim * sizeof *r->dedup_rows);
+        if (!r->dedup_rows)
+            return lb_err(err, LABSE_E_NOMEM, "out of memory for the rows of the dedup table "
+                          "(%zu lines; a smaller dedup_table needs less)", r->o->dedup_slots);
+        labse_status s = lb_dedup_new(r->o->dedup_slots, LB_DEDUP_TEXT_BYTES, &r->dedup, err);
+        if (s != LABSE_OK) return s;
+    }
     return LABSE_OK;
 }
 
@@ -452,6 +483,7 @@ static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st
         .name = strcmp(r->o->input, "-") == 0 ? "<stdin>" : r->o->input,
         .recx = r->recx,
         .bad_record_empty = r->o->bad_record_empty,
+        .dedup = r->dedup,
     };
     return lb_tokpool_start(&pc, rd, &r->pool, err);
 }
@@ -478,6 +510,7 @@ static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
         if (!r->part && (s = part_open(r, w->first_line, w->byte_start, err)) != LABSE_OK)
             return s;
         if ((s = append_rows(r, w, err)) != LABSE_OK) return s;
+        r->part_duplicates += w->duplicates;
         uint64_t rows = lb_npys_rows(r->part);
         if (rows == o->part_rows || w->last) {
             if ((s = part_commit(r, w->part_sha256, w->byte_end, w->last, err)) != LABSE_OK)
@@ -530,6 +563,7 @@ static labse_status run_windows(run *r, lb_pipe_stats *st, double t0, labse_erro
             st->repaired += w->repaired;
             st->capped += w->capped;
             st->bad_records += w->bad_records;
+            st->duplicates += w->duplicates;
             pr.lines_done = st->lines_resumed + st->lines;
             pr.run_lines = st->lines;
             pr.tokens = st->tokens;
@@ -585,6 +619,8 @@ static void run_free(run *r, lb_pipe_stats *st) {
     free(r->wrows);
     free(r->order);
     lb_recx_free(r->recx);
+    lb_dedup_free(r->dedup); /* after the pool: its reader thread used it */
+    free(r->dedup_rows);
     lb_manifest_free(&r->man);
 }
 

@@ -64,6 +64,12 @@
  * `capped`. */
 
 #define LB_PIPE_CHUNK 64       /* lines per tokenizer work item */
+
+/* --dedup's table (pipe_internal.h, "Deduplication"): distinct lines remembered within a part
+ * (default; at most), and the bytes of their text. */
+#define LB_DEDUP_SLOTS 65536
+#define LB_DEDUP_MAX_SLOTS (1u << 24)
+#define LB_DEDUP_TEXT_BYTES ((size_t)64 << 20)
 #define LB_PIPE_SLOTS 3        /* window slots in the ring */
 
 /* ==========================================================================================
@@ -94,6 +100,10 @@ typedef struct lb_pipe_options {
                                   string field; see pipe_internal.h, "Records" */
     int bad_record_empty;      /* 1: a bad record is encoded as an empty line and counted;
                                   0: it stops the run with an error naming file and line */
+    /* --dedup (issue 12, section 4; pipe_internal.h, "Deduplication"): 0 off; else the number
+     * of distinct lines the table remembers within a part (recorded in the manifest: a
+     * resume must use the same) */
+    size_t dedup_slots;
     /* Polled between batches; nonzero = stop at the next consistent point. May be NULL. */
     int (*should_stop)(void *user);
     /* Called from the scheduler thread at most every progress_interval seconds. */
@@ -112,6 +122,7 @@ typedef struct lb_pipe_stats {
     uint64_t lines_resumed;    /* rows found complete in the folder at start */
     uint64_t tokens, truncated, repaired, capped, batches;
     uint64_t bad_records;      /* records encoded as empty lines (bad_record_empty) */
+    uint64_t duplicates;       /* --dedup: rows copied from an identical earlier line */
     uint64_t parts_written;
     double tok_cpu_seconds;    /* summed over tokenizer threads: time inside the tokenizer */
     double encode_seconds;     /* scheduler thread: pack + backend + reorder */

@@ -52,6 +52,8 @@ int parse_int(const char *opt, const char *s, int lo, int hi, int *out) {
 int parse_device(const char *s, labse_options *o) {
     if (strcmp(s, "cpu") == 0) {
         o->device = LABSE_DEVICE_CPU;
+    } else if (strcmp(s, "null") == 0) { /* benchmarks only: no encoder (labse.h) */
+        o->device = LABSE_DEVICE_NULL;
     } else if (strcmp(s, "cuda") == 0 || strcmp(s, "gpu") == 0) {
         o->device = LABSE_DEVICE_CUDA;
         o->cuda_device = 0;
@@ -70,7 +72,7 @@ int parse_device(const char *s, labse_options *o) {
     } else if (strcmp(s, "auto") == 0) {
         o->device = LABSE_DEVICE_AUTO;
     } else {
-        errorf("--device: '%s' is not one of cpu, cuda, cuda:N, cuda:all, auto", s);
+        errorf("--device: '%s' is not one of cpu, cuda, cuda:N, cuda:all, auto, null", s);
         return 0;
     }
     return 1;
@@ -81,6 +83,7 @@ const char *device_name(labse_device d) {
     case LABSE_DEVICE_CPU: return "cpu";
     case LABSE_DEVICE_CUDA: return "cuda";
     case LABSE_DEVICE_AUTO: return "auto";
+    case LABSE_DEVICE_NULL: return "null";
     }
     return "?";
 }

@@ -34,7 +34,8 @@ static const char USAGE_ENCODE[] =
     "                          skipped; relative paths from the current folder)\n"
     "  -o, --output OUT        OUT.npy or a folder (required)\n"
     "      --device D          cpu | cuda | cuda:N | cuda:all | auto (default auto: the\n"
-    "                          GPU when this build has one and a device is present)\n"
+    "                          GPU when this build has one and a device is present) | null (no\n"
+    "                          encoder, zero rows: the host's feeding rate; benchmarks only)\n"
     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)\n"
     "      --tok-threads N     tokenizer threads, 0 = cores - 1, at least 1 (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
@@ -64,6 +65,10 @@ static const char USAGE_ENCODE[] =
     "                          a record without the column/field, or JSON that does not\n"
     "                          parse: stop with an error naming file and line (default),\n"
     "                          or encode it as an empty line and count it\n"
+    "      --dedup             encode identical lines (after the rules above) once: every\n"
+    "                          duplicate gets a byte-identical copy of the first one's row;\n"
+    "                          within a part (--part-rows) and the last 65536 distinct lines\n"
+    "      --dedup-table N     --dedup remembering N distinct lines (rows: N x dim x 4 bytes)\n"
     "  -q, --quiet             no progress line, no summary on stderr\n"
     "  -h, --help              this help\n"
     "\n"
@@ -90,7 +95,9 @@ enum {
     OPT_JSONL_FIELD,
     OPT_ON_BAD_RECORD,
     OPT_CALIBRATION,
-    OPT_INPUT_LIST
+    OPT_INPUT_LIST,
+    OPT_DEDUP,
+    OPT_DEDUP_TABLE
 };
 
 /* --format's names and the summary's, by labse_dtype value. */
@@ -177,6 +184,8 @@ int cmd_encode(int argc, char **argv) {
         {"on-bad-record", required_argument, NULL, OPT_ON_BAD_RECORD},
         {"calibration", required_argument, NULL, OPT_CALIBRATION},
         {"input-list", required_argument, NULL, OPT_INPUT_LIST},
+        {"dedup", no_argument, NULL, OPT_DEDUP},
+        {"dedup-table", required_argument, NULL, OPT_DEDUP_TABLE},
         {NULL, 0, NULL, 0},
     };
     cli_getopt g;
@@ -235,6 +244,12 @@ int cmd_encode(int argc, char **argv) {
                 fo.on_bad_record = LABSE_BAD_RECORD_EMPTY;
             else
                 return usage_error("encode", "--on-bad-record: '%s' is not error or empty", optarg);
+            break;
+        case OPT_DEDUP: fo.dedup = 1; break;
+        case OPT_DEDUP_TABLE:
+            if (!parse_i64("--dedup-table", optarg, 1, INT64_C(1) << 24, &v)) return EXIT_USAGE;
+            fo.dedup = 1;
+            fo.dedup_table = (uint64_t)v;
             break;
         case 'h': fputs(USAGE_ENCODE, stdout); return 0;
         default: return getopt_failure("encode", c, argv);
@@ -365,6 +380,9 @@ int cmd_encode(int argc, char **argv) {
                    st.lines_resumed);
         } else if (!quiet) {
             if (st.repaired) errorf("%" PRIu64 " lines had invalid UTF-8 (replaced)", st.repaired);
+            if (st.duplicates)
+                errorf("%" PRIu64 " lines were duplicates: their rows were copied, not encoded",
+                       st.duplicates);
             if (st.bad_records)
                 errorf("%" PRIu64 " bad records were encoded as empty lines", st.bad_records);
             if (st.truncated)
