@@ -29,6 +29,7 @@ E_UNSUPPORTED = 6
 DEVICE_CPU = 0
 DEVICE_CUDA = 1
 DEVICE_AUTO = 2
+DEVICE_NULL = 3  # benchmarks only: zero rows at once (labse.h, LABSE_DEVICE_NULL)
 
 POOL_CLS = 0
 POOL_MEAN = 1

@@ -25,7 +25,9 @@ Text = Union[str, bytes, bytearray, memoryview]
 DEFAULT_WINDOW = lib.labse_default_options().window
 
 _DEVICES = {"auto": _lib.DEVICE_AUTO, "cpu": _lib.DEVICE_CPU, "cuda": _lib.DEVICE_CUDA}
-_DEVICE_NAMES = {v: k for k, v in _DEVICES.items()}
+# Model also takes "null": the host's feeding rate (benchmarks only: every row is zeros).
+_MODEL_DEVICES = dict(_DEVICES, null=_lib.DEVICE_NULL)
+_DEVICE_NAMES = {v: k for k, v in _MODEL_DEVICES.items()}
 _POOLING_NAMES = {_lib.POOL_CLS: "cls", _lib.POOL_MEAN: "mean"}
 
 
@@ -69,7 +71,10 @@ class Model:
         path: model folder in the sentence-transformers layout (str or os.PathLike).
         device: ``"auto"`` (the GPU when the library has a GPU backend and a GPU is present,
             else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (GPU ordinal N) or
-            ``"cuda:all"`` (every GPU; each session runs on one, round-robin).
+            ``"cuda:all"`` (every GPU; each session runs on one, round-robin), or ``"null"``
+            (benchmarks only: no encoder, every row zeros, so that ``encode_file`` measures
+            what the host does: read, tokenise, pack, write; README, "The host's feeding
+            rate").
         batch_tokens: token budget of one packed batch (memory bound of one forward pass);
             None = the C library's default (labse_default_options().batch_tokens, 16384).
         threads: CPU threads per encode call; 0 = all cores. Use 1 when several Python
@@ -109,16 +114,16 @@ class Model:
             device, cuda_device = "cuda", -1  # LABSE_CUDA_ALL
         elif isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
             device, cuda_device = "cuda", int(device[5:])
-        if device not in _DEVICES:
-            raise ValueError(f"labse: device must be one of {sorted(_DEVICES)} or 'cuda:N', "
-                             f"got {device!r}")
+        if device not in _MODEL_DEVICES:
+            raise ValueError(f"labse: device must be one of {sorted(_MODEL_DEVICES)} or "
+                             f"'cuda:N', got {device!r}")
         if precision not in _lib.PRECISIONS:
             raise ValueError(f"labse: precision must be one of {sorted(_lib.PRECISIONS)}, "
                              f"got {precision!r}")
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise ValueError(f"labse: max_length must be a positive int or None, got {max_length!r}")
         opt = lib.labse_default_options()
-        opt.device = _DEVICES[device]
+        opt.device = _MODEL_DEVICES[device]
         opt.cuda_device = cuda_device
         opt.threads = int(threads)
         if batch_tokens is not None:
