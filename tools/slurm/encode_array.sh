@@ -34,12 +34,13 @@
 #         bench/RESULTS.md), so even 64 cores use under 1% of that thread.
 # Options given after OUT_DIR come later on labse's command line and win.
 #
-# CPUs per GPU: 4 is an ESTIMATE, to be updated from the host feeding rate of issue 12 §7
-# (`labse bench --device null`, bench/RESULTS.md). The basis today: a GPU eats up to ~4 M
-# tokens/s of LaBSE (issue 6's H100 target; bench/perf_model.py predicts 2.3-5.3 M by path
-# and card, not yet measured); one tokenizer thread makes 15-18 M tokens/s on the bitext
-# (bench/RESULTS.md), so 3 tokenizer threads leave a 10x margin for long sentences,
-# decompression and JSON parsing, and the fourth core is the reader's and the scheduler's.
+# CPUs per GPU: 4. The host feeding rate (`labse encode --device null`, bench/RESULTS.md "The
+# host's feeding rate"): the whole host path (read, tokenise, pack, write and hash the rows)
+# costs ~2 M tokens per CPU-second of LaBSE, the tokenizer alone >= 6.9 M; a GPU eats up to
+# ~4 M tokens/s (bench/perf_model.py predicts 2.3-5.3 M by path and card, not yet measured),
+# so a GPU needs about 2 cores' worth over three busy threads: 3 CPUs for plain text, 4 for
+# .gz input or CPUs without the SHA extensions (README, "The host's feeding rate"). With 4,
+# the tasks run --tok-threads 3: the spare tokenizer threads cost nothing when idle.
 #
 # When every task has finished, join the shards (checks completeness and contiguity):
 #
