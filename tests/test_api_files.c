@@ -301,13 +301,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     g_model_dir = argv[1];
-    struct stat sb;
-    char cfg[1024];
-    snprintf(cfg, sizeof cfg, "%s/config.json", g_model_dir);
-    if (stat(cfg, &sb) != 0) {
-        printf("SKIP: %s not found\n", cfg);
-        return 77;
-    }
+    if (tf_no_model(g_model_dir)) return 77;
     snprintf(g_tmp, sizeof g_tmp, "/tmp/test_api_files.XXXXXX");
     if (!mkdtemp(g_tmp)) return 1;
     const struct CMUnitTest tests[] = {

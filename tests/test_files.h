@@ -9,6 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1, after printing "SKIP: DIR/config.json not found", when dir holds no model (a test
+ * program then returns 77, CTest's skip); 0 when it does. */
+static inline int tf_no_model(const char *dir) {
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    FILE *f = fopen(cfg, "rb");
+    if (!f) {
+        printf("SKIP: %s not found\n", cfg);
+        return 1;
+    }
+    fclose(f);
+    return 0;
+}
+
 /* The bytes of path, NUL-terminated (malloc'ed; the caller frees), *len without the NUL.
  * NULL when the file cannot be opened (a test may expect that). */
 static inline char *tf_read_all(const char *path, size_t *len) {
