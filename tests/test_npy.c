@@ -19,6 +19,7 @@
 
 #include "test_files.h"
 
+#include "base/sha256.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 
@@ -308,6 +309,39 @@ static void test_write_read(void **state) {
     assert_int_equal(info.cols, 768);
 }
 
+/* lb_npys_no_hash: the rows are not hashed on the way, and a commit that asks for the sha256
+ * all the same gets the file's, read back; with and without a header rewrite. Each variant's
+ * hex must equal an independent sha256 of the committed bytes (a stale or empty hash fails). */
+static void test_no_hash(void **state) {
+    (void)state;
+    char path[512];
+    labse_error err;
+    float rows[5 * 4];
+    for (int i = 0; i < 20; i++) rows[i] = (float)i - 7.25f;
+    for (int v = 0; v < 4; v++) { /* bit 0: no_hash; bit 1: the hint is wrong (rewrite) */
+        path_in_dir(path, sizeof path, "nohash.npy");
+        lb_npys *w = NULL;
+        assert_int_equal(lb_npys_open(path, LB_NPY_F32, v & 2 ? 9 : 5, 4, &w, &err), LABSE_OK);
+        if (v & 1) lb_npys_no_hash(w);
+        assert_int_equal(lb_npys_append(w, rows, 2, &err), LABSE_OK);
+        assert_int_equal(lb_npys_append(w, rows + 8, 3, &err), LABSE_OK);
+        char sha[65] = {0}, want[65];
+        assert_int_equal(lb_npys_commit(w, sha, &err), LABSE_OK);
+        size_t len;
+        char *b = tf_read_all(path, &len);
+        assert_non_null(b);
+        lb_sha256 c;
+        uint8_t d[32];
+        lb_sha256_init(&c);
+        lb_sha256_update(&c, b, len);
+        lb_sha256_final(&c, d);
+        lb_sha256_hex(d, want);
+        assert_string_equal(sha, want);
+        free(b);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
 /* The row count is a hint: fewer or more rows than announced rewrite the header in place
  * (same length) at commit, and the checksum covers the final bytes. */
 static void test_rows_hint(void **state) {
@@ -518,6 +552,7 @@ int main(void) {
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_rows_hint, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_no_hash, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_atomic_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_f16_writer, setup_dir, teardown_dir),

@@ -96,6 +96,7 @@ struct lb_npys {
     lb_npy_dtype dtype;
     uint64_t cols, rows_hint, rows;
     size_t hlen;
+    int hashing;          /* 1: sha is kept on the way (default); 0: lb_npys_no_hash */
     lb_sha256 sha;
     void *conv;           /* f16 conversion / byte-swap buffer */
     size_t conv_cap;      /* in bytes */
@@ -133,6 +134,7 @@ labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hi
         return LABSE_E_INVALID;
     }
     lb_sha256_init(&w->sha);
+    w->hashing = 1;
     if ((s = lb_afile_write(w->f, hdr, w->hlen, err)) != LABSE_OK) {
         lb_npys_abort(w);
         return s;
@@ -159,7 +161,7 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
     labse_status s;
     if (host_is_little_endian()) {
         s = lb_afile_write(w->f, data, bytes, err);
-        if (s == LABSE_OK) lb_sha256_update(&w->sha, data, bytes);
+        if (s == LABSE_OK && w->hashing) lb_sha256_update(&w->sha, data, bytes);
     } else {
         /* The file is little-endian: byte-swap through a bounded buffer. */
         const unsigned char *src = data;
@@ -172,7 +174,7 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
             for (size_t i = 0; i < c; i += es)
                 for (size_t k = 0; k < es; k++) d[i + k] = src[i + es - 1 - k];
             s = lb_afile_write(w->f, d, c, err);
-            if (s == LABSE_OK) lb_sha256_update(&w->sha, d, c);
+            if (s == LABSE_OK && w->hashing) lb_sha256_update(&w->sha, d, c);
             src += c;
             bytes -= c;
         }
@@ -214,6 +216,10 @@ labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error
     return lb_npys_append_q(w, f, NULL, rows, n, (size_t)w->cols, err);
 }
 
+void lb_npys_no_hash(lb_npys *w) {
+    if (w) w->hashing = 0;
+}
+
 uint64_t lb_npys_rows(const lb_npys *w) { return w ? w->rows : 0; }
 
 const char *lb_npys_tmp_path(const lb_npys *w) { return w ? lb_afile_tmp_path(w->f) : ""; }
@@ -241,7 +247,8 @@ static int rehash(lb_npys *w) {
 labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
     if (!w) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL");
     labse_status s = LABSE_OK;
-    if (w->rows != w->rows_hint) {
+    const int rewrite = w->rows != w->rows_hint;
+    if (rewrite) {
         char hdr[LB_NPY_HEADER_MAX];
         size_t hl = lb_npy_header(hdr, w->dtype, w->rows, w->cols);
         if (hl != w->hlen) {
@@ -250,6 +257,8 @@ labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
             goto fail;
         }
         if ((s = lb_afile_pwrite(w->f, hdr, hl, 0, err)) != LABSE_OK) goto fail;
+    }
+    if (sha_hex && (rewrite || !w->hashing)) { /* the hash kept on the way is stale or absent */
         if (rehash(w) != 0) {
             s = lb_err(err, LABSE_E_IO, "%s: read back failed: %s", lb_afile_tmp_path(w->f),
                        strerror(errno));

@@ -88,6 +88,12 @@ labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *ca
  * order; float16 and bfloat16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
 labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
 
+/* The caller will not ask lb_npys_commit() for the file's sha256: skip hashing the rows on
+ * the way (a f32 row of LaBSE is 3 KB, and the hash was a third of the host's CPU time in a
+ * --device null run, bench/RESULTS.md). Call before the first append; a later commit that asks
+ * for sha_hex all the same hashes the file by reading it back. Not thread-safe (w's thread). */
+void lb_npys_no_hash(lb_npys *w);
+
 /* Rows appended so far. */
 uint64_t lb_npys_rows(const lb_npys *w);
 

@@ -218,6 +218,7 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         s = lb_npys_open(npy_path, m0->dtype, line, lb_qformat_cols(m0->qformat, (uint64_t)m0->dim),
                          &w, err);
         if (s != LABSE_OK) goto done;
+        lb_npys_no_hash(w); /* the merged file's hash is not recorded */
     }
     if (out_dir) {
         if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {

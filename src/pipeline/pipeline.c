@@ -430,8 +430,10 @@ static labse_status run_setup_output(run *r, lb_pipe_stats *st, labse_error *err
         (s = lb_qcalib_load(o->calibration, r->dim, &r->man.calib, err)) != LABSE_OK)
         return s;
     if (o->output_dir) return run_setup_folder(r, st, err);
-    return lb_npys_open(o->output, lb_qformat_npy(o->format), r->rng.lines,
-                        lb_qformat_cols(o->format, r->dim), &r->part, err);
+    s = lb_npys_open(o->output, lb_qformat_npy(o->format), r->rng.lines,
+                     lb_qformat_cols(o->format, r->dim), &r->part, err);
+    if (s == LABSE_OK) lb_npys_no_hash(r->part); /* a single .npy's hash is not recorded */
+    return s;
 }
 
 /* Stage 4: the window's rows and order, and the ring of batch buffers from the backend. */
