@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "test_files.h"
 
@@ -309,34 +310,43 @@ static void test_write_read(void **state) {
     assert_int_equal(info.cols, 768);
 }
 
-/* lb_npys_no_hash: the rows are not hashed on the way, and a commit that asks for the sha256
- * all the same gets the file's, read back; with and without a header rewrite. Each variant's
- * hex must equal an independent sha256 of the committed bytes (a stale or empty hash fails). */
-static void test_no_hash(void **state) {
+/* lb_npys_set_hash: SHA-256 (the default), XXH3-128 or none, with and without a header
+ * rewrite (a wrong row hint). Each checksum must equal an independent one of the committed
+ * bytes: base/sha256.h for SHA-256, libxxhash's one-shot XXH3_128bits for XXH3-128 (the
+ * canonical big-endian hex `xxh128sum` prints); none gives "". A stale hash (the header before
+ * its rewrite, or only part of the rows) fails. */
+static void test_hash_kinds(void **state) {
     (void)state;
     char path[512];
     labse_error err;
     float rows[5 * 4];
     for (int i = 0; i < 20; i++) rows[i] = (float)i - 7.25f;
-    for (int v = 0; v < 4; v++) { /* bit 0: no_hash; bit 1: the hint is wrong (rewrite) */
-        path_in_dir(path, sizeof path, "nohash.npy");
+    const lb_digest_kind kinds[3] = {LB_DIGEST_SHA256, LB_DIGEST_XXH128, LB_DIGEST_NONE};
+    for (int v = 0; v < 6; v++) { /* kind v % 3; v >= 3: the hint is wrong (rewrite) */
+        path_in_dir(path, sizeof path, "hash.npy");
         lb_npys *w = NULL;
-        assert_int_equal(lb_npys_open(path, LB_NPY_F32, v & 2 ? 9 : 5, 4, &w, &err), LABSE_OK);
-        if (v & 1) lb_npys_no_hash(w);
+        assert_int_equal(lb_npys_open(path, LB_NPY_F32, v >= 3 ? 9 : 5, 4, &w, &err), LABSE_OK);
+        if (v % 3) assert_int_equal(lb_npys_set_hash(w, kinds[v % 3]), 0);
         assert_int_equal(lb_npys_append(w, rows, 2, &err), LABSE_OK);
         assert_int_equal(lb_npys_append(w, rows + 8, 3, &err), LABSE_OK);
-        char sha[65] = {0}, want[65];
-        assert_int_equal(lb_npys_commit(w, sha, &err), LABSE_OK);
+        char hex[65] = "x", want[65] = "";
+        assert_int_equal(lb_npys_commit(w, hex, &err), LABSE_OK);
         size_t len;
         char *b = tf_read_all(path, &len);
         assert_non_null(b);
-        lb_sha256 c;
-        uint8_t d[32];
-        lb_sha256_init(&c);
-        lb_sha256_update(&c, b, len);
-        lb_sha256_final(&c, d);
-        lb_sha256_hex(d, want);
-        assert_string_equal(sha, want);
+        if (kinds[v % 3] == LB_DIGEST_SHA256) {
+            lb_sha256 c;
+            uint8_t d[32];
+            lb_sha256_init(&c);
+            lb_sha256_update(&c, b, len);
+            lb_sha256_final(&c, d);
+            lb_sha256_hex(d, want);
+        } else if (kinds[v % 3] == LB_DIGEST_XXH128) {
+            XXH128_hash_t h = XXH3_128bits(b, len);
+            snprintf(want, sizeof want, "%016llx%016llx", (unsigned long long)h.high64,
+                     (unsigned long long)h.low64);
+        }
+        assert_string_equal(hex, want);
         free(b);
         assert_int_equal(unlink(path), 0);
     }
@@ -552,7 +562,7 @@ int main(void) {
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test_setup_teardown(test_write_read, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_rows_hint, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_no_hash, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_hash_kinds, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_atomic_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_f16_writer, setup_dir, teardown_dir),

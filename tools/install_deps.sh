@@ -4,7 +4,8 @@
 #   libs:  utf8proc (Unicode categories, NFD, case maps), OpenBLAS built with OpenMP (sgemm;
 #          shares our OpenMP thread pool), cJSON (JSON), zlib, libzstd, liblzma (compressed
 #          input: .gz, .zst, .xz; the zstd and xz-utils tools make the test inputs),
-#          libxxhash (--dedup's line hash, XXH3), cmocka (unit tests), oneDNN (libdnnl-dev: the CPU bf16 GEMMs, --precision bf16)
+#          libxxhash (--dedup's line hash, XXH3; the part files' XXH3-128; the xxhash package's
+#          xxh128sum checks them in the shell tests), cmocka (unit tests), oneDNN (libdnnl-dev: the CPU bf16 GEMMs, --precision bf16)
 #   clang: clang-14, its sanitizer + libFuzzer runtimes (libclang-rt-14-dev) and OpenMP
 #          (libomp-14-dev): the fuzz stage of tools/test.sh (tools/fuzz.sh) and CC=clang builds
 #   tools: python3 + venv (reference tokenizer and model tools, see tools/setup.sh)
@@ -16,7 +17,7 @@
 # is built too (LABSE_CUDA=AUTO).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libutf8proc-dev libopenblas-openmp-dev libcjson-dev libcmocka-dev
-      libdnnl-dev zlib1g-dev libzstd-dev liblzma-dev zstd xz-utils libxxhash-dev
+      libdnnl-dev zlib1g-dev libzstd-dev liblzma-dev zstd xz-utils libxxhash-dev xxhash
       clang-14 libclang-rt-14-dev libomp-14-dev
       openmpi-bin slurm-wlm munge)
 missing=()

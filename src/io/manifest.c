@@ -103,16 +103,22 @@ static void manifest_print(FILE *f, const lb_manifest *m) {
     for (size_t i = 0; i < m->n_parts; i++) {
         const lb_manifest_part *p = &m->parts[i];
         fprintf(f,
-                "%s\n    {\"file\": \"%s\", \"first_line\": %" PRIu64 ", \"rows\": %" PRIu64
+                "%s\n    {\"file\": ", i ? "," : "");
+        json_str(f, p->file); /* a name read from a manifest may hold any byte but '/' */
+        fprintf(f,
+                ", \"first_line\": %" PRIu64 ", \"rows\": %" PRIu64
                 ", \"byte_start\": %" PRIu64 ", \"byte_end\": %" PRIu64
                 ", \"input_sha256\": ",
-                i ? "," : "", p->file, p->first_line, p->rows, p->byte_start, p->byte_end);
+                p->first_line, p->rows, p->byte_start, p->byte_end);
         if (p->input_sha256[0])
             fprintf(f, "\"%s\"", p->input_sha256);
         else
             fputs("null", f);
         if (m->dedup_slots) fprintf(f, ", \"duplicates\": %" PRIu64, p->duplicates);
-        fprintf(f, ", \"sha256\": \"%s\"}", p->sha256);
+        if (p->xxh128[0])
+            fprintf(f, ", \"xxh128\": \"%s\"}", p->xxh128);
+        else
+            fprintf(f, ", \"sha256\": \"%s\"}", p->sha256);
     }
     fprintf(f, "%s],\n  \"complete\": %s\n}\n", m->n_parts ? "\n  " : "",
             m->complete ? "true" : "false");
@@ -156,6 +162,17 @@ static int get_u64(const cJSON *o, const char *k, uint64_t *v) {
     *v = (uint64_t)j->valuedouble;
     return 1;
 }
+
+/* 1 when s is exactly n lower-case hex digits. */
+static int hex_str(const char *s, size_t n) {
+    if (strlen(s) != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* 1 when j is a string of exactly n lower-case hex digits. */
+static int is_hex(const cJSON *j, size_t n) { return cJSON_IsString(j) && hex_str(j->valuestring, n); }
 
 static int get_int(const cJSON *o, const char *k, int *v) {
     uint64_t u;
@@ -291,7 +308,7 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
     j = cJSON_GetObjectItemCaseSensitive(in, "fingerprint");
     if (cJSON_IsString(j)) {
         const char *v = j->valuestring, *pre = "sha256-ends-1MiB:";
-        if (strncmp(v, pre, strlen(pre)) != 0 || strlen(v) != strlen(pre) + 64)
+        if (strncmp(v, pre, strlen(pre)) != 0 || !hex_str(v + strlen(pre), 64))
             BAD("bad \"input.fingerprint\"");
         memcpy(m->fingerprint, v + strlen(pre), 65);
     } else if (!cJSON_IsNull(j)) {
@@ -333,17 +350,20 @@ labse_status lb_manifest_read(const char *dir, lb_manifest *m, int *absent, labs
         memset(&q, 0, sizeof q);
         const cJSON *jf = cJSON_GetObjectItemCaseSensitive(p, "file");
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(p, "sha256");
+        const cJSON *jx = cJSON_GetObjectItemCaseSensitive(p, "xxh128");
+        if (!js == !jx || (js && !is_hex(js, 64)) || (jx && !is_hex(jx, 32)))
+            BAD("a part needs one checksum: \"xxh128\" (32 hex digits) or \"sha256\" (64)");
         const cJSON *ji = cJSON_GetObjectItemCaseSensitive(p, "input_sha256");
-        if (!cJSON_IsNull(ji) && !(cJSON_IsString(ji) && strlen(ji->valuestring) == 64))
+        if (!cJSON_IsNull(ji) && !is_hex(ji, 64))
             BAD("a part's \"input_sha256\" is not 64 hex digits or null");
         if (!cJSON_IsString(jf) || strlen(jf->valuestring) >= LB_MANIFEST_RUN_FILE_MAX ||
-            strchr(jf->valuestring, '/') || !cJSON_IsString(js) ||
-            strlen(js->valuestring) != 64 || !get_u64(p, "first_line", &q.first_line) ||
+            strchr(jf->valuestring, '/') || !get_u64(p, "first_line", &q.first_line) ||
             !get_u64(p, "rows", &q.rows) || !get_u64(p, "byte_start", &q.byte_start) ||
             !get_u64(p, "byte_end", &q.byte_end))
-            BAD("a part lacks file/first_line/rows/byte_start/byte_end/sha256");
+            BAD("a part lacks file/first_line/rows/byte_start/byte_end");
         strcpy(q.file, jf->valuestring);
-        memcpy(q.sha256, js->valuestring, 65);
+        if (js) memcpy(q.sha256, js->valuestring, 65);
+        if (jx) memcpy(q.xxh128, jx->valuestring, 33);
         if (cJSON_IsString(ji)) memcpy(q.input_sha256, ji->valuestring, 65);
         if (cJSON_GetObjectItemCaseSensitive(p, "duplicates") &&
             !get_u64(p, "duplicates", &q.duplicates))

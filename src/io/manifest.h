@@ -29,7 +29,10 @@ typedef struct lb_manifest_part {
     char file[256];            /* "part-00000.npy"; relative to the folder */
     uint64_t first_line, rows; /* global line index of row 0; rows */
     uint64_t byte_start, byte_end; /* input bytes covered (0 in a parts listing) */
-    char sha256[65];           /* of the whole .npy file ("" in a parts listing) */
+    char xxh128[33];           /* XXH3-128 of the whole .npy file (base/digest.h), or "" */
+    char sha256[65];           /* SHA-256 of it, in a manifest written before XXH3-128 (else
+                                  ""): exactly one of the two in a run manifest, neither in a
+                                  parts listing */
     char input_sha256[65];     /* of the input bytes [byte_start, byte_end) ("" when the
                                   input was a stream, and in a parts listing) */
     uint64_t duplicates;       /* --dedup: rows of the part copied from an identical line

@@ -14,7 +14,7 @@
 
 #include "base/common.h"
 #include "base/half.h"
-#include "base/sha256.h"
+#include "base/digest.h"
 #include "io/atomic_file.h"
 #include "io/quant.h"
 
@@ -96,13 +96,13 @@ struct lb_npys {
     lb_npy_dtype dtype;
     uint64_t cols, rows_hint, rows;
     size_t hlen;
-    int hashing;          /* 1: sha is kept on the way (default); 0: lb_npys_no_hash */
-    lb_sha256 sha;
+    lb_digest dg;         /* the checksum kept on the way (lb_npys_set_hash; SHA-256) */
     void *conv;           /* f16 conversion / byte-swap buffer */
     size_t conv_cap;      /* in bytes */
 };
 
 static void npys_free(lb_npys *w) {
+    lb_digest_drop(&w->dg);
     free(w->conv);
     free(w);
 }
@@ -133,13 +133,12 @@ labse_status lb_npys_open(const char *path, lb_npy_dtype dtype, uint64_t rows_hi
         lb_npys_abort(w);
         return LABSE_E_INVALID;
     }
-    lb_sha256_init(&w->sha);
-    w->hashing = 1;
+    lb_digest_init(&w->dg, LB_DIGEST_SHA256); /* SHA-256 never fails to start */
     if ((s = lb_afile_write(w->f, hdr, w->hlen, err)) != LABSE_OK) {
         lb_npys_abort(w);
         return s;
     }
-    lb_sha256_update(&w->sha, hdr, w->hlen);
+    lb_digest_update(&w->dg, hdr, w->hlen);
     *out = w;
     return LABSE_OK;
 }
@@ -161,7 +160,7 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
     labse_status s;
     if (host_is_little_endian()) {
         s = lb_afile_write(w->f, data, bytes, err);
-        if (s == LABSE_OK && w->hashing) lb_sha256_update(&w->sha, data, bytes);
+        if (s == LABSE_OK) lb_digest_update(&w->dg, data, bytes);
     } else {
         /* The file is little-endian: byte-swap through a bounded buffer. */
         const unsigned char *src = data;
@@ -174,7 +173,7 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
             for (size_t i = 0; i < c; i += es)
                 for (size_t k = 0; k < es; k++) d[i + k] = src[i + es - 1 - k];
             s = lb_afile_write(w->f, d, c, err);
-            if (s == LABSE_OK && w->hashing) lb_sha256_update(&w->sha, d, c);
+            if (s == LABSE_OK) lb_digest_update(&w->dg, d, c);
             src += c;
             bytes -= c;
         }
@@ -216,8 +215,14 @@ labse_status lb_npys_append(lb_npys *w, const float *rows, size_t n, labse_error
     return lb_npys_append_q(w, f, NULL, rows, n, (size_t)w->cols, err);
 }
 
-void lb_npys_no_hash(lb_npys *w) {
-    if (w) w->hashing = 0;
+int lb_npys_set_hash(lb_npys *w, lb_digest_kind kind) {
+    if (!w) return -1;
+    lb_digest_drop(&w->dg);
+    if (lb_digest_init(&w->dg, kind) != 0) return -1;
+    char hdr[LB_NPY_HEADER_MAX]; /* the header written at open: rows_hint, not yet rewritten */
+    size_t hl = lb_npy_header(hdr, w->dtype, w->rows_hint, w->cols);
+    lb_digest_update(&w->dg, hdr, hl);
+    return 0;
 }
 
 uint64_t lb_npys_rows(const lb_npys *w) { return w ? w->rows : 0; }
@@ -226,7 +231,9 @@ const char *lb_npys_tmp_path(const lb_npys *w) { return w ? lb_afile_tmp_path(w-
 
 /* Hash the whole temporary file again (after a header rewrite). 0 or -1 (errno set). */
 static int rehash(lb_npys *w) {
-    lb_sha256_init(&w->sha);
+    const lb_digest_kind kind = w->dg.kind;
+    lb_digest_drop(&w->dg);
+    if (lb_digest_init(&w->dg, kind) != 0) return -1;
     char *buf = malloc((size_t)1 << 20);
     if (!buf) return -1;
     uint64_t off = 0;
@@ -237,14 +244,14 @@ static int rehash(lb_npys *w) {
             return -1;
         }
         if (r == 0) break;
-        lb_sha256_update(&w->sha, buf, (size_t)r);
+        lb_digest_update(&w->dg, buf, (size_t)r);
         off += (uint64_t)r;
     }
     free(buf);
     return 0;
 }
 
-labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
+labse_status lb_npys_commit(lb_npys *w, char hex[65], labse_error *err) {
     if (!w) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL");
     labse_status s = LABSE_OK;
     const int rewrite = w->rows != w->rows_hint;
@@ -258,7 +265,7 @@ labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
         }
         if ((s = lb_afile_pwrite(w->f, hdr, hl, 0, err)) != LABSE_OK) goto fail;
     }
-    if (sha_hex && (rewrite || !w->hashing)) { /* the hash kept on the way is stale or absent */
+    if (hex && rewrite && w->dg.kind != LB_DIGEST_NONE) { /* the header changed: hash again */
         if (rehash(w) != 0) {
             s = lb_err(err, LABSE_E_IO, "%s: read back failed: %s", lb_afile_tmp_path(w->f),
                        strerror(errno));
@@ -268,11 +275,7 @@ labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err) {
     s = lb_afile_commit(w->f, err); /* frees the file in every case */
     w->f = NULL;
     if (s != LABSE_OK) goto fail;
-    if (sha_hex) {
-        uint8_t d[32];
-        lb_sha256_final(&w->sha, d);
-        lb_sha256_hex(d, sha_hex);
-    }
+    if (hex) lb_digest_final_hex(&w->dg, hex);
     npys_free(w);
     return LABSE_OK;
 fail:

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "labse.h"
+#include "base/digest.h"
 
 typedef enum lb_npy_dtype {
     LB_NPY_F32 = 0,   /* '<f4' */
@@ -58,7 +59,8 @@ typedef struct lb_npys lb_npys;
  * Create "<path>.tmp.<pid>" and write the header for shape (rows_hint, cols). The row count
  * need not be known: when the rows finally appended differ from rows_hint, lb_npys_commit()
  * rewrites the header in place (numpy's spare spaces keep its length for any count of up to
- * 21 digits; a length change is refused). A sha256 of the whole file is kept on the way.
+ * 21 digits; a length change is refused). A checksum of the whole file is kept on the way
+ * (SHA-256 unless lb_npys_set_hash says otherwise).
  * `path` itself is not touched until lb_npys_commit().
  *   path  final name (copied).
  *   out   receives the writer (caller owns it: it must end with lb_npys_commit() or
@@ -88,11 +90,13 @@ labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *ca
  * order; float16 and bfloat16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
 labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);
 
-/* The caller will not ask lb_npys_commit() for the file's sha256: skip hashing the rows on
- * the way (a f32 row of LaBSE is 3 KB, and the hash was a third of the host's CPU time in a
- * --device null run, bench/RESULTS.md). Call before the first append; a later commit that asks
- * for sha_hex all the same hashes the file by reading it back. Not thread-safe (w's thread). */
-void lb_npys_no_hash(lb_npys *w);
+/* The checksum lb_npys_commit() returns: LB_DIGEST_SHA256 (the default), LB_DIGEST_XXH128 (the
+ * part files of a folder: ~10× cheaper a byte) or LB_DIGEST_NONE (a single .npy output and
+ * merges, whose checksum nobody records: the SHA-256 of f32 rows was a third of the host's CPU
+ * time in a --device null run, bench/RESULTS.md). Call before the first append (the header is
+ * hashed again). 0, or -1 when the XXH3 state cannot be allocated (the writer then keeps no
+ * checksum). Not thread-safe (w's thread). */
+int lb_npys_set_hash(lb_npys *w, lb_digest_kind kind);
 
 /* Rows appended so far. */
 uint64_t lb_npys_rows(const lb_npys *w);
@@ -103,11 +107,12 @@ const char *lb_npys_tmp_path(const lb_npys *w);
 /*
  * Finish: fix the header when the row count differs from the hint (and hash the file
  * again), then lb_afile_commit(): fsync, close, rename onto path, fsync the directory.
- * sha_hex (may be NULL) receives the file's sha256 in lowercase hex. Frees w in every case;
+ * hex (may be NULL) receives the file's checksum of the lb_npys_set_hash kind in lower-case hex
+ * (64 digits SHA-256, 32 XXH3-128, "" none). Frees w in every case;
  * on failure the temporary is removed and path is left as it was. Errors: LABSE_E_IO
  * naming the file.
  */
-labse_status lb_npys_commit(lb_npys *w, char sha_hex[65], labse_error *err);
+labse_status lb_npys_commit(lb_npys *w, char hex[65], labse_error *err);
 
 /* Give up: close and remove the temporary, free w. NULL is a no-op. Never fails. */
 void lb_npys_abort(lb_npys *w);

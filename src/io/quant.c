@@ -232,11 +232,7 @@ void lb_quant_rows(lb_qformat f, const lb_qcalib *c, const float *x, size_t n, s
     const size_t cnt = n * dim;
     switch (f) {
     case LB_Q_F32: memcpy(out, x, cnt * sizeof *x); break;
-    case LB_Q_F16: {
-        uint16_t *h = out;
-        for (size_t i = 0; i < cnt; i++) h[i] = lb_f32_to_f16(x[i]);
-        break;
-    }
+    case LB_Q_F16: lb_f32_to_f16_array(x, out, cnt); break;
     case LB_Q_BF16: {
         uint16_t *h = out;
         for (size_t i = 0; i < cnt; i++) h[i] = lb_bf16_from_f32(x[i]);

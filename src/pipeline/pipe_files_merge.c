@@ -162,7 +162,7 @@ labse_status lb_files_merge_npy(const char *dir, const char *npy_path, uint64_t 
     if (s == LABSE_OK) /* a row of a quantised format has lb_qformat_cols columns, not dim */
         s = lb_npys_open(npy_path, first.dtype, total,
                          lb_qformat_cols(first.qformat, (uint64_t)first.dim), &w, err);
-    if (s == LABSE_OK) lb_npys_no_hash(w); /* the merged file's hash is not recorded */
+    if (s == LABSE_OK) (void)lb_npys_set_hash(w, LB_DIGEST_NONE); /* the merged file's hash is not recorded */
     for (size_t i = 0; i < v.n && s == LABSE_OK; i++) {
         s = lb_manifest_read(v.v[i], &m, NULL, err);
         for (size_t j = 0; j < m.n_parts && s == LABSE_OK; j++) {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline/pipe_internal.h"
-#include "base/sha256.h"
+#include "base/digest.h"
 #include "io/atomic_file.h"
 
 /* Copy src to dst (link() failed across file systems), atomically (io/atomic_file.h): dst
@@ -41,7 +41,7 @@ static labse_status copy_file(const char *src, const char *dst, labse_error *err
     return s;
 }
 
-/* Append the rows of one part file to w, checking its header and sha256 (pipe_internal.h). */
+/* Append the rows of one part file to w, checking its header and checksum (pipe_internal.h). */
 labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifest_part *p,
                                 const lb_manifest *m, labse_error *err) {
     int fd = lb_open_ro(path);
@@ -59,9 +59,12 @@ labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifes
     size_t per = ((size_t)4 << 20) / rowb + 1;
     char *buf = s == LABSE_OK ? malloc(per * rowb) : NULL;
     if (s == LABSE_OK && !buf) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-    lb_sha256 sha;
-    lb_sha256_init(&sha);
-    if (s == LABSE_OK) lb_sha256_update(&sha, hdr, info.data_offset);
+    const lb_digest_kind kind = p->xxh128[0] ? LB_DIGEST_XXH128 : LB_DIGEST_SHA256;
+    const char *want = p->xxh128[0] ? p->xxh128 : p->sha256;
+    lb_digest dg;
+    if (s == LABSE_OK && lb_digest_init(&dg, kind) != 0) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+    if (s != LABSE_OK) lb_digest_init(&dg, LB_DIGEST_NONE);
+    lb_digest_update(&dg, hdr, s == LABSE_OK ? info.data_offset : 0);
     uint64_t off = info.data_offset, left = p->rows;
     while (s == LABSE_OK && left > 0) {
         size_t n = left < per ? (size_t)left : per;
@@ -74,7 +77,7 @@ labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifes
             s = lb_err(err, LABSE_E_FORMAT, "%s: truncated", path);
             break;
         }
-        lb_sha256_update(&sha, buf, n * rowb);
+        lb_digest_update(&dg, buf, n * rowb);
         s = lb_npys_append_raw(w, buf, n, err);
         off += n * rowb;
         left -= n;
@@ -88,14 +91,13 @@ labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifes
             s = lb_err(err, LABSE_E_FORMAT, "%s: trailing bytes after the rows", path);
     }
     if (s == LABSE_OK) {
-        uint8_t d[32];
         char hex[65];
-        lb_sha256_final(&sha, d);
-        lb_sha256_hex(d, hex);
-        if (strcmp(hex, p->sha256) != 0)
-            s = lb_err(err, LABSE_E_FORMAT, "%s: sha256 %s differs from the manifest's %s", path,
-                       hex, p->sha256);
+        lb_digest_final_hex(&dg, hex);
+        if (strcmp(hex, want) != 0)
+            s = lb_err(err, LABSE_E_FORMAT, "%s: %s %s differs from the manifest's %s", path,
+                       lb_digest_name(kind), hex, want);
     }
+    lb_digest_drop(&dg);
     free(buf);
     close(fd);
     return s;
@@ -218,7 +220,7 @@ labse_status lb_pipe_merge(const char *out_dir, const char *const *dirs, int n,
         s = lb_npys_open(npy_path, m0->dtype, line, lb_qformat_cols(m0->qformat, (uint64_t)m0->dim),
                          &w, err);
         if (s != LABSE_OK) goto done;
-        lb_npys_no_hash(w); /* the merged file's hash is not recorded */
+        (void)lb_npys_set_hash(w, LB_DIGEST_NONE); /* the merged file's hash is not recorded */
     }
     if (out_dir) {
         if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {

@@ -259,8 +259,14 @@ static labse_status part_open(run *r, uint64_t first_line, uint64_t byte_start,
     r->part_first_line = first_line;
     r->part_byte_start = byte_start;
     r->part_duplicates = 0;
-    return lb_npys_open(path, lb_qformat_npy(r->o->format), hint,
-                        lb_qformat_cols(r->o->format, r->dim), &r->part, err);
+    labse_status s = lb_npys_open(path, lb_qformat_npy(r->o->format), hint,
+                                  lb_qformat_cols(r->o->format, r->dim), &r->part, err);
+    if (s == LABSE_OK && lb_npys_set_hash(r->part, LB_DIGEST_XXH128) != 0) { /* base/digest.h */
+        lb_npys_abort(r->part);
+        r->part = NULL;
+        return lb_err(err, LABSE_E_NOMEM, "out of memory");
+    }
+    return s;
 }
 
 /* A stream's size and line count are known only at its end. */
@@ -291,7 +297,9 @@ static labse_status part_commit(run *r, const char *input_sha256, uint64_t byte_
         }
         memcpy(p.input_sha256, input_sha256, sizeof p.input_sha256);
     }
-    labse_status s = lb_npys_commit(r->part, p.sha256, err);
+    char hex[65];
+    labse_status s = lb_npys_commit(r->part, hex, err);
+    memcpy(p.xxh128, hex, sizeof p.xxh128); /* 32 digits + NUL */
     r->part = NULL;
     if (s != LABSE_OK) return s;
     if (lb_manifest_add_part(&r->man, &p) != 0) return lb_err(err, LABSE_E_NOMEM, "out of memory");
@@ -432,7 +440,7 @@ static labse_status run_setup_output(run *r, lb_pipe_stats *st, labse_error *err
     if (o->output_dir) return run_setup_folder(r, st, err);
     s = lb_npys_open(o->output, lb_qformat_npy(o->format), r->rng.lines,
                      lb_qformat_cols(o->format, r->dim), &r->part, err);
-    if (s == LABSE_OK) lb_npys_no_hash(r->part); /* a single .npy's hash is not recorded */
+    if (s == LABSE_OK) (void)lb_npys_set_hash(r->part, LB_DIGEST_NONE); /* a single .npy's hash is not recorded */
     return s;
 }
 

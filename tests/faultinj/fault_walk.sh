@@ -24,7 +24,7 @@
 #                 library tolerates by design: listed as "tolerated");
 #   always        no temporary (*.tmp.*) left; every final file present (the .npy, the TSV,
 #                 each part) byte-identical to the undisturbed run's; every part the manifest
-#                 lists exists with the listed sha256; a rerun without the fault finishes
+#                 lists exists with the listed checksum; a rerun without the fault finishes
 #                 byte-identical to the undisturbed run (the whole folder).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"

@@ -72,7 +72,8 @@ static void check_round_trip(const lb_manifest *m) {
         const lb_manifest_part *a = &r.parts[i], *b = &m->parts[i];
         FUZZ_CHECK(strcmp(a->file, b->file) == 0 && a->first_line == b->first_line);
         FUZZ_CHECK(a->rows == b->rows && a->byte_start == b->byte_start);
-        FUZZ_CHECK(a->byte_end == b->byte_end && strcmp(a->sha256, b->sha256) == 0);
+        FUZZ_CHECK(a->byte_end == b->byte_end && strcmp(a->sha256, b->sha256) == 0 &&
+                   strcmp(a->xxh128, b->xxh128) == 0);
         FUZZ_CHECK(strcmp(a->input_sha256, b->input_sha256) == 0);
     }
     lb_manifest_free(&r);

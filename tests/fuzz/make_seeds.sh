@@ -51,6 +51,11 @@ cp "$TMP/f32.npy" "$C/fuzz_npy/seed-f32"
 cp "$TMP/f16.npy" "$C/fuzz_npy/seed-f16"
 cp "$TMP/parts/part-00000.npy" "$C/fuzz_npy/seed-part"
 cp "$TMP/parts/manifest.json" "$C/fuzz_manifest/seed-run"
+# the same folder as a manifest written before XXH3-128 (its parts' "sha256"), still read
+while read -r f h; do
+  sed -i "s|\"xxh128\": \"$h\"|\"sha256\": \"$(sha256sum "$TMP/parts/$f" | cut -d' ' -f1)\"|" "$TMP/parts/manifest.json"
+done < <(cd "$TMP/parts" && xxh128sum part-*.npy | awk '{ print $2, $1 }')
+cp "$TMP/parts/manifest.json" "$C/fuzz_manifest/seed-run-sha256"
 # a parts listing by hand, naming the parts the harness writes (2 x 4 f32, 3 x 4 f16)
 printf '{"dim": 4, "parts": [{"file": "part-00000.npy", "first_line": 0, "rows": 2}]}' \
   > "$C/fuzz_manifest/seed-listing-f32"
