@@ -58,7 +58,11 @@ def main():
     sides = {"labse-" + p: (lambda s, p=p: m[p].encode(s)) for p in m}
     ort_info = ""
     if a.ort:
-        import onnxruntime
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime
+        except ImportError as e:
+            sys.exit(f"--ort needs onnx and onnxruntime (tools/requirements-ort.txt): {e}")
         import peer_ort
         paths = peer_ort.export(a.model, a.ort_cache)
         for s in a.ort_sides.split(","):
