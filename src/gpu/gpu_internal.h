@@ -33,8 +33,16 @@ struct lb_gpu_weights {
     int n_dense;
     lb_gpu_linear *dense;        /* [n_dense] */
     lb_act *dense_act;           /* [n_dense] */
-    int fp8;                     /* the layers' four GEMMs hold fp8 weights (lb_gpu_weights_new_prec) */
+    int fp8;                     /* precision fp8 (lb_gpu_weights_new_prec) */
+    int fp8_gemms;               /* fp8: which of the layers' GEMMs hold fp8 weights: LB_FP8_* bits */
 };
+
+/* The layers' GEMMs precision fp8 may run in FP8 (LABSE_GPU_FP8_GEMMS, gpu_model.c). */
+#define LB_FP8_QKV 1
+#define LB_FP8_OUT 2
+#define LB_FP8_UP 4
+#define LB_FP8_DOWN 8
+#define LB_FP8_ALL 15
 
 /* The bucket of a token (or row) count T: T rounded up to a multiple of max(64, P/8), P the
  * largest power of two <= T (8 buckets an octave, at most 12.5% padding; 64 for T <= 64).

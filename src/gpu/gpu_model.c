@@ -106,10 +106,10 @@ static void walk(plan *p, const lb_model *m, lb_gpu_weights *w) {
     for (int l = 0; l < c->layers; l++) {
         const lb_layer *s = &m->layer[l];
         lb_gpu_layer *d = &w->layer[l];
-        put_linear(p, &s->qkv, &d->qkv, w->fp8, "attention QKV");
-        put_linear(p, &s->attn_out, &d->attn_out, w->fp8, "attention output");
-        put_linear(p, &s->ffn_up, &d->ffn_up, w->fp8, "FFN up");
-        put_linear(p, &s->ffn_down, &d->ffn_down, w->fp8, "FFN down");
+        put_linear(p, &s->qkv, &d->qkv, w->fp8_gemms & LB_FP8_QKV, "attention QKV");
+        put_linear(p, &s->attn_out, &d->attn_out, w->fp8_gemms & LB_FP8_OUT, "attention output");
+        put_linear(p, &s->ffn_up, &d->ffn_up, w->fp8_gemms & LB_FP8_UP, "FFN up");
+        put_linear(p, &s->ffn_down, &d->ffn_down, w->fp8_gemms & LB_FP8_DOWN, "FFN down");
         d->ln1_g = put(p, s->ln1_g, H, 4, "LayerNorm");
         d->ln1_b = put(p, s->ln1_b, H, 4, "LayerNorm");
         d->ln2_g = put(p, s->ln2_g, H, 4, "LayerNorm");
@@ -126,14 +126,42 @@ labse_status lb_gpu_weights_new(const lb_model *m, int device, lb_gpu_weights **
     return lb_gpu_weights_new_prec(m, device, 0, out, err);
 }
 
+/* LABSE_GPU_FP8_GEMMS (environment, precision fp8 only): which of the layers' GEMMs run in fp8,
+ * a comma-separated subset of qkv, out, up, down, or all (the default); the others stay fp16.
+ * For measuring each GEMM's share of the fp8 error (README "Precision"). */
+static labse_status fp8_gemms(int *bits, labse_error *err) {
+    static const char *const names[4] = {"qkv", "out", "up", "down"};
+    const char *v = getenv("LABSE_GPU_FP8_GEMMS");
+    *bits = LB_FP8_ALL;
+    if (!v || !*v || !strcmp(v, "all")) return LABSE_OK;
+    *bits = 0;
+    for (const char *p = v; *p;) {
+        const size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < 4; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) *bits |= 1 << i, found = 1;
+        if (!found)
+            return lb_err(err, LABSE_E_INVALID,
+                          "LABSE_GPU_FP8_GEMMS=%s: expected all or a comma-separated subset of qkv, out, up, down", v);
+        p += len + (p[len] == ',');
+    }
+    return LABSE_OK;
+}
+
 labse_status lb_gpu_weights_new_prec(const lb_model *m, int device, int fp8, lb_gpu_weights **out,
                                      labse_error *err) {
+    int gemms = 0;
+    if (fp8) {
+        labse_status s0 = fp8_gemms(&gemms, err);
+        if (s0 != LABSE_OK) return s0;
+    }
     labse_status st = LABSE_OK;
     plan p = {0};
     lb_gpu_weights *w = calloc(1, sizeof *w);
     if (!w) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     w->device = device;
     w->fp8 = fp8 != 0;
+    w->fp8_gemms = gemms;
     w->n_dense = m->n_dense;
     w->layer = calloc((size_t)m->cfg.layers, sizeof *w->layer);
     w->dense = calloc((size_t)(m->n_dense ? m->n_dense : 1), sizeof *w->dense);
