@@ -516,7 +516,9 @@ PY
         step "bench_$label" 150 env "${envs[@]}" LABSE_SHARED_DIR="$SHARED" PYTHON="$PYBIN" REPEAT=2 \
             PEER="$peer" bash "$ROOT/bench/run_gpu.sh" "$mdir" "$LINES" "$BUILD"
         [ -n "${OUT:-}" ] && { echo "##### bench_$label: ${envs[*]:-default environment}"; cat "$STEP_LOG"; } >>"$OUT/bench.txt"
-        E2E_LOGS+=(--e2e "$(basename "$mdir"):$path:$attn=$STEP_LOG")
+        # the fp8 run is labelled path fp8 (the default path otherwise): the perf model's fp8 row
+        local lpath=$path; [ "${6:-}" = LABSE_BENCH_PRECISION=fp8 ] && lpath=fp8
+        E2E_LOGS+=(--e2e "$(basename "$mdir"):$lpath:$attn=$STEP_LOG")
         local kv note ran; kv=$(grep '^GPU_BENCH' "$STEP_LOG" | tail -1)
         note=$(echo "$kv" | tr ' ' '\n' | grep -E '^(tokens_per_s|encoder_tokens_per_s|ratio|worst_cosine)=' | tr '\n' ' ')
         # what the binary says it ran, when it says it (a line naming the path or attention)
