@@ -6,3 +6,5 @@ labse_add_gpu_test(test_fp8 SOURCES ${CMAKE_SOURCE_DIR}/tests/test_fp8.cu)
 if(TEST test_fp8)
   set_tests_properties(test_fp8 PROPERTIES TIMEOUT 120)
 endif()
+# lb_gemm_fp8 (src/gpu/gpu_gemm.c) through both scaling routes against a float64 oracle (~1 s).
+labse_add_gpu_test(test_gpu_gemm_fp8 SOURCES test_gpu_gemm_fp8.c LABELS kernels)
