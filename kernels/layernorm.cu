@@ -84,7 +84,8 @@ static __global__ void ln_vec_kernel(__half *__restrict__ x, const __half *__res
         for (int k = 0; k < LN_VEC; k++)
             o.v[k] = __float2half_rn((v[k] - mean) * rstd * g[k / 4].v[k % 4] + b[k / 4].v[k % 4]);
         *reinterpret_cast<ln_h8 *>(x + off) = o;
-        for (int k = 0; k < LN_VEC; k++) v[k] = __half2float(o.v[k]); /* the stored values */
+        if (q8)
+            for (int k = 0; k < LN_VEC; k++) v[k] = __half2float(o.v[k]); /* the stored values */
     }
     if (!q8) return; /* uniform across the block */
     float m = 0.0f;
