@@ -8,7 +8,9 @@
 #   environment: LABSE_SHARED_DIR (default ../shared), PYTHON (default python3), REPEAT (runs of
 #     each side, best reported; default 2), LABSE_DEVICE (default cuda), LABSE_PEAK_TFLOPS (the
 #     card's dense fp16 peak when the GPU is not in the table below), BATCH_SIZE (the peer's;
-#     default 1024 sentences), PEER (0: labse only, no peer and no cosine check; default 1).
+#     default 1024 sentences), PEER (0: labse only, no peer and no cosine check; default 1),
+#     LABSE_BENCH_PRECISION (labse's --precision: fp16 default, or fp8; the peak fraction is
+#     then still against the fp16 peak).
 # Prints tokens/s and sentences/s of both, the ratio labse / peer, and the fraction of the
 # card's dense fp16 tensor peak that labse's time implies:
 #   FLOPs = tokens * 2 * layers * (3 H^2 + H^2 + 2 H FF)       (the linear layers: QKV, output,
@@ -46,7 +48,9 @@ echo "model $MODEL, corpus $LINES lines (bitext both columns, $(wc -l <"$T/one.t
 
 # --- labse ------------------------------------------------------------------------------------
 echo "== labse bench --device $DEV"
-"$B/labse" bench --model "$MODEL" --input "$T/corpus.txt" --device "$DEV" --repeat "$REPEAT" \
+PREC_ARGS=(); [ -n "${LABSE_BENCH_PRECISION:-}" ] && PREC_ARGS=(--precision "$LABSE_BENCH_PRECISION")
+echo "precision: ${LABSE_BENCH_PRECISION:-default}"
+"$B/labse" bench --model "$MODEL" --input "$T/corpus.txt" --device "$DEV" --repeat "$REPEAT" "${PREC_ARGS[@]}" \
     >"$T/bench.out" 2>"$T/bench.err" || { cat "$T/bench.err" >&2; echo "run_gpu: labse bench failed" >&2; exit 1; }
 sed -n '/^encode/,$p' "$T/bench.out"
 # keys of the encode section: sentences tokens seconds tokens_per_s sentences_per_s
@@ -63,7 +67,7 @@ if [ "${PEER:-1}" = 0 ]; then
     echo "== peer: not run (PEER=0)"
 else
     echo "== peer: sentence-transformers fp16 (bench/peer_gpu.py)"
-    if "$B/labse" encode --model "$MODEL" --device "$DEV" --input "$T/corpus.txt" --output "$T/labse.npy" \
+    if "$B/labse" encode --model "$MODEL" --device "$DEV" --input "$T/corpus.txt" --output "$T/labse.npy" "${PREC_ARGS[@]}" \
         --quiet 2>"$T/enc.err"; then
         NPY=(--labse-npy "$T/labse.npy")
     else

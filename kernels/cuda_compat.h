@@ -1,12 +1,13 @@
 /* cuda_compat.h — the one CUDA include of the GPU backend, for kernels (.cu, C++) and for the
  * host side (src/gpu/, C11).
  *
- * Real build (nvcc):   the CUDA runtime, cuBLASLt, and in device code cuda_fp16.h and mma.h.
+ * Real build (nvcc):   the CUDA runtime, cuBLASLt, and in device code cuda_fp16.h, cuda_fp8.h
+ *                      and mma.h.
  * Emulation build (-DLABSE_CUDA_EMU, kernels compiled as C++ by the host compiler):
  *                      tests/cuda_emu/cuda_emu.h, which declares the same names (the runtime subset and
  *                      the cuBLASLt subset we use) over host memory, CPU threads and a CPU GEMM,
  *                      and, in C++, cuda_emu_device.h (thread indices, __shared__,
- *                      __syncthreads, warp shuffles, atomics, __half, nvcuda::wmma).
+ *                      __syncthreads, warp shuffles, atomics, __half, FP8 E4M3, nvcuda::wmma).
  *
  * Kernels are plain CUDA. The only thing they write differently is the launch:
  *     LB_LAUNCH(kernel, grid, block, smem_bytes, stream, arg0, arg1, ...);
@@ -30,6 +31,7 @@
 #include <cublasLt.h>
 #ifdef __CUDACC__
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <mma.h>
 #endif
 #define LB_LAUNCH(kernel, grid, block, smem, stream, ...) \

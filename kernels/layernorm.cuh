@@ -1,4 +1,5 @@
-/* layernorm.cuh — launcher of the fused residual add + LayerNorm kernel (layernorm.cu). */
+/* layernorm.cuh — launchers of the fused residual add + LayerNorm kernel (layernorm.cu), with an
+ * optional FP8 E4M3 copy of its output. */
 #ifndef LB_LAYERNORM_CUH
 #define LB_LAYERNORM_CUH
 
@@ -13,6 +14,14 @@ LB_EXTERN_C_BEGIN
  * the launch's error. Thread-safe. */
 cudaError_t lb_add_layernorm(lb_half *x, const lb_half *r, const float *gamma, const float *beta,
                              int T, int H, float eps, cudaStream_t stream);
+
+/* lb_add_layernorm, and also the rows' FP8 E4M3 copy for the next fp8 GEMM: q8 [T, H] codes and
+ * scale [T] fp32, quantised from the stored fp16 row as lb_quant_rows_fp8 (quant_fp8.cuh)
+ * defines it (bit-identical to that kernel run on the result). q8 and scale both NULL: no fp8
+ * copy (= lb_add_layernorm); one NULL without the other: cudaErrorInvalidValue. */
+cudaError_t lb_add_layernorm_fp8(lb_half *x, const lb_half *r, const float *gamma,
+                                 const float *beta, int T, int H, float eps, uint8_t *q8,
+                                 float *scale, cudaStream_t stream);
 
 LB_EXTERN_C_END
 

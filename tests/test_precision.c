@@ -79,6 +79,13 @@ static int run_errors(const char *dir) {
           "cpu fp16: status %d, '%s'", st, err.message);
     labse_model_free(m);
     m = NULL;
+    /* fp8 is the GPU's: on the CPU a clear refusal naming what the CPU does */
+    st = load(dir, LABSE_DEVICE_CPU, LABSE_PRECISION_FP8, &m, &err);
+    CHECK(st == LABSE_E_UNSUPPORTED && strstr(err.message, "precision fp8") &&
+              strstr(err.message, "cpu") && strstr(err.message, "fp32, bf16"),
+          "cpu fp8: status %d, '%s'", st, err.message);
+    labse_model_free(m);
+    m = NULL;
     st = load(dir, LABSE_DEVICE_CPU, (labse_precision)99, &m, &err);
     CHECK(st == LABSE_E_INVALID && strstr(err.message, "precision"), "precision 99: %d '%s'", st,
           err.message);
@@ -107,7 +114,7 @@ static int run_errors(const char *dir) {
     }
     labse_model_free(a);
     labse_model_free(b);
-    /* the GPU does fp16 only: bf16 there is refused (by the device check first when this
+    /* the GPU does fp16 and fp8: bf16 there is refused (by the device check first when this
      * build or machine has no GPU — unsupported either way) */
     st = load(dir, LABSE_DEVICE_CUDA, LABSE_PRECISION_BF16, &m, &err);
     CHECK(st == LABSE_E_UNSUPPORTED, "cuda bf16: status %d '%s'", st, err.message);

@@ -41,11 +41,14 @@
 #   bench_kernels bench_gpu_kernels: µs per launch at LaBSE's shapes, 16,384-token batch
 #   bench_e2e_*   bench/run_gpu.sh on labse-random (whole bitext): LABSE_GPU_PATH=basic
 #                 LABSE_GPU_ATTN=tiled with the peer (sentence-transformers fp16), then
-#                 fused/short (labse only, PEER=0). The suite sets these variables; the note
+#                 fused/short (labse only, PEER=0), then --precision fp8 (bench_e2e_fp8,
+#                 LABSE_BENCH_PRECISION=fp8). The suite sets these variables; the note
 #                 records them and any line of the program's output naming the path it ran
 #   gpu_e2e_*     tests/test_gpu_e2e.sh: GPU fp16 vs CPU fp32 on the bitext, all cores to
 #                 the CPU: MiniLM every line; labse-random every line on the GPU, 12,000 of
-#                 them on the CPU too (LABSE_E2E_LINES_*; --full: every line)
+#                 them on the CPU too (LABSE_E2E_LINES_*; --full: every line); gpu_e2e_fp8_*
+#                 the same with --precision fp8 (and tiny-bert-mean through the dequantising
+#                 kernel route, LABSE_GPU_FP8_SCALE=kernel)
 #   san_*         compute-sanitizer memcheck on test_k_rowwise, racecheck on test_k_attention
 #                 (--small); skipped when the sanitizer refuses the device
 #   the rest, as time allows: bench_e2e for fused/tiled and basic/short, bench_mine (100k x
@@ -503,16 +506,19 @@ PY
     # --- 6. benchmarks: per kernel, then end to end vs the peer for both GPU paths ---
     [ -n "${OUT:-}" ] && : >"$OUT/bench.txt"
     local E2E_LOGS=()
-    # bench_e2e LABEL PATH ATTN PEER MODEL_DIR: bench/run_gpu.sh with LABSE_GPU_PATH/ATTN set
-    # ("default": left as the caller's environment has it)
+    # bench_e2e LABEL PATH ATTN PEER MODEL_DIR [VAR=VALUE]: bench/run_gpu.sh with LABSE_GPU_PATH/ATTN
+    # set ("default": left as the caller's environment has it), and one more variable if given
     bench_e2e() {
         local label=$1 path=$2 attn=$3 peer=$4 mdir=$5 envs=()
+        [ -n "${6:-}" ] && envs+=("$6")
         [ "$path" != default ] && envs+=(LABSE_GPU_PATH="$path")
         [ "$attn" != default ] && envs+=(LABSE_GPU_ATTN="$attn")
         step "bench_$label" 150 env "${envs[@]}" LABSE_SHARED_DIR="$SHARED" PYTHON="$PYBIN" REPEAT=2 \
             PEER="$peer" bash "$ROOT/bench/run_gpu.sh" "$mdir" "$LINES" "$BUILD"
         [ -n "${OUT:-}" ] && { echo "##### bench_$label: ${envs[*]:-default environment}"; cat "$STEP_LOG"; } >>"$OUT/bench.txt"
-        E2E_LOGS+=(--e2e "$(basename "$mdir"):$path:$attn=$STEP_LOG")
+        # the fp8 run is labelled path fp8 (the default path otherwise): the perf model's fp8 row
+        local lpath=$path; [ "${6:-}" = LABSE_BENCH_PRECISION=fp8 ] && lpath=fp8
+        E2E_LOGS+=(--e2e "$(basename "$mdir"):$lpath:$attn=$STEP_LOG")
         local kv note ran; kv=$(grep '^GPU_BENCH' "$STEP_LOG" | tail -1)
         note=$(echo "$kv" | tr ' ' '\n' | grep -E '^(tokens_per_s|encoder_tokens_per_s|ratio|worst_cosine)=' | tr '\n' ' ')
         # what the binary says it ran, when it says it (a line naming the path or attention)
@@ -529,6 +535,8 @@ PY
         record bench_kernels "$(st_of)" "$STEP_SEC" "$(grep -m1 '^encoder estimate' "$STEP_LOG" | sed 's/.*: //')"
         bench_e2e e2e_basic_tiled basic tiled 1 "$BENCH_MODEL_DIR"
         bench_e2e e2e_fused_short fused short 0 "$BENCH_MODEL_DIR"
+        # precision fp8 beside the fp16 runs (default path and attention; issue 15)
+        bench_e2e e2e_fp8 default default 0 "$BENCH_MODEL_DIR" LABSE_BENCH_PRECISION=fp8
     else
         record bench SKIP 0 "no GPU"
     fi
@@ -554,13 +562,13 @@ PY
     fi
     # one ctest call each (their TIMEOUT property beats ctest --timeout, so the step's timeout
     # is what bounds them)
-    local t cap cmpl E2E_LIST="gpu_e2e_tiny:60 gpu_e2e_labse_random:150 gpu_e2e_minilm:200"
-    [ "$EMU" = 1 ] && E2E_LIST="gpu_e2e_tiny:120"
+    local t cap cmpl E2E_LIST="gpu_e2e_tiny:60 gpu_e2e_labse_random:150 gpu_e2e_fp8_labse_random:150 gpu_e2e_fp8_tiny_mean_kernel:60 gpu_e2e_minilm:200 gpu_e2e_fp8_minilm:200"
+    [ "$EMU" = 1 ] && E2E_LIST="gpu_e2e_tiny:120 gpu_e2e_fp8_tiny_mean:120"
     for t in $E2E_LIST; do
         cap=${t#*:}; t=${t%%:*}
         case "$t" in
-            gpu_e2e_minilm) cmpl=${LABSE_E2E_LINES_ALL_MINILM_L6_V2:-all} ;;
-            gpu_e2e_labse_random) cmpl=${LABSE_E2E_LINES_LABSE_RANDOM:-all} ;;
+            gpu_e2e_minilm | gpu_e2e_fp8_minilm) cmpl=${LABSE_E2E_LINES_ALL_MINILM_L6_V2:-all} ;;
+            gpu_e2e_labse_random | gpu_e2e_fp8_labse_random) cmpl=${LABSE_E2E_LINES_LABSE_RANDOM:-all} ;;
             *) cmpl=all ;;
         esac
         step "$t" "$cap" ctest --test-dir "$BUILD" -R "^$t\$" -V

@@ -58,7 +58,7 @@ if [ "${LABSE_SKIP_ASAN:-0}" != "1" ]; then
   cmake --build build-asan -j"$JOBS"
   export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest --test-dir build-asan -L unit --output-on-failure -j"$JOBS"
-  ctest --test-dir build-asan -R '^test_emu$|^test_k_|^gpu_oom_tiny$' --output-on-failure -j"$JOBS"
+  ctest --test-dir build-asan -R '^test_emu$|^test_fp8$|^test_gpu_gemm_fp8$|^test_k_|^gpu_oom_tiny$' --output-on-failure -j"$JOBS"
 fi
 
 if [ "${LABSE_SKIP_FUZZ:-0}" != "1" ]; then

@@ -313,9 +313,11 @@ def test_precision(cli, golden_sentences, tmp_path):
     --precision bf16` bitwise (same batches, one thread) and close to fp32 (the tolerance of
     tests/test_precision.c: bf16 GEMM inputs keep 8 significant bits)."""
     with pytest.raises(ValueError, match="precision"):
-        labse.Model(TINY, device="cpu", precision="fp8")
+        labse.Model(TINY, device="cpu", precision="fp4")
     with pytest.raises(labse.LabseError, match="precision fp16 is not available on device cpu"):
         labse.Model(TINY, device="cpu", precision="fp16")
+    with pytest.raises(labse.LabseError, match="precision fp8 is not available on device cpu"):
+        labse.Model(TINY, device="cpu", precision="fp8")
     try:
         m16 = labse.Model(TINY, device="cpu", threads=1, precision="bf16")
     except labse.LabseError as e:  # no oneDNN in this build, or no AVX512-BF16 here

@@ -39,7 +39,7 @@ labse_status lb_engine_check_options(const labse_options *o, labse_error *err) {
         return lb_err(err, LABSE_E_INVALID, "max_length must be >= 0 (got %d)", o->max_length);
     if (o->window < 1)
         return lb_err(err, LABSE_E_INVALID, "window must be >= 1 (got %d)", o->window);
-    if (o->precision < LABSE_PRECISION_DEFAULT || o->precision > LABSE_PRECISION_FP16)
+    if (o->precision < LABSE_PRECISION_DEFAULT || o->precision > LABSE_PRECISION_FP8)
         return lb_err(err, LABSE_E_INVALID, "precision: unknown value %d", (int)o->precision);
     return LABSE_OK;
 }
@@ -49,6 +49,7 @@ const char *lb_precision_name(labse_precision p) {
     case LABSE_PRECISION_FP32: return "fp32";
     case LABSE_PRECISION_BF16: return "bf16";
     case LABSE_PRECISION_FP16: return "fp16";
+    case LABSE_PRECISION_FP8: return "fp8";
     case LABSE_PRECISION_DEFAULT: break;
     }
     return "default";
@@ -61,11 +62,11 @@ static labse_status resolve_precision(labse_options *o, labse_device dev, labse_
     if (o->precision == LABSE_PRECISION_DEFAULT)
         o->precision = cpu ? LABSE_PRECISION_FP32 : LABSE_PRECISION_FP16;
     const int ok = cpu ? o->precision == LABSE_PRECISION_FP32 || o->precision == LABSE_PRECISION_BF16
-                       : o->precision == LABSE_PRECISION_FP16;
+                       : o->precision == LABSE_PRECISION_FP16 || o->precision == LABSE_PRECISION_FP8;
     if (!ok)
         return lb_err(err, LABSE_E_UNSUPPORTED, "precision %s is not available on device %s (%s)",
                       lb_precision_name(o->precision), cpu ? "cpu" : "cuda",
-                      cpu ? "it does fp32, bf16" : "it does fp16");
+                      cpu ? "it does fp32, bf16" : "it does fp16, fp8");
     return LABSE_OK;
 }
 
@@ -135,7 +136,8 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
     }
 #ifdef LABSE_HAVE_GPU
     for (int g = 0; g < n_gpus; g++) {
-        if ((st = lb_gpu_weights_new(m, gpus[g], &e->gw[g], err)) != LABSE_OK) {
+        if ((st = lb_gpu_weights_new_prec(m, gpus[g], o.precision == LABSE_PRECISION_FP8, &e->gw[g],
+                                          err)) != LABSE_OK) {
             lb_err_prefix(err, "cuda:%d", gpus[g]);
             lb_engine_free(e);
             return st;

@@ -55,6 +55,13 @@ typedef struct lb_gpu_weights lb_gpu_weights;
  * m must outlive the result. LABSE_E_CUDA (out of device memory is named as such). */
 labse_status lb_gpu_weights_new(const lb_model *m, int device, lb_gpu_weights **out,
                                 labse_error *err);
+/* The same with precision fp8 when fp8 is non-zero: the encoder layers' QKV, attention-out,
+ * FFN up and FFN down weights as E4M3 codes with a scale per output channel (the rest as
+ * above); a context made on them runs those GEMMs in fp8 (gpu_forward.c). */
+labse_status lb_gpu_weights_new_prec(const lb_model *m, int device, int fp8, lb_gpu_weights **out,
+                                     labse_error *err);
+/* 1 when w holds fp8 weights (lb_gpu_weights_new_prec), else 0. Pure. */
+int lb_gpu_weights_fp8(const lb_gpu_weights *w);
 void lb_gpu_weights_free(lb_gpu_weights *w);
 /* Device bytes held by the weights. */
 size_t lb_gpu_weights_bytes(const lb_gpu_weights *w);

@@ -39,6 +39,18 @@
  * basic path rounds the GEMM output and sums in fp32 inside the LayerNorm: both within fp16
  * rounding of the exact value.
  *
+ * Precision fp8 (weights made by lb_gpu_weights_new_prec with fp8; the fused path only): the
+ * layers' four GEMMs take E4M3 activations with one fp32 scale per token (layer_fp8):
+ *   embed+LN → quantise x (lb_quant_rows_fp8)                 → q8, s8
+ *   qkv = GEMM8(q8) + b → attention (fp16) → quantise ctx      → q8, s8
+ *   x = x + GEMM8(q8) + b;  x = LN(x) with its fp8 copy        → q8, s8 (lb_add_layernorm_fp8)
+ *   big = gelu(GEMM8(q8) + b) → quantise big                   → q8, s8
+ *   x = x + GEMM8(q8) + b;  x = LN(x) with its fp8 copy        → q8, s8
+ * (lb_gemm_fp8: outer-vector scales in cuBLASLt, or the dequantising kernel route through the
+ * fp32 scratch acc8; LABSE_GPU_FP8_SCALE=outer (default) | kernel chooses, for tests and the
+ * GPU suite.) One q8 [cap_tok, max(3H, FF)] buffer serves every quantised activation: each is
+ * consumed by the next GEMM before the next is made, in stream order. Every scale is a row's:
+ * a sentence's embedding does not depend on the batch it is packed in.
  * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
  * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense].
  *
@@ -70,6 +82,7 @@
 #include "gpu/gpu_internal.h"
 #include "layernorm.cuh"
 #include "pool.cuh"
+#include "quant_fp8.cuh"
 
 #define MAX_SLOTS 8
 
@@ -110,6 +123,9 @@ struct lb_gpu_ctx {
     int32_t *gids, *gcu;        /* device [cap_tok], [cap_seq + 1]: the graphs' inputs */
     float *grows;               /* device [cap_seq, dim]: the graphs' output */
     lb_half *x, *big, *ctx, *tmp, *pa, *pb;
+    int fp8;                    /* the weights are fp8: layer_fp8 */
+    uint8_t *q8;                /* fp8: device [cap_tok, max(3H, FF)] E4M3 activations */
+    float *s8, *acc8;           /* fp8: device [cap_tok] row scales; [cap_tok, max(3H, FF)] fp32 */
     size_t cap_tok, cap_seq;
     int widest;                 /* widest pooled/Dense row */
     int nslots;
@@ -148,7 +164,7 @@ static void free_acts(lb_gpu_ctx *c) {
     clear_graphs(c);
     void **p[] = {(void **)&c->x,  (void **)&c->big, (void **)&c->ctx,  (void **)&c->tmp,
                   (void **)&c->pa, (void **)&c->pb,  (void **)&c->gids, (void **)&c->gcu,
-                  (void **)&c->grows};
+                  (void **)&c->grows, (void **)&c->q8, (void **)&c->s8, (void **)&c->acc8};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
         if (*p[i]) cudaFree(*p[i]);
         *p[i] = NULL;
@@ -181,7 +197,7 @@ static size_t bufs_bytes(const lb_gpu_ctx *c, size_t tok, size_t seq, int acts) 
                       seq * (size_t)k->dim * sizeof(float); /* ids, cu, rows */
     if (!acts) return io;
     return 3 * tok * H * 2 + tok * wide * 2 + 2 * seq * (size_t)c->widest * 2 +
-           (c->use_graphs ? io : 0);
+           (c->use_graphs ? io : 0) + (c->fp8 ? tok * wide + tok * 4 + tok * wide * 4 : 0);
 }
 
 /* (Re)allocate the activations for tok tokens and seq sequences (at least the current ones;
@@ -201,6 +217,11 @@ static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error
     LB_CU(dev_alloc(c, (void **)&c->big, tok * wide * 2, tok));
     LB_CU(dev_alloc(c, (void **)&c->pa, seq * (size_t)c->widest * 2, tok));
     LB_CU(dev_alloc(c, (void **)&c->pb, seq * (size_t)c->widest * 2, tok));
+    if (c->fp8) {
+        LB_CU(dev_alloc(c, (void **)&c->q8, tok * wide, tok));
+        LB_CU(dev_alloc(c, (void **)&c->s8, tok * sizeof(float), tok));
+        LB_CU(dev_alloc(c, (void **)&c->acc8, tok * wide * sizeof(float), tok));
+    }
     if (c->use_graphs) {
         LB_CU(dev_alloc(c, (void **)&c->gids, tok * sizeof(int32_t), tok));
         LB_CU(dev_alloc(c, (void **)&c->gcu, (seq + 1) * sizeof(int32_t), tok));
@@ -269,12 +290,15 @@ labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_
     if (slots < 1 || slots > MAX_SLOTS)
         return lb_err(err, LABSE_E_INVALID, "GPU context: slots %d not in 1..%d", slots, MAX_SLOTS);
     static const char *const paths[2] = {"basic", "fused"}, *const gelus[2] = {"erf", "tanh"};
-    static const char *const onoff[2] = {"0", "1"};
-    int path = PATH_FUSED, gelu_tanh = 1, graphs = 1;
+    static const char *const onoff[2] = {"0", "1"}, *const scalings[2] = {"outer", "kernel"};
+    int path = PATH_FUSED, gelu_tanh = 1, graphs = 1, scaling = 0;
     if ((st = env_choice("LABSE_GPU_PATH", paths, 2, PATH_FUSED, &path, err)) != LABSE_OK ||
         (st = env_choice("LABSE_GPU_GELU", gelus, 2, 1, &gelu_tanh, err)) != LABSE_OK ||
-        (st = env_choice("LABSE_GPU_GRAPHS", onoff, 2, 1, &graphs, err)) != LABSE_OK)
+        (st = env_choice("LABSE_GPU_GRAPHS", onoff, 2, 1, &graphs, err)) != LABSE_OK ||
+        (st = env_choice("LABSE_GPU_FP8_SCALE", scalings, 2, 0, &scaling, err)) != LABSE_OK)
         return st;
+    if (w->fp8 && path != PATH_FUSED)
+        return lb_err(err, LABSE_E_INVALID, "LABSE_GPU_PATH=basic: precision fp8 runs on the fused path only");
     lb_gpu_ctx *c = calloc(1, sizeof *c);
     if (!c) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     c->path = (gpu_path)path;
@@ -285,6 +309,7 @@ labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_
                                           (gelu_tanh && m->cfg.hidden_act == LB_ACT_GELU));
     c->m = m;
     c->w = w;
+    c->fp8 = w->fp8;
     c->device = w->device;
     c->nslots = slots;
     c->widest = m->cfg.hidden;
@@ -302,6 +327,7 @@ labse_status lb_gpu_ctx_new(const lb_model *m, const lb_gpu_weights *w, int max_
         LB_CU(cudaEventCreateWithFlags(&s->d2h, cudaEventDisableTiming));
     }
     if ((st = lb_gemm_new(c->device, &c->gemm, err)) != LABSE_OK) goto fail;
+    lb_gemm_fp8_mode(c->gemm, scaling);
     {
         /* the budget's activations up front; when they do not fit, the first batches grow
          * them (and split, enqueue) */
@@ -385,6 +411,38 @@ fail:
     return st;
 }
 
+/* One encoder layer in fp8 (see the header): on entry x and its fp8 copy (q8, s8); on exit the
+ * same for the layer's output. 9 launches (10 with erf GELU), more on the kernel route. */
+static labse_status layer_fp8(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n,
+                              int T, int maxlen, labse_error *err) {
+    labse_status st = LABSE_OK;
+    const lb_config *k = &c->m->cfg;
+    cudaStream_t cs = c->s_comp;
+    const int H = k->hidden, FF = k->intermediate;
+    /* a GEMM left in fp16 (LABSE_GPU_FP8_GEMMS, gpu_model.c) reads the fp16 tensor instead;
+     * an fp8 copy is made only for a GEMM that reads it */
+    const int next_qkv = c->w->fp8_gemms & LB_FP8_QKV;
+#define GEMM(lin, x16, resid, gelu, y)                                                            \
+    ((lin)->w8 ? lb_gemm_fp8(c->gemm, (lin), c->q8, c->s8, T, (resid), (gelu), (y), c->acc8, cs, err) \
+               : lb_gemm_run(c->gemm, (lin), (x16), T, (resid), (gelu), (y), cs, err))
+    if ((st = GEMM(&ly->qkv, c->x, NULL, 0, c->big)) != LABSE_OK) goto fail;
+    if ((st = attend(c, cu, n, maxlen, cs, err)) != LABSE_OK) goto fail;
+    if (ly->attn_out.w8) LB_CU(lb_quant_rows_fp8(c->ctx, T, H, c->q8, c->s8, cs));
+    if ((st = GEMM(&ly->attn_out, c->ctx, c->x, 0, c->x)) != LABSE_OK) goto fail;
+    LB_CU(lb_add_layernorm_fp8(c->x, NULL, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps,
+                               ly->ffn_up.w8 ? c->q8 : NULL, ly->ffn_up.w8 ? c->s8 : NULL, cs));
+    if ((st = GEMM(&ly->ffn_up, c->x, NULL, c->gelu_tanh, c->big)) != LABSE_OK) goto fail;
+    if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, FF, (int)k->hidden_act, cs));
+    if (ly->ffn_down.w8) LB_CU(lb_quant_rows_fp8(c->big, T, FF, c->q8, c->s8, cs));
+    if ((st = GEMM(&ly->ffn_down, c->big, c->x, 0, c->x)) != LABSE_OK) goto fail;
+#undef GEMM
+    LB_CU(lb_add_layernorm_fp8(c->x, NULL, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps,
+                               next_qkv ? c->q8 : NULL, next_qkv ? c->s8 : NULL, cs));
+    return LABSE_OK;
+fail:
+    return st;
+}
+
 /* Enqueue the forward pass of a batch (device ids [T], cu [n + 1], n sequences, longest maxlen)
  * on the compute stream; rows → device rows [n, dim]. */
 static labse_status forward(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu, float *rows,
@@ -396,8 +454,11 @@ static labse_status forward(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu
     cudaStream_t cs = c->s_comp;
     LB_CU(lb_embed_layernorm(c->x, ids, cu, n, T, w->word, w->pos, w->type, w->emb_g,
                             w->emb_b, H, k->ln_eps, cs));
+    if (c->fp8 && (w->fp8_gemms & LB_FP8_QKV)) LB_CU(lb_quant_rows_fp8(c->x, T, H, c->q8, c->s8, cs));
     for (int l = 0; l < k->layers; l++) {
-        if ((st = layer(c, &w->layer[l], cu, n, T, maxlen, err)) != LABSE_OK) goto fail;
+        st = c->fp8 ? layer_fp8(c, &w->layer[l], cu, n, T, maxlen, err)
+                    : layer(c, &w->layer[l], cu, n, T, maxlen, err);
+        if (st != LABSE_OK) goto fail;
     }
     LB_CU(lb_pool(c->pa, c->x, cu, n, H, (int)k->pooling, cs));
     lb_half *y = c->pa, *z = c->pb;

@@ -18,19 +18,30 @@
  * Hopper); when the device cannot give that much, 4 MiB, then none (cuBLASLt has algorithms
  * that need no workspace; the heuristic is told the size, so it picks only those that fit):
  * lb_gemm_workspace says which, and the run's summary reports a reduced one.
+ * FP8 (lb_gemm_fp8): A = the E4M3 weights, B = the E4M3 activations (TN, as Hopper's FP8 GEMMs
+ * require, and as the fp16 layout already is), D fp16; the scales through
+ * CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F (A: per row of D = output channel, B: per column =
+ * token), set per call like the bias pointer. Its entries are keyed by the route too. Where the
+ * heuristic finds no algorithm for outer-vector scaling with this epilogue, the call (and every
+ * later one of that shape: have_algo 0 is cached) takes the kernel route: a plain fp8 GEMM
+ * into fp32 and lb_fp8_dequant (kernels/quant_fp8.cuh).
  * Thread-safety: one lb_gemm per context, used by one thread at a time. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpu/gpu_internal.h"
+#include "quant_fp8.cuh"
 
 #define CACHE 512
 #define WORKSPACE LB_GPU_WORKSPACE
 #define BUCKET_MIN 64
 #define BUCKETS_PER_OCTAVE 8
+#define FP8_OUTER 1
+#define FP8_PLAIN 2
 
 typedef struct entry {
     int used, Tb, N, K, epi, resid; /* key: bucket, shape, epilogue, residual (beta 1) */
+    int fp8;                        /* key: 0 fp16; FP8_OUTER; FP8_PLAIN (fp32 D, no scales) */
     uint32_t al[4];                 /* key: alignment of W, x, C, y in bytes */
     int T;                          /* the column count the layouts hold now */
     cublasLtMatmulDesc_t desc;
@@ -44,6 +55,8 @@ struct lb_gemm {
     void *ws;
     size_t ws_bytes; /* the workspace's size: WORKSPACE, or less when that did not fit */
     int queries; /* heuristic queries made (lb_gemm_queries) */
+    int fp8_kernel;         /* lb_gemm_fp8_mode: always the dequantising kernel */
+    uint64_t fp8_fallbacks; /* fp8 GEMMs that took the kernel route */
     entry cache[CACHE];
 };
 
@@ -139,12 +152,14 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
     labse_status st = LABSE_OK;
     uint32_t hsh = (uint32_t)key->Tb * 2654435761u ^ (uint32_t)key->N * 40503u ^
                    (uint32_t)key->K * 97u ^ (uint32_t)key->epi * 7u ^ (uint32_t)key->resid ^
-                   (key->al[0] ^ key->al[1] * 3u ^ key->al[2] * 5u ^ key->al[3] * 11u) * 131u;
+                   (key->al[0] ^ key->al[1] * 3u ^ key->al[2] * 5u ^ key->al[3] * 11u) * 131u ^
+                   (uint32_t)key->fp8 * 0x9e37u;
     entry *e = NULL;
     for (int probe = 0; probe < 8; probe++) {
         entry *c = &g->cache[(hsh + (uint32_t)probe) % CACHE];
         if (c->used && c->Tb == key->Tb && c->N == key->N && c->K == key->K &&
-            c->epi == key->epi && c->resid == key->resid && !memcmp(c->al, key->al, sizeof c->al)) {
+            c->epi == key->epi && c->resid == key->resid && c->fp8 == key->fp8 &&
+            !memcmp(c->al, key->al, sizeof c->al)) {
             *out = c;
             return LABSE_OK;
         }
@@ -165,9 +180,16 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        LB_BL(cublasLtMatrixLayoutCreate(&e->a, CUDA_R_16F, (uint64_t)K, (uint64_t)N, (int64_t)K));
-        LB_BL(cublasLtMatrixLayoutCreate(&e->b, CUDA_R_16F, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
-        LB_BL(cublasLtMatrixLayoutCreate(&e->d, CUDA_R_16F, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
+        const cudaDataType_t ab = key->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16F;
+        const cudaDataType_t cd = key->fp8 == FP8_PLAIN ? CUDA_R_32F : CUDA_R_16F;
+        if (key->fp8 == FP8_OUTER) {
+            const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+            LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
+            LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
+        }
+        LB_BL(cublasLtMatrixLayoutCreate(&e->a, ab, (uint64_t)K, (uint64_t)N, (int64_t)K));
+        LB_BL(cublasLtMatrixLayoutCreate(&e->b, ab, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
+        LB_BL(cublasLtMatrixLayoutCreate(&e->d, cd, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
         g->queries++;
         e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->d, e->d, g->ws_bytes, e->al,
                                   &e->algo);
@@ -223,4 +245,79 @@ fail:
 labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
                             lb_half *y, cudaStream_t stream, labse_error *err) {
     return lb_gemm_run(g, lin, x, T, NULL, 0, y, stream, err);
+}
+
+void lb_gemm_fp8_mode(lb_gemm *g, int kernel_scaling) { g->fp8_kernel = kernel_scaling != 0; }
+
+uint64_t lb_gemm_fp8_fallbacks(const lb_gemm *g) { return g->fp8_fallbacks; }
+
+/* The cached entry of an fp8 GEMM (route fp8) with its columns set to T. */
+static labse_status fp8_entry(lb_gemm *g, const lb_gpu_linear *lin, const void *x, const void *y,
+                              int T, int epi, int resid, int fp8, entry **out, labse_error *err) {
+    labse_status st = LABSE_OK;
+    entry key;
+    memset(&key, 0, sizeof key);
+    key.Tb = lb_gpu_bucket(T);
+    key.N = lin->out;
+    key.K = lin->in;
+    key.epi = epi;
+    key.resid = resid;
+    key.fp8 = fp8;
+    key.al[0] = lb_lt_align(lin->w8);
+    key.al[1] = lb_lt_align(x);
+    key.al[2] = lb_lt_align(y);
+    key.al[3] = lb_lt_align(y);
+    if ((st = lookup(g, &key, out, err)) != LABSE_OK) return st;
+    if ((*out)->T != T) {
+        LB_BL(set_cols((*out)->b, T));
+        LB_BL(set_cols((*out)->d, T));
+        (*out)->T = T;
+    }
+    return LABSE_OK;
+fail:
+    return st;
+}
+
+labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                         int T, const lb_half *resid, int gelu, lb_half *y, float *acc,
+                         cudaStream_t stream, labse_error *err) {
+    labse_status st = LABSE_OK;
+    entry *e = NULL;
+    if (T <= 0) return LABSE_OK;
+    if (!lin->w8 || !lin->s8)
+        return lb_err(err, LABSE_E_CUDA, "fp8 GEMM without fp8 weights (internal error)");
+    if (lin->b && (uintptr_t)lin->b % 16)
+        return lb_err(err, LABSE_E_CUDA, "GEMM bias must be 16-byte aligned (internal error)");
+    if (resid && resid != y)
+        return lb_err(err, LABSE_E_CUDA, "GEMM: the residual must be the output (internal error)");
+    if (!g->fp8_kernel) {
+        const int epi = lin->b ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                               : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
+        if ((st = fp8_entry(g, lin, xq, y, T, epi, resid != NULL, FP8_OUTER, &e, err)) != LABSE_OK) return st;
+        if (e->have_algo) {
+            const void *bp = lin->b, *sa = lin->s8, *sb = sx;
+            if (lin->b)
+                LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
+            LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa));
+            LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb));
+            const float alpha = 1.0f, beta = resid ? 1.0f : 0.0f;
+            LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w8, e->a, xq, e->b, &beta, y, e->d, y, e->d,
+                                 &e->algo, g->ws, g->ws_bytes, stream));
+            return LABSE_OK;
+        }
+    }
+    /* the kernel route: acc = xq · w8ᵀ (scale 1, fp32), then scales, residual, bias, GELU */
+    if (!acc) return lb_err(err, LABSE_E_CUDA, "fp8 GEMM: no fp32 scratch for the kernel route (internal error)");
+    if ((st = fp8_entry(g, lin, xq, acc, T, CUBLASLT_EPILOGUE_DEFAULT, 0, FP8_PLAIN, &e, err)) != LABSE_OK)
+        return st;
+    {
+        const float alpha = 1.0f, beta = 0.0f;
+        LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w8, e->a, xq, e->b, &beta, acc, e->d, acc, e->d,
+                             e->have_algo ? &e->algo : NULL, g->ws, g->ws_bytes, stream));
+    }
+    LB_CU(lb_fp8_dequant(acc, T, lin->out, lin->s8, sx, lin->b, gelu, resid != NULL, y, stream));
+    g->fp8_fallbacks++;
+    return LABSE_OK;
+fail:
+    return st;
 }

@@ -6,11 +6,16 @@
 #include "gpu/gpu.h"
 #include "gpu/gpu_rt.h"
 
-/* A linear layer on the device: y = x Wᵀ + b, W [out, in] row-major fp16, b [out] fp16 or NULL. */
+/* A linear layer on the device: y = x Wᵀ + b, W [out, in] row-major fp16, b [out] fp16 or NULL.
+ * Precision fp8 (the encoder's four big GEMMs only): w is NULL and W is w8 [out, in] E4M3 codes
+ * with s8 [out] fp32, one scale per output channel (row of W): W ≈ w8 · s8, quantised at load
+ * from the fp32 weights by the row rule of kernels/quant_fp8.cuh. */
 typedef struct lb_gpu_linear {
     int in, out;
     const lb_half *w;
     const lb_half *b;
+    const uint8_t *w8; /* fp8 only, else NULL */
+    const float *s8;   /* fp8 only, else NULL */
 } lb_gpu_linear;
 
 typedef struct lb_gpu_layer {
@@ -28,7 +33,16 @@ struct lb_gpu_weights {
     int n_dense;
     lb_gpu_linear *dense;        /* [n_dense] */
     lb_act *dense_act;           /* [n_dense] */
+    int fp8;                     /* precision fp8 (lb_gpu_weights_new_prec) */
+    int fp8_gemms;               /* fp8: which of the layers' GEMMs hold fp8 weights: LB_FP8_* bits */
 };
+
+/* The layers' GEMMs precision fp8 may run in FP8 (LABSE_GPU_FP8_GEMMS, gpu_model.c). */
+#define LB_FP8_QKV 1
+#define LB_FP8_OUT 2
+#define LB_FP8_UP 4
+#define LB_FP8_DOWN 8
+#define LB_FP8_ALL 15
 
 /* The bucket of a token (or row) count T: T rounded up to a multiple of max(64, P/8), P the
  * largest power of two <= T (8 buckets an octave, at most 12.5% padding; 64 for T <= 64).
@@ -53,6 +67,21 @@ labse_status lb_gemm_run(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x,
 /* lb_gemm_run without residual or activation: y = x Wᵀ + b. */
 labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half *x, int T,
                             lb_half *y, cudaStream_t stream, labse_error *err);
+/* The fp8 form of lb_gemm_run: y[T, N] = act(sx ⊗ s8 · (xq · w8ᵀ) + b) (+ y), with xq [T, K]
+ * E4M3 codes and sx [T] their row scales (kernels/quant_fp8.cuh), W = lin->w8 [N, K] with
+ * lin->s8 [N]; fp32 accumulation; y fp16. Through cuBLASLt's outer-vector scaling (A scale
+ * per row of D = per output channel, B scale per column = per token) with bias, GELU and the
+ * residual in its epilogue; when cuBLASLt has no algorithm for that (or LABSE_GPU_FP8_SCALE=
+ * kernel asked for it, lb_gemm_fp8_mode), an unscaled fp8 GEMM into acc [T, N] fp32 and
+ * lb_fp8_dequant applies the scales, residual, bias and GELU. acc: device scratch of T * N
+ * floats (needed only then; NULL makes that path an error). Other rules as lb_gemm_run. */
+labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                         int T, const lb_half *resid, int gelu, lb_half *y, float *acc,
+                         cudaStream_t stream, labse_error *err);
+/* The fp8 scaling route: set 1 = always the dequantising kernel, 0 = outer-vector scaling when
+ * cuBLASLt has it (the default). Read: how many fp8 GEMMs ran through the kernel so far. */
+void lb_gemm_fp8_mode(lb_gemm *g, int kernel_scaling);
+uint64_t lb_gemm_fp8_fallbacks(const lb_gemm *g);
 /* How many heuristic queries g has made (tests: the cache is keyed by bucket, not by T). */
 int lb_gemm_queries(const lb_gemm *g);
 /* Bytes of g's cuBLASLt workspace: LB_GPU_WORKSPACE, or less (4 MiB, 0) when lb_gemm_new

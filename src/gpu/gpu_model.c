@@ -1,11 +1,16 @@
 /* gpu_model.c — the model's weights on one device: GEMM weights and embeddings in fp16
  * (converted once from the loaded fp32, round to nearest even), LayerNorm parameters in fp32,
+ * and with precision fp8 the encoder layers' four GEMM weights as E4M3 codes with one fp32 scale
+ * per output channel instead (put_fp8: kernels/quant_fp8.cuh's row rule on the fp32 rows),
  * all in one arena (one cudaMalloc, 256-byte aligned tensors) so that "does the model fit" is
  * one clear answer. The fused QKV weight [3H, H] comes from the loader (model.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "gpu/gpu_internal.h"
+#include "base/fp8.h"
 #include "base/half.h"
 
 #define ALIGN 256
@@ -39,10 +44,53 @@ static void *put(plan *p, const float *src, size_t n, size_t es, const char *wha
     return dst;
 }
 
-static void put_linear(plan *p, const lb_linear *l, lb_gpu_linear *g, const char *what) {
+/* Reserve bytes (256-byte aligned): the address on pass 2, a dummy non-NULL one when sizing. */
+static void *reserve(plan *p, size_t bytes) {
+    const size_t off = (p->used + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    p->used = off + bytes;
+    return p->base ? p->base + off : (void *)1;
+}
+
+/* Reserve W [out, in] as E4M3 codes and its [out] fp32 row scales; on pass 2 quantise each row
+ * (amax, 448 / amax, one product and one rounding per weight: quant_fp8.cuh) and upload. */
+static void put_fp8(plan *p, const lb_linear *l, lb_gpu_linear *g, const char *what) {
+    const size_t K = (size_t)l->in, N = (size_t)l->out;
+    uint8_t *codes = reserve(p, N * K);
+    float *scales = reserve(p, N * 4);
+    g->w8 = codes;
+    g->s8 = scales;
+    if (!p->base || p->e != cudaSuccess) return;
+    float *sc = malloc(N * sizeof *sc);
+    if (!sc) {
+        p->e = cudaErrorMemoryAllocation;
+        p->what = what;
+        return;
+    }
+    const size_t rows = CHUNK * 4 / K > 0 ? CHUNK * 4 / K : 1; /* the staging buffer's bytes */
+    for (size_t r0 = 0; r0 < N && p->e == cudaSuccess; r0 += rows) {
+        const size_t nr = N - r0 < rows ? N - r0 : rows;
+        uint8_t *h = p->stage;
+        for (size_t r = 0; r < nr; r++) {
+            const float *w = l->w + (r0 + r) * K;
+            float amax = 0.0f;
+            for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(w[k]));
+            const float inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
+            for (size_t k = 0; k < K; k++) h[r * K + k] = lb_f32_to_e4m3(w[k] * inv);
+            sc[r0 + r] = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+        }
+        p->e = cudaMemcpy(codes + r0 * K, h, nr * K, cudaMemcpyHostToDevice);
+    }
+    if (p->e == cudaSuccess) p->e = cudaMemcpy(scales, sc, N * 4, cudaMemcpyHostToDevice);
+    if (p->e != cudaSuccess) p->what = what;
+    free(sc);
+}
+
+/* fp8: the weight as put_fp8 makes it (w NULL), else fp16. */
+static void put_linear(plan *p, const lb_linear *l, lb_gpu_linear *g, int fp8, const char *what) {
     g->in = l->in;
     g->out = l->out;
-    g->w = put(p, l->w, (size_t)l->in * l->out, 2, what);
+    if (fp8) put_fp8(p, l, g, what);
+    else g->w = put(p, l->w, (size_t)l->in * l->out, 2, what);
     g->b = l->b ? put(p, l->b, (size_t)l->out, 2, what) : NULL;
 }
 
@@ -58,28 +106,62 @@ static void walk(plan *p, const lb_model *m, lb_gpu_weights *w) {
     for (int l = 0; l < c->layers; l++) {
         const lb_layer *s = &m->layer[l];
         lb_gpu_layer *d = &w->layer[l];
-        put_linear(p, &s->qkv, &d->qkv, "attention QKV");
-        put_linear(p, &s->attn_out, &d->attn_out, "attention output");
-        put_linear(p, &s->ffn_up, &d->ffn_up, "FFN up");
-        put_linear(p, &s->ffn_down, &d->ffn_down, "FFN down");
+        put_linear(p, &s->qkv, &d->qkv, w->fp8_gemms & LB_FP8_QKV, "attention QKV");
+        put_linear(p, &s->attn_out, &d->attn_out, w->fp8_gemms & LB_FP8_OUT, "attention output");
+        put_linear(p, &s->ffn_up, &d->ffn_up, w->fp8_gemms & LB_FP8_UP, "FFN up");
+        put_linear(p, &s->ffn_down, &d->ffn_down, w->fp8_gemms & LB_FP8_DOWN, "FFN down");
         d->ln1_g = put(p, s->ln1_g, H, 4, "LayerNorm");
         d->ln1_b = put(p, s->ln1_b, H, 4, "LayerNorm");
         d->ln2_g = put(p, s->ln2_g, H, 4, "LayerNorm");
         d->ln2_b = put(p, s->ln2_b, H, 4, "LayerNorm");
     }
     for (int k = 0; k < m->n_dense; k++) {
-        put_linear(p, &m->dense[k].lin, &w->dense[k], "Dense");
+        put_linear(p, &m->dense[k].lin, &w->dense[k], 0, "Dense");
         w->dense_act[k] = m->dense[k].act;
     }
 }
 
 labse_status lb_gpu_weights_new(const lb_model *m, int device, lb_gpu_weights **out,
                                 labse_error *err) {
+    return lb_gpu_weights_new_prec(m, device, 0, out, err);
+}
+
+/* LABSE_GPU_FP8_GEMMS (environment, precision fp8 only): which of the layers' GEMMs run in fp8,
+ * a comma-separated subset of qkv, out, up, down, or all (the default); the others stay fp16.
+ * For measuring each GEMM's share of the fp8 error (README "Precision"). */
+static labse_status fp8_gemms(int *bits, labse_error *err) {
+    static const char *const names[4] = {"qkv", "out", "up", "down"};
+    const char *v = getenv("LABSE_GPU_FP8_GEMMS");
+    *bits = LB_FP8_ALL;
+    if (!v || !*v || !strcmp(v, "all")) return LABSE_OK;
+    *bits = 0;
+    for (const char *p = v; *p;) {
+        const size_t len = strcspn(p, ",");
+        int found = 0;
+        for (int i = 0; i < 4; i++)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) *bits |= 1 << i, found = 1;
+        if (!found)
+            return lb_err(err, LABSE_E_INVALID,
+                          "LABSE_GPU_FP8_GEMMS=%s: expected all or a comma-separated subset of qkv, out, up, down", v);
+        p += len + (p[len] == ',');
+    }
+    return LABSE_OK;
+}
+
+labse_status lb_gpu_weights_new_prec(const lb_model *m, int device, int fp8, lb_gpu_weights **out,
+                                     labse_error *err) {
+    int gemms = 0;
+    if (fp8) {
+        labse_status s0 = fp8_gemms(&gemms, err);
+        if (s0 != LABSE_OK) return s0;
+    }
     labse_status st = LABSE_OK;
     plan p = {0};
     lb_gpu_weights *w = calloc(1, sizeof *w);
     if (!w) return lb_err(err, LABSE_E_NOMEM, "out of memory");
     w->device = device;
+    w->fp8 = fp8 != 0;
+    w->fp8_gemms = gemms;
     w->n_dense = m->n_dense;
     w->layer = calloc((size_t)m->cfg.layers, sizeof *w->layer);
     w->dense = calloc((size_t)(m->n_dense ? m->n_dense : 1), sizeof *w->dense);
@@ -100,9 +182,9 @@ labse_status lb_gpu_weights_new(const lb_model *m, int device, lb_gpu_weights **
             size_t fb = 0, tb = 0;
             if (cudaMemGetInfo(&fb, &tb) != cudaSuccess) fb = tb = 0;
             st = lb_err(err, LABSE_E_CUDA,
-                        "GPU out of memory: the model's weights need %.0f MiB in fp16, %.0f MiB "
+                        "GPU out of memory: the model's weights need %.0f MiB in %s, %.0f MiB "
                         "free of %.0f MiB on cuda:%d (%s)",
-                        w->bytes / 1048576.0, fb / 1048576.0, tb / 1048576.0, device,
+                        w->bytes / 1048576.0, w->fp8 ? "fp8" : "fp16", fb / 1048576.0, tb / 1048576.0, device,
                         cudaGetErrorString(e));
             goto fail;
         }
@@ -134,3 +216,5 @@ void lb_gpu_weights_free(lb_gpu_weights *w) {
 }
 
 size_t lb_gpu_weights_bytes(const lb_gpu_weights *w) { return w ? w->bytes : 0; }
+
+int lb_gpu_weights_fp8(const lb_gpu_weights *w) { return w ? w->fp8 : 0; }

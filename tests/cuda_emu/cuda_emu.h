@@ -251,7 +251,9 @@ typedef enum {
 typedef enum cudaDataType_t {
     CUDA_R_32F = 0,
     CUDA_R_16F = 2,
-    CUDA_R_16BF = 14
+    CUDA_R_16BF = 14,
+    CUDA_R_8F_E4M3 = 28, /* one byte: emu_fp8.h */
+    CUDA_R_8F_E5M2 = 29  /* declared only: not emulated (NOT_SUPPORTED) */
 } cudaDataType_t, cudaDataType;
 
 typedef enum {
@@ -288,8 +290,27 @@ typedef enum {
     CUBLASLT_MATMUL_DESC_FILL_MODE = 6,
     CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
     CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
-    CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26
+    CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17,
+    CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18,
+    CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26,
+    CUBLASLT_MATMUL_DESC_A_SCALE_MODE = 31,
+    CUBLASLT_MATMUL_DESC_B_SCALE_MODE = 32
 } cublasLtMatmulDescAttributes_t;
+
+/* FP8 matmuls (A and B CUDA_R_8F_E4M3): only TN (TRANSA = T, TRANSB = N, as Hopper requires),
+ * CUBLAS_COMPUTE_32F, C and D of one type (fp16, bf16 or fp32). A/B scale pointers: device fp32;
+ * NULL = 1. Modes (int32_t, the same for A and B): SCALAR_32F (one value each) or OUTER_VEC_32F
+ * (A's vector has m values, one per row of D; B's n, one per column of D):
+ *     D[i][j] = alpha · (acc[i][j] · sa[i] · sb[j]) + beta · C[i][j], then bias and activation,
+ * acc the fp32 sum of the exact E4M3 products. The scales are read when the matmul runs (device
+ * memory, like the GPU). Scale pointers on a non-FP8 matmul: INVALID_VALUE.
+ * LABSE_EMU_LT_NO_OUTER_VEC=1 (environment, read per call): the heuristic finds no algorithm
+ * for OUTER_VEC_32F (NOT_SUPPORTED, as a cuBLASLt without one would), and so does a matmul
+ * with a NULL algo — to test a caller's fallback. */
+typedef enum {
+    CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F = 0,
+    CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F = 3
+} cublasLtMatmulMatrixScale_t;
 
 /* GELU: like the real library, the tanh approximation 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))),
  * NOT erf. Bias: one value per row of D (length m), added before the activation. */

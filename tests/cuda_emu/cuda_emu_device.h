@@ -1,6 +1,6 @@
 /* cuda_emu_device.h — CUDA device built-ins for kernels compiled as C++17 over the emulator
  * (included by cuda_emu.h in C++). Thread indices, __shared__, barriers, warp collectives,
- * atomics, math intrinsics, vector types, __half/__half2, nvcuda::wmma, mma.sync / ldmatrix /
+ * atomics, math intrinsics, vector types, __half/__half2, FP8 E4M3 (emu_fp8.h), nvcuda::wmma, mma.sync / ldmatrix /
  * cp.async (emu_mma.h, for kernels/mma.cuh), and the launcher.
  *
  * Execution: a block's threads are cooperative fibers on one OS thread; they switch only inside
@@ -459,6 +459,9 @@ static inline __half2 operator*(const __half2 &a, const __half2 &b) { return __h
 static inline __half2 operator/(const __half2 &a, const __half2 &b) { return __h2div(a, b); }
 static inline __half2 &operator+=(__half2 &a, const __half2 &b) { return a = __hadd2(a, b); }
 static inline __half2 &operator*=(__half2 &a, const __half2 &b) { return a = __hmul2(a, b); }
+
+/* ---- FP8 E4M3 (cuda_fp8.h subset) ---- */
+#include "emu_fp8.h"
 
 /* ---- tensor cores: nvcuda::wmma (m16n16k16, m32n8k16, m8n32k16; fp16 a/b, fp32 or fp16
  * accumulator). Warp-collective (a warp barrier: divergent use deadlocks → abort). Pointers must

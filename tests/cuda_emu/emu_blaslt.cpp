@@ -1,11 +1,16 @@
 /* emu_blaslt.cpp — the cuBLASLt subset of the emulator: D = alpha·op(A)·op(B) + beta·C, then
  * the epilogue (bias per row of D, then ReLU or GELU), column-major, as cublasLtMatmul.
- * Inputs fp16 / bf16 / fp32 are widened to fp32, multiplied by OpenBLAS sgemm (fp32 sums), the
- * epilogue runs in fp32 and D is rounded once to its type (round to nearest even).
+ * Inputs fp16 / bf16 / fp32 / FP8 E4M3 are widened to fp32 (exactly), multiplied by OpenBLAS
+ * sgemm (fp32 sums), the epilogue runs in fp32 and D is rounded once to its type (round to
+ * nearest even). FP8 (A and B E4M3; cuda_emu.h has the rules: TN only, A/B scale pointers,
+ * scalar or outer-vector modes): the fp32 sum of exact products is scaled per element, then
+ * alpha, beta·C, bias, activation. Hopper's FP8 tensor cores accumulate with fewer bits unless
+ * cuBLASLt promotes the sums (its default, without CUBLASLT_MATMUL_DESC_FAST_ACCUM): the
+ * emulator models the promoted, fp32 accumulation.
  * GELU is the tanh approximation, like cuBLASLt's (not erf).
  * Supported: compute type CUBLAS_COMPUTE_32F (and its _FAST_ variants, computed exactly in fp32),
  * scale type CUDA_R_32F, host alpha/beta, A and B of one type, C and D of one type (D fp32 or A's
- * type), no batching, column order. Anything else → CUBLAS_STATUS_NOT_SUPPORTED.
+ * type; FP8 A/B: D fp16, bf16 or fp32), no batching, column order. Anything else → CUBLAS_STATUS_NOT_SUPPORTED.
  * Matrices and bias must lie inside device allocations (→ CUBLAS_STATUS_INVALID_VALUE).
  * Alignment: the heuristic's algo records the alignment it was picked for (the preference's
  * MIN_ALIGNMENT_*_BYTES, default 256, lowered to what each leading dimension allows); a matmul
@@ -35,6 +40,8 @@ struct cublasLtMatmulDescOpaque_emu {
     uint32_t epilogue;
     const void *bias;
     int32_t bias_type; /* -1: D's type */
+    const void *a_scale, *b_scale; /* FP8: device fp32, NULL = 1 */
+    int32_t a_mode, b_mode;        /* cublasLtMatmulMatrixScale_t */
 };
 struct cublasLtMatrixLayoutOpaque_emu {
     cudaDataType_t type;
@@ -55,6 +62,7 @@ size_t type_size(int t) {
     case CUDA_R_32F: return 4;
     case CUDA_R_16F: return 2;
     case CUDA_R_16BF: return 2;
+    case CUDA_R_8F_E4M3: return 1;
     default: return 0;
     }
 }
@@ -77,6 +85,7 @@ float load(const void *p, int t, size_t i) {
     switch (t) {
     case CUDA_R_32F: return ((const float *)p)[i];
     case CUDA_R_16F: return lb_emu::h2f(((const uint16_t *)p)[i]);
+    case CUDA_R_8F_E4M3: return lb_emu::e4m3_to_f(((const uint8_t *)p)[i]);
     default: return bf16_to_f(((const uint16_t *)p)[i]);
     }
 }
@@ -141,8 +150,19 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque_emu *d, const cublasLtMatrix
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (d->scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (A->type != B->type || C->type != D->type) return CUBLAS_STATUS_NOT_SUPPORTED;
-    if (D->type != A->type && D->type != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (d->transa > 1 || d->transb > 1 || d->transa < 0 || d->transb < 0) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (A->type == CUDA_R_8F_E4M3) { /* FP8: see cuda_emu.h */
+        if (d->compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+        if (d->transa != CUBLAS_OP_T || d->transb != CUBLAS_OP_N) return CUBLAS_STATUS_NOT_SUPPORTED;
+        if (D->type == CUDA_R_8F_E4M3) return CUBLAS_STATUS_NOT_SUPPORTED; /* fp8 output: not emulated */
+        if (d->a_mode != d->b_mode) return CUBLAS_STATUS_NOT_SUPPORTED;
+        if (d->a_mode != CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F &&
+            d->a_mode != CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F)
+            return CUBLAS_STATUS_NOT_SUPPORTED;
+    } else {
+        if (D->type != A->type && D->type != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+        if (d->a_scale || d->b_scale || d->a_mode || d->b_mode) return CUBLAS_STATUS_INVALID_VALUE;
+    }
     uint64_t m = d->transa ? A->cols : A->rows, k = d->transa ? A->rows : A->cols;
     uint64_t kb = d->transb ? B->cols : B->rows, n = d->transb ? B->rows : B->cols;
     if (k != kb || C->rows != m || C->cols != n || D->rows != m || D->cols != n) return CUBLAS_STATUS_INVALID_VALUE;
@@ -158,6 +178,12 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque_emu *d, const cublasLtMatrix
     }
     if (pr) *pr = Problem{m, n, k};
     return CUBLAS_STATUS_SUCCESS;
+}
+
+/* LABSE_EMU_LT_NO_OUTER_VEC=1: no algorithm for outer-vector scaling (cuda_emu.h). */
+bool no_outer_vec(const cublasLtMatmulDescOpaque_emu *d) {
+    const char *e = getenv("LABSE_EMU_LT_NO_OUTER_VEC");
+    return d->a_mode == CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F && e && !strcmp(e, "1");
 }
 
 float gelu_tanh(float x) {
@@ -217,7 +243,8 @@ extern "C" const char *cublasLtGetStatusString(cublasStatus_t s) {
 extern "C" cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d, cublasComputeType_t ct,
                                                    cudaDataType_t st) {
     if (!d) return CUBLAS_STATUS_INVALID_VALUE;
-    *d = new cublasLtMatmulDescOpaque_emu{ct, st, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr, -1};
+    *d = new cublasLtMatmulDescOpaque_emu{ct, st, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr, -1,
+                                          nullptr, nullptr, 0, 0};
     return CUBLAS_STATUS_SUCCESS;
 }
 extern "C" cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
@@ -240,6 +267,10 @@ extern "C" cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
     case CUBLASLT_MATMUL_DESC_EPILOGUE: return get_attr(&d->epilogue, buf, size);
     case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return get_attr(&d->bias, buf, size);
     case CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: return get_attr(&d->bias_type, buf, size);
+    case CUBLASLT_MATMUL_DESC_A_SCALE_POINTER: return get_attr(&d->a_scale, buf, size);
+    case CUBLASLT_MATMUL_DESC_B_SCALE_POINTER: return get_attr(&d->b_scale, buf, size);
+    case CUBLASLT_MATMUL_DESC_A_SCALE_MODE: return get_attr(&d->a_mode, buf, size);
+    case CUBLASLT_MATMUL_DESC_B_SCALE_MODE: return get_attr(&d->b_mode, buf, size);
     case CUBLASLT_MATMUL_DESC_COMPUTE_TYPE: return get_attr(&d->compute, buf, size);
     case CUBLASLT_MATMUL_DESC_SCALE_TYPE: return get_attr(&d->scale, buf, size);
     case CUBLASLT_MATMUL_DESC_POINTER_MODE: {
@@ -337,6 +368,7 @@ extern "C" cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t h, cub
     *returned = 0;
     cublasStatus_t s = check(d, A, B, C, D, nullptr);
     if (s != CUBLAS_STATUS_SUCCESS) return s;
+    if (no_outer_vec(d)) return CUBLAS_STATUS_NOT_SUPPORTED;
     memset(&results[0], 0, sizeof results[0]);
     results[0].algo.data[0] = ALGO_MAGIC;
     const cublasLtMatrixLayoutOpaque_emu *lay[4] = {A, B, C, D};
@@ -375,6 +407,10 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
     const int bias_type = d->bias_type < 0 ? Dd->type : d->bias_type;
     if (has_bias && !dev_range(d->bias, pr.m * type_size(bias_type))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ws_size && !dev_range(workspace, ws_size)) return CUBLAS_STATUS_INVALID_VALUE;
+    const bool fp8 = Ad->type == CUDA_R_8F_E4M3, outer = d->a_mode == CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+    if (fp8 && !algo && no_outer_vec(d)) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (d->a_scale && !dev_range(d->a_scale, (outer ? pr.m : 1) * sizeof(float))) return CUBLAS_STATUS_INVALID_VALUE;
+    if (d->b_scale && !dev_range(d->b_scale, (outer ? pr.n : 1) * sizeof(float))) return CUBLAS_STATUS_INVALID_VALUE;
     if (!stream_valid(stream)) return CUBLAS_STATUS_INVALID_VALUE;
     {
         const void *const ptrs[4] = {A, B, C, D};
@@ -386,6 +422,7 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
     cublasLtMatrixLayoutOpaque_emu la = *Ad, lb = *Bd, lc = *Cd, ld = *Dd;
     const int ta = d->transa, tb = d->transb;
     const void *bias = d->bias;
+    const float *sa = (const float *)d->a_scale, *sb = (const float *)d->b_scale;
     Problem p = pr;
     cudaError_t e = stream_submit(stream, [=] {
         const size_t m = p.m, n = p.n, k = p.k;
@@ -396,9 +433,21 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
             /* one sgemm at a time: OpenBLAS' OpenMP pool is not meant for concurrent callers */
             static std::mutex blas_m;
             std::lock_guard<std::mutex> g(blas_m);
-            cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                        (int)k, al, a.data(), (int)la.rows, b.data(), (int)lb.rows, use_c ? be : 0.0f, out.data(),
-                        (int)m);
+            if (fp8) { /* the scaled sum, then alpha and beta·C, element by element */
+                std::vector<float> acc(m * n);
+                cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a.data(),
+                            (int)la.rows, b.data(), (int)lb.rows, 0.0f, acc.data(), (int)m);
+                for (size_t j = 0; j < n; j++)
+                    for (size_t i = 0; i < m; i++) {
+                        const float fa = sa ? sa[outer ? i : 0] : 1.0f, fb = sb ? sb[outer ? j : 0] : 1.0f;
+                        const float v = al * (acc[j * m + i] * fa * fb);
+                        out[j * m + i] = use_c ? v + be * out[j * m + i] : v;
+                    }
+            } else {
+                cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m,
+                            (int)n, (int)k, al, a.data(), (int)la.rows, b.data(), (int)lb.rows, use_c ? be : 0.0f,
+                            out.data(), (int)m);
+            }
         } else {
             for (float &v : out) v *= use_c ? be : 0.0f;
         }

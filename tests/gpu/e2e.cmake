@@ -9,6 +9,14 @@
 # The script skips (77) when a model, python+numpy or the device is missing. The CPU side of
 # the comparison is bounded by LABSE_E2E_LINES_<MODEL> in the environment (tools/gpu_suite.sh).
 find_program(LABSE_BASH bash REQUIRED)
+# MiniLM in fp8 falls short of the issue's 0.998: measured on the emulator, per-sentence cosine vs
+# CPU fp32 0.9949-0.9975 (15 multilingual sentences and the empty line, the worst). The bound
+# below is that floor less a margin for other random picks (the script samples afresh each run),
+# a regression guard, not the target; the gap is open (README "Precision").
+set(MINILM_FP8_COS 0.99)
+# The LaBSE-shaped model (random weights) likewise: 0.9970-0.9972 on the emulator's micro sample
+# (6 sentences, 9.6 min: label model only, not emu); the same kind of bound.
+set(LABSE_RANDOM_FP8_COS 0.995)
 
 # labse_gpu_e2e(TESTNAME MODEL_DIR LINES LABELS...)
 function(labse_gpu_e2e tname model lines)
@@ -20,6 +28,22 @@ function(labse_gpu_e2e tname model lines)
                        SKIP_RETURN_CODE 77 TIMEOUT ${LABSE_E2E_TIMEOUT})
 endfunction()
 
+# labse_gpu_e2e_fp8(TESTNAME MODEL_DIR LINES COS ENV LABELS...): the same script with
+# LABSE_E2E_PRECISION=fp8 (GPU --precision fp8 vs CPU fp32; the tolerances and their reasons are
+# in tests/test_gpu_e2e.sh). COS: the cosine bound, "-" for the script's (the issue's 0.998);
+# ENV: one more VAR=VALUE for the run, or "-".
+function(labse_gpu_e2e_fp8 tname model lines cos env)
+  labse_gpu_e2e(${tname} ${model} ${lines} ${ARGN})
+  set(e "LABSE_E2E_PRECISION=fp8")
+  if(NOT cos STREQUAL "-")
+    list(APPEND e "LABSE_E2E_COS=${cos}")
+  endif()
+  if(NOT env STREQUAL "-")
+    list(APPEND e "${env}")
+  endif()
+  set_tests_properties(${tname} PROPERTIES ENVIRONMENT "${e}")
+endfunction()
+
 if(LABSE_GPU STREQUAL "EMU")
   set(LABSE_E2E_MODE emu)
   set(LABSE_E2E_TIMEOUT 600)
@@ -27,6 +51,15 @@ if(LABSE_GPU STREQUAL "EMU")
   labse_gpu_e2e(gpu_e2e_tiny_mean ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 emu)
   labse_gpu_e2e(gpu_e2e_minilm ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 4 model)
   labse_gpu_e2e(gpu_e2e_labse_random ${LABSE_MODELS_DIR}/labse-random 4 model)
+  # fp8 (~15 s each for the tiny models): tiny-bert-mean (rows that depend on the input) through
+  # cuBLASLt's outer-vector scales, and through the dequantising kernel because the (emulated)
+  # cuBLASLt offers no outer-vector algorithm; tiny-bert: the CLS + Dense head's plumbing.
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_tiny_mean ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 - - emu fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_tiny_mean_kernel ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 - LABSE_EMU_LT_NO_OUTER_VEC=1 emu fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_tiny ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert 0 - - emu fp8)
+  # MiniLM (a real checkpoint) on the micro sample: MINILM_FP8_COS (above) is its bound.
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_minilm ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 4 ${MINILM_FP8_COS} - emu fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_labse_random ${LABSE_MODELS_DIR}/labse-random 4 ${LABSE_RANDOM_FP8_COS} - model fp8)
 else()
   set(LABSE_E2E_MODE gpu)
   set(LABSE_E2E_TIMEOUT 1800)
@@ -34,6 +67,10 @@ else()
   labse_gpu_e2e(gpu_e2e_tiny_mean ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 gpu)
   labse_gpu_e2e(gpu_e2e_minilm ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 0 gpu model)
   labse_gpu_e2e(gpu_e2e_labse_random ${LABSE_MODELS_DIR}/labse-random 0 gpu model)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_tiny_mean ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 - - gpu fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_tiny_mean_kernel ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert-mean 0 - LABSE_GPU_FP8_SCALE=kernel gpu fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_minilm ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 0 ${MINILM_FP8_COS} - gpu model fp8)
+  labse_gpu_e2e_fp8(gpu_e2e_fp8_labse_random ${LABSE_MODELS_DIR}/labse-random 0 ${LABSE_RANDOM_FP8_COS} - gpu model fp8)
 endif()
 
 # Per-kernel timings (CUDA events) and the four cuBLASLt GEMM shapes of LaBSE; see the file.

@@ -17,7 +17,7 @@ static const char USAGE_BENCH[] =
     "  -t, --threads N         encoder CPU threads, 0 = all cores (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
     "      --max-length N      max tokens per sentence (default: the model's)\n"
-    "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default)\n"
+    "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default) | fp8\n"
     "  -n, --limit N           encode at most N sentences, taken evenly across the corpus\n"
     "                          (every k-th); the tokenizer always runs on all (default: all)\n"
     "  -r, --repeat N          runs of each measurement; the best is reported (default 1)\n"

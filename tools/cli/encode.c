@@ -40,7 +40,7 @@ static const char USAGE_ENCODE[] =
     "      --tok-threads N     tokenizer threads, 0 = cores - 1, at least 1 (default 0)\n"
     "      --batch-tokens N    token budget of one batch (default 16384)\n"
     "      --max-length N      max tokens per line incl. [CLS]/[SEP] (default: the model's)\n"
-    "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default)\n"
+    "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default) | fp8\n"
     "      --window N          lines sorted by length together (default 32768)\n"
     "      --part-rows N       rows per part file in folder mode (default 1000000)\n"
     "      --format F          f32 (default) | f16 | bf16 (float16 / bfloat16, round to\n"
