@@ -1,5 +1,5 @@
 /* test_files.h — whole-file helpers shared by the cmocka tests: read a file into memory and
- * write one, find the data of a .npy; failing the test (cmocka asserts) on any error.
+ * write one, find the data of a .npy, the sha256 of bytes; failing the test (cmocka asserts) on any error.
  * Include after <cmocka.h>.
  * Header-only (static functions): each test program is one translation unit. */
 #ifndef LB_TEST_FILES_H
@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/sha256.h"
 
 /* 1, after printing "SKIP: DIR/config.json not found", when dir holds no model (a test
  * program then returns 77, CTest's skip); 0 when it does. */
@@ -57,6 +59,16 @@ static inline const char *tf_npy_data(const char *b, size_t len, size_t *data_le
     size_t h = (size_t)(unsigned char)b[8] | (size_t)(unsigned char)b[9] << 8;
     *data_len = len - 10 - h;
     return b + 10 + h;
+}
+
+/* hex[65] = the sha256 of d[0..n), lower-case hex (base/sha256.h). */
+static inline void tf_sha256_hex(const void *d, size_t n, char hex[65]) {
+    lb_sha256 c;
+    uint8_t dg[32];
+    lb_sha256_init(&c);
+    lb_sha256_update(&c, d, n);
+    lb_sha256_final(&c, dg);
+    lb_sha256_hex(dg, hex);
 }
 
 #endif

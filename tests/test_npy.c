@@ -20,7 +20,6 @@
 
 #include "test_files.h"
 
-#include "base/sha256.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 
@@ -335,12 +334,7 @@ static void test_hash_kinds(void **state) {
         char *b = tf_read_all(path, &len);
         assert_non_null(b);
         if (kinds[v % 3] == LB_DIGEST_SHA256) {
-            lb_sha256 c;
-            uint8_t d[32];
-            lb_sha256_init(&c);
-            lb_sha256_update(&c, b, len);
-            lb_sha256_final(&c, d);
-            lb_sha256_hex(d, want);
+            tf_sha256_hex(b, len, want);
         } else if (kinds[v % 3] == LB_DIGEST_XXH128) {
             XXH128_hash_t h = XXH3_128bits(b, len);
             snprintf(want, sizeof want, "%016llx%016llx", (unsigned long long)h.high64,

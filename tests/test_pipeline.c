@@ -51,24 +51,15 @@ static void write_file(const char *path, const void *data, size_t len) {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static void sha_hex_of(const void *d, size_t n, char hex[65]) {
-    lb_sha256 c;
-    uint8_t dg[32];
-    lb_sha256_init(&c);
-    lb_sha256_update(&c, d, n);
-    lb_sha256_final(&c, dg);
-    lb_sha256_hex(dg, hex);
-}
-
 static void test_sha256_vectors(void **st) {
     (void)st;
     char h[65];
-    sha_hex_of("", 0, h);
+    tf_sha256_hex("", 0, h);
     assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    sha_hex_of("abc", 3, h);
+    tf_sha256_hex("abc", 3, h);
     assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-    sha_hex_of(m, strlen(m), h);
+    tf_sha256_hex(m, strlen(m), h);
     assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     /* one million 'a', fed in odd-sized pieces */
     lb_sha256 c;

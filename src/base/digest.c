@@ -41,12 +41,7 @@ void lb_digest_final_hex(lb_digest *d, char hex[65]) {
     } else if (d->kind == LB_DIGEST_XXH128) {
         XXH128_canonical_t c;
         XXH128_canonicalFromHash(&c, XXH3_128bits_digest(d->xxh));
-        static const char x[] = "0123456789abcdef";
-        for (int i = 0; i < 16; i++) {
-            hex[2 * i] = x[c.digest[i] >> 4];
-            hex[2 * i + 1] = x[c.digest[i] & 15];
-        }
-        hex[32] = '\0';
+        lb_hex_lower(c.digest, sizeof c.digest, hex); /* 16 bytes, big-endian: 32 digits */
     }
     lb_digest_drop(d);
 }

@@ -121,11 +121,13 @@ void lb_sha256_final(lb_sha256 *c, uint8_t digest[32]) {
     }
 }
 
-void lb_sha256_hex(const uint8_t digest[32], char hex[65]) {
+void lb_hex_lower(const uint8_t *b, size_t n, char *hex) {
     static const char x[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = x[digest[i] >> 4];
-        hex[2 * i + 1] = x[digest[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = x[b[i] >> 4];
+        hex[2 * i + 1] = x[b[i] & 15];
     }
-    hex[64] = '\0';
+    hex[2 * n] = '\0';
 }
+
+void lb_sha256_hex(const uint8_t digest[32], char hex[65]) { lb_hex_lower(digest, 32, hex); }

@@ -22,6 +22,8 @@ void lb_sha256_update(lb_sha256 *c, const void *data, size_t len);
 void lb_sha256_final(lb_sha256 *c, uint8_t digest[32]);
 /* digest[32] -> 64 lower-case hex characters + NUL into hex[65]. */
 void lb_sha256_hex(const uint8_t digest[32], char hex[65]);
+/* b[n] -> 2n lower-case hex characters + NUL into hex[2n + 1] (any digest's hex; digest.h). */
+void lb_hex_lower(const uint8_t *b, size_t n, char *hex);
 
 /* The compression function of nblocks 64-byte blocks p[64 × nblocks] on the chaining state h,
  * two ways: the portable loop (sha256.c) and the x86 SHA extensions (sha256_shani.c; callable

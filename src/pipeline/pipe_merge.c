@@ -61,10 +61,9 @@ labse_status lb_merge_append_part(lb_npys *w, const char *path, const lb_manifes
     if (s == LABSE_OK && !buf) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
     const lb_digest_kind kind = p->xxh128[0] ? LB_DIGEST_XXH128 : LB_DIGEST_SHA256;
     const char *want = p->xxh128[0] ? p->xxh128 : p->sha256;
-    lb_digest dg;
-    if (s == LABSE_OK && lb_digest_init(&dg, kind) != 0) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
-    if (s != LABSE_OK) lb_digest_init(&dg, LB_DIGEST_NONE);
-    lb_digest_update(&dg, hdr, s == LABSE_OK ? info.data_offset : 0);
+    lb_digest dg; /* of kind NONE when it cannot start: the drop below is then a no-op */
+    if (lb_digest_init(&dg, kind) != 0 && s == LABSE_OK) s = lb_err(err, LABSE_E_NOMEM, "out of memory");
+    if (s == LABSE_OK) lb_digest_update(&dg, hdr, info.data_offset);
     uint64_t off = info.data_offset, left = p->rows;
     while (s == LABSE_OK && left > 0) {
         size_t n = left < per ? (size_t)left : per;
