@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,6 +23,7 @@
 
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "io/quant.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -516,6 +518,102 @@ static void test_atomic_file(void **state) {
     assert_int_equal(lb_afile_open("", &f, &err), LABSE_E_INVALID);
 }
 
+/* lb_afile_writev: many buffers (past the 1024 of one system call), empty ones among them,
+ * give the bytes of lb_afile_write of each in turn. */
+static void test_atomic_writev(void **state) {
+    (void)state;
+    char path[512];
+    labse_error err;
+    lb_afile *f = NULL;
+    path_in_dir(path, sizeof path, "v.bin");
+    enum { N = 2500 };
+    static unsigned char src[N * 7];
+    static struct iovec v[N];
+    size_t at = 0;
+    for (int i = 0; i < N; i++) {
+        size_t len = (size_t)(i % 7); /* 0..6 bytes: every 7th buffer is empty */
+        for (size_t k = 0; k < len; k++) src[at + k] = (unsigned char)(i * 31 + k);
+        v[i].iov_base = src + at;
+        v[i].iov_len = len;
+        at += len;
+    }
+    assert_int_equal(lb_afile_open(path, &f, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, "<", 1, &err), LABSE_OK);
+    assert_int_equal(lb_afile_writev(f, v, N, &err), LABSE_OK);
+    assert_int_equal(lb_afile_writev(f, v, 0, &err), LABSE_OK);
+    assert_int_equal(lb_afile_write(f, ">", 1, &err), LABSE_OK);
+    assert_int_equal(lb_afile_commit(f, &err), LABSE_OK);
+    size_t len;
+    unsigned char *b = (unsigned char *)tf_read_all(path, &len);
+    assert_int_equal(len, at + 2);
+    assert_int_equal(b[0], '<');
+    assert_memory_equal(b + 1, src, at);
+    assert_int_equal(b[at + 1], '>');
+    free(b);
+}
+
+/* lb_npys_append_gather (the pipeline's writer: rows where the encoder left them, written in
+ * input order) gives, in every format, the bytes and the checksum of lb_npys_append_q of the
+ * rows put in that order first; across its 256-row chunks and with repeated rows. */
+static void test_gather_writer(void **state) {
+    (void)state;
+    enum { N = 700, DIM = 16 };
+    float *base = malloc(N * DIM * sizeof *base), *ordered = malloc(N * DIM * sizeof *ordered);
+    uint32_t *pos = malloc(N * sizeof *pos);
+    assert_non_null(base);
+    assert_non_null(ordered);
+    assert_non_null(pos);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < (size_t)N * DIM; i++) {
+        x = x * 1664525u + 1013904223u;
+        base[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 3.0f;
+    }
+    for (uint32_t i = 0; i < N; i++) pos[i] = (i * 397u + 11u) % N; /* a permutation */
+    pos[5] = pos[6];                                                 /* and a repeated row */
+    for (size_t i = 0; i < N; i++)
+        memcpy(ordered + i * DIM, base + (size_t)pos[i] * DIM, DIM * sizeof *base);
+    lb_qcalib cal;
+    labse_error err;
+    assert_int_equal(lb_qcalib_from_rows(base, N, DIM, "test", &cal, &err), LABSE_OK);
+    for (int f = 0; f < LB_Q_COUNT; f++) {
+        char pa[512], pb[512];
+        char ha[65], hb[65];
+        path_in_dir(pa, sizeof pa, "gather.npy");
+        path_in_dir(pb, sizeof pb, "copy.npy");
+        lb_npys *wa, *wb;
+        const lb_qformat q = (lb_qformat)f;
+        assert_int_equal(lb_npys_open(pa, lb_qformat_npy(q), N, lb_qformat_cols(q, DIM), &wa, &err), LABSE_OK);
+        assert_int_equal(lb_npys_open(pb, lb_qformat_npy(q), N, lb_qformat_cols(q, DIM), &wb, &err), LABSE_OK);
+        assert_int_equal(lb_npys_set_hash(wa, LB_DIGEST_XXH128), 0);
+        assert_int_equal(lb_npys_set_hash(wb, LB_DIGEST_XXH128), 0);
+        /* two calls, so that a call starts mid-way */
+        assert_int_equal(lb_npys_append_gather(wa, f, &cal, base, pos, 300, DIM, &err), LABSE_OK);
+        assert_int_equal(lb_npys_append_gather(wa, f, &cal, base, pos + 300, N - 300, DIM, &err), LABSE_OK);
+        assert_int_equal(lb_npys_append_q(wb, f, &cal, ordered, N, DIM, &err), LABSE_OK);
+        assert_int_equal(lb_npys_rows(wa), N);
+        assert_int_equal(lb_npys_commit(wa, ha, &err), LABSE_OK);
+        assert_int_equal(lb_npys_commit(wb, hb, &err), LABSE_OK);
+        assert_string_equal(ha, hb);
+        size_t la, lb;
+        char *a = tf_read_all(pa, &la), *b = tf_read_all(pb, &lb);
+        assert_int_equal(la, lb);
+        assert_memory_equal(a, b, la);
+        free(a);
+        free(b);
+        /* a format that does not fit the file is refused */
+        if (f == LB_Q_F16) {
+            assert_int_equal(lb_npys_open(pa, LB_NPY_F16, N, DIM, &wa, &err), LABSE_OK);
+            assert_int_equal(lb_npys_append_gather(wa, LB_Q_F32, NULL, base, pos, 1, DIM, &err),
+                             LABSE_E_INVALID);
+            lb_npys_abort(wa);
+        }
+    }
+    lb_qcalib_free(&cal);
+    free(base);
+    free(ordered);
+    free(pos);
+}
+
 static void test_reader_rejects_sizes(void **state) {
     (void)state;
     char path[512];
@@ -558,6 +656,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_rows_hint, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_hash_kinds, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_atomic_file, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_atomic_writev, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_gather_writer, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_writer_failures, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_f16_writer, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_reader_rejects_sizes, setup_dir, teardown_dir),

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -119,6 +120,49 @@ labse_status lb_afile_write(lb_afile *f, const void *buf, size_t len, labse_erro
         if (r == 0) return afile_fail(f, EIO, err);
         p += r;
         len -= (size_t)r;
+    }
+    return LABSE_OK;
+}
+
+labse_status lb_afile_writev(lb_afile *f, const struct iovec *iov, int cnt, labse_error *err) {
+    if (!f || cnt < 0 || (!iov && cnt)) return lb_err(err, LABSE_E_INVALID, "atomic file: NULL argument");
+    if (f->fd < 0) return lb_err(err, LABSE_E_IO, "%s: earlier write failed", f->tmp);
+    enum { MAXV = 1024 }; /* IOV_MAX on Linux */
+    struct iovec v[MAXV];
+    int at = 0;
+    size_t skip = 0; /* bytes of iov[at] already written */
+    while (at < cnt) {
+        int k = 0;
+        size_t total = 0;
+        for (; k < MAXV && at + k < cnt && total < AFILE_CHUNK; k++) {
+            v[k].iov_base = (char *)iov[at + k].iov_base + (k == 0 ? skip : 0);
+            v[k].iov_len = iov[at + k].iov_len - (k == 0 ? skip : 0);
+            total += v[k].iov_len;
+        }
+        if (total == 0) { /* only empty buffers */
+            at += k;
+            skip = 0;
+            continue;
+        }
+        ssize_t r = writev(f->fd, v, k);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return afile_fail(f, errno, err);
+        if (r == 0) return afile_fail(f, EIO, err);
+        size_t done = (size_t)r;
+        while (done > 0) { /* move past what was written, partly into a buffer if short */
+            size_t left = iov[at].iov_len - skip;
+            if (done < left) {
+                skip += done;
+                break;
+            }
+            done -= left;
+            at++;
+            skip = 0;
+        }
+        while (at < cnt && iov[at].iov_len == skip) { /* empty buffers that follow */
+            at++;
+            skip = 0;
+        }
     }
     return LABSE_OK;
 }

@@ -43,6 +43,13 @@ labse_status lb_afile_open(const char *path, lb_afile **out, labse_error *err);
  */
 labse_status lb_afile_write(lb_afile *f, const void *buf, size_t len, labse_error *err);
 
+struct iovec;
+/* Append the cnt buffers iov[0..cnt) one after another, as lb_afile_write() of each in turn
+ * but in few system calls (writev of up to 1024 at a time; short writes and EINTR retried;
+ * iov is not modified). Same failure rules as lb_afile_write(). The rows of a window go out
+ * this way in input order straight from where the encoder left them (npy.c). */
+labse_status lb_afile_writev(lb_afile *f, const struct iovec *iov, int cnt, labse_error *err);
+
 /* Overwrite len bytes at byte offset off (a header rewrite); the append position does not
  * move. Same retry and failure rules as lb_afile_write(). */
 labse_status lb_afile_pwrite(lb_afile *f, const void *buf, size_t len, uint64_t off,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -204,6 +205,47 @@ labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *ca
     if (bytes) memcpy(copy, w->conv, bytes);
     labse_status s = lb_npys_append_raw(w, copy, n, err);
     free(copy);
+    return s;
+}
+
+labse_status lb_npys_append_gather(lb_npys *w, int format, const struct lb_qcalib *calib,
+                                   const float *base, const uint32_t *pos, size_t n, size_t dim,
+                                   labse_error *err) {
+    if (!w || (n && (!base || !pos)))
+        return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
+    lb_qformat f = (lb_qformat)format;
+    if (!lb_qformat_name(f) || lb_qformat_npy(f) != w->dtype || lb_qformat_cols(f, dim) != w->cols ||
+        (f == LB_Q_INT8 && (!calib || calib->dim != dim)))
+        return lb_err(err, LABSE_E_INVALID, "npy writer: rows of format %d do not fit the file",
+                      format);
+    enum { CHUNK = 256 }; /* rows a system call (f32) or a conversion buffer (others) */
+    if (f == LB_Q_F32 && host_is_little_endian()) {
+        struct iovec v[CHUNK];
+        const size_t rb = dim * sizeof(float);
+        for (size_t i = 0; i < n; i += CHUNK) {
+            size_t k = n - i < CHUNK ? n - i : CHUNK;
+            for (size_t j = 0; j < k; j++) {
+                v[j].iov_base = (void *)(base + (size_t)pos[i + j] * dim);
+                v[j].iov_len = rb;
+            }
+            labse_status s = lb_afile_writev(w->f, v, (int)k, err);
+            if (s != LABSE_OK) return s;
+            for (size_t j = 0; j < k; j++) lb_digest_update(&w->dg, v[j].iov_base, rb);
+            w->rows += k;
+        }
+        return LABSE_OK;
+    }
+    const size_t rb = (size_t)w->cols * lb_npy_dtype_size(w->dtype);
+    unsigned char *g = malloc(CHUNK * rb);
+    if (!g) return lb_err(err, LABSE_E_NOMEM, "out of memory for %s rows", lb_qformat_name(f));
+    labse_status s = LABSE_OK;
+    for (size_t i = 0; i < n && s == LABSE_OK; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t j = 0; j < k; j++)
+            lb_quant_rows(f, calib, base + (size_t)pos[i + j] * dim, 1, dim, g + j * rb);
+        s = lb_npys_append_raw(w, g, k, err); /* byte-swaps through conv on big-endian hosts */
+    }
+    free(g);
     return s;
 }
 

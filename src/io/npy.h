@@ -86,6 +86,16 @@ struct lb_qcalib;
 labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *calib,
                               const float *rows, size_t n, size_t dim, labse_error *err);
 
+/* Append n float32 rows taken in the order base + pos[0] * dim, base + pos[1] * dim, ...
+ * (each dim floats), converted to `format` as lb_npys_append_q() does: the rows of a window,
+ * where the encoder left them in its length order, written in input order without first
+ * copying them into place (float32 on a little-endian host: writev straight from base; other
+ * formats: converted row by row through a bounded buffer). The bytes written equal
+ * lb_npys_append_q() of the rows put in that order. Same rules as lb_npys_append(). */
+labse_status lb_npys_append_gather(lb_npys *w, int format, const struct lb_qcalib *calib,
+                                   const float *base, const uint32_t *pos, size_t n, size_t dim,
+                                   labse_error *err);
+
 /* Append n rows already in the file's dtype (n * cols elements of 4, 2 or 1 bytes, host byte
  * order; float16 and bfloat16 as uint16_t bit patterns). Same rules as lb_npys_append(). */
 labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_error *err);

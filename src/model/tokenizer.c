@@ -164,11 +164,18 @@ static size_t cp_lower(uint32_t cp, uint32_t *out) {
 /* Vocabulary                                                                               */
 /* ====================================================================================== */
 
-/* Open addressing, linear probing. id < 0 marks an empty slot; tag is the low 32 bits of
- * the key's 64-bit hash, checked before the bytes are compared. */
+/* Open addressing, linear probing. A slot holds what decides a probe without leaving it:
+ * the key's first 8 bytes (zero-padded) and a tag (bits 8..31 of the key's 64-bit hash, the
+ * key's length, capped at 255, in bits 0..7). A key of at most 8 bytes is found or passed over
+ * by its slot alone; a longer one compares its remaining bytes in the arena. Greedy longest
+ * match makes several probes a word, and the slots of a 501k-piece vocabulary (16 MiB) miss
+ * the core's caches: each probe is one cache miss (two for keys over 8 bytes), where a slot of
+ * only {tag, id} cost four (slot, len[], off[], the arena's bytes; bench/RESULTS.md, the
+ * host's feeding rate). id < 0 marks an empty slot. */
 typedef struct vslot {
     uint32_t tag;
     int32_t id;
+    uint64_t k8;
 } vslot;
 
 typedef struct vtable {
@@ -215,25 +222,53 @@ static inline uint64_t slot_of(const vtable *v, uint64_t h) {
     return ((h ^ (h >> 32)) * 0x9E3779B97F4A7C15ull) >> v->shift;
 }
 
+/* The tag of a key of n bytes with hash h (see vslot). */
+static inline uint32_t tag_of(uint64_t h, size_t n) {
+    return ((uint32_t)h & 0xFFFFFF00u) | (uint32_t)(n < 255 ? n : 255);
+}
+
+/* The first min(n, 8) bytes at s, zero-padded to 8, as one word; s must have 8 readable
+ * bytes (the tokenizer's word buffer has 8 spare bytes; other callers go through
+ * key8_copy). */
+static inline uint64_t key8(const uint8_t *s, size_t n) {
+    uint64_t x;
+    memcpy(&x, s, 8);
+    if (n >= 8) return x;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return n ? x & (~0ull << (64 - 8 * n)) : 0;
+#else
+    return x & ((1ull << (8 * n)) - 1);
+#endif
+}
+
+/* key8() of a key that may end sooner than 8 bytes after s. */
+static inline uint64_t key8_copy(const uint8_t *s, size_t n) {
+    uint8_t b[8] = {0};
+    memcpy(b, s, n < 8 ? n : 8);
+    return key8(b, n);
+}
+
 /* Key bytes of id in table cont (0/1). */
 static inline const uint8_t *key_of(const lb_tokenizer *t, int32_t id, int cont, size_t *n) {
     *n = t->len[id] - (cont ? 2u : 0u);
     return (const uint8_t *)t->arena + t->off[id] + (cont ? 2 : 0);
 }
 
-/* The id of key s[0..n) with hash h in table cont, or -1. */
+/* The id of key s[0..n) with hash h and first bytes k8 (key8 or key8_copy) in table cont,
+ * or -1. */
 static inline int32_t vt_find(const lb_tokenizer *t, int cont, uint64_t h, const uint8_t *s,
-                              size_t n) {
+                              size_t n, uint64_t k8) {
     const vtable *v = cont ? &t->cont : &t->start;
     uint64_t i = slot_of(v, h);
-    uint32_t tag = (uint32_t)h;
+    const uint32_t tag = tag_of(h, n);
     for (;;) {
         const vslot *sl = &v->slots[i];
         if (sl->id < 0) return -1;
-        if (sl->tag == tag) {
+        if (sl->tag == tag && sl->k8 == k8) {
+            if (n <= 8) return sl->id;
             size_t kn;
             const uint8_t *k = key_of(t, sl->id, cont, &kn);
-            if (kn == n && memcmp(k, s, n) == 0) return sl->id;
+            if (kn == n && memcmp(k + 8, s + 8, n - 8) == 0) return sl->id;
         }
         i = (i + 1) & v->mask;
     }
@@ -251,6 +286,7 @@ static int vt_init(vtable *v, size_t keys) {
     for (size_t i = 0; i < cap; i++) {
         v->slots[i].id = -1;
         v->slots[i].tag = 0;
+        v->slots[i].k8 = 0;
     }
     v->mask = cap - 1;
     v->shift = 64 - bits;
@@ -267,14 +303,16 @@ static void vt_insert(lb_tokenizer *t, int cont, int32_t id) {
     uint64_t h = hash_bytes(k, n, cont);
     if (n > v->max_key) v->max_key = n;
     uint64_t i = slot_of(v, h);
+    const uint32_t tag = tag_of(h, n);
     for (;;) {
         vslot *sl = &v->slots[i];
         if (sl->id < 0) {
             sl->id = id;
-            sl->tag = (uint32_t)h;
+            sl->tag = tag;
+            sl->k8 = key8_copy(k, n);
             return;
         }
-        if (sl->tag == (uint32_t)h) {
+        if (sl->tag == tag) {
             size_t kn;
             const uint8_t *kk = key_of(t, sl->id, cont, &kn);
             if (kn == n && memcmp(kk, k, n) == 0) {
@@ -344,7 +382,8 @@ static labse_status read_file(const char *path, char **out, size_t *n, labse_err
 static int32_t find_line(const lb_tokenizer *t, const char *name) {
     size_t n = strlen(name);
     if (n >= 2 && name[0] == '#' && name[1] == '#') return -1;
-    return vt_find(t, 0, hash_bytes((const uint8_t *)name, n, 0), (const uint8_t *)name, n);
+    const uint8_t *s = (const uint8_t *)name;
+    return vt_find(t, 0, hash_bytes(s, n, 0), s, n, key8_copy(s, n));
 }
 
 /* A fresh tokenizer with cfg copied and the special-token names resolved into names[5]
@@ -575,6 +614,9 @@ static inline void push_pieces(tk_state *st, const int32_t *p, size_t k) {
 /* WordPiece of the finished word st->word[0..wlen) (wchars code points), then reset it.
  * Greedy longest match from each start; continuation keys ("##" + rest) are looked up in
  * their own table, so no string is built. Prefix hashes make each candidate O(1). */
+/* Candidate slots fetched ahead in flush_word: 4 measured best of 0, 4 and 12 (median
+ * tokenizer rate +12% over none; bench/RESULTS.md, the host's feeding rate). */
+#define TOK_PREFETCH 4
 static void flush_word(tk_state *st) {
     if (st->wchars == 0) return;
     const lb_tokenizer *t = st->t;
@@ -603,9 +645,15 @@ static void flush_word(tk_state *st) {
         }
         size_t end = lim;
         while (end > 0 && start + end < n && (w[start + end] & 0xC0) == 0x80) end--;
+        /* The candidates' slots are fetched together: their cache misses overlap. */
+        for (size_t e = end, p = 0; e > 0 && p < TOK_PREFETCH; e--)
+            if (start + e >= n || (w[start + e] & 0xC0) != 0x80) {
+                __builtin_prefetch(&v->slots[slot_of(v, hs[e])]);
+                p++;
+            }
         int32_t id = -1;
         while (end > 0) {
-            id = vt_find(t, cont, hs[end], w + start, end);
+            id = vt_find(t, cont, hs[end], w + start, end, key8(w + start, end));
             if (id >= 0) break;
             end--;
             while (end > 0 && (w[start + end] & 0xC0) == 0x80) end--;

@@ -167,13 +167,18 @@ typedef struct run {
     uint64_t part_duplicates;  /* --dedup: duplicates in the open part */
     /* batch ring */
     int32_t *ids[LB_BACKEND_MAX_DEPTH], *cu[LB_BACKEND_MAX_DEPTH];
-    float *out[LB_BACKEND_MAX_DEPTH];
-    uint32_t *batch_lines[LB_BACKEND_MAX_DEPTH];  /* window line index of each sequence in flight */
+    float *out[LB_BACKEND_MAX_DEPTH];  /* where the slot's batch lands: inside stage, not owned */
     int batch_n[LB_BACKEND_MAX_DEPTH];
     int in_flight[LB_BACKEND_MAX_DEPTH];
     size_t cap_ids, cap_seq;
     /* window */
-    float *wrows;              /* [window * dim] rows in input order */
+    float *stage;              /* [window * dim] rows in the encoder's order (order[]): batch
+                                * j lands at its first sequence's place; from host_alloc
+                                * (pinned on the GPU), so the device copies straight into it */
+    uint32_t *pos;             /* [window] pos[line] = the line's row in stage */
+    float *wrows;              /* [window * dim] rows in input order, only where a pass needs
+                                * them in place (--dedup, int8 ranges from the first window);
+                                * NULL otherwise: the writer gathers from stage */
     uint32_t *order;           /* [window] */
     lb_tokpool *pool;
     lb_recx *recx;             /* structured input (NULL: plain lines) */
@@ -195,7 +200,7 @@ static int all_finite(const float *x, size_t n) {
     return bad == 0;
 }
 
-/* Wait for ring slot k and scatter its rows into input order. */
+/* Wait for ring slot k (its rows are then in place in stage) and check them. */
 static labse_status drain_slot(run *r, int k, labse_error *err) {
     if (!r->in_flight[k]) return LABSE_OK;
     r->in_flight[k] = 0;
@@ -204,14 +209,25 @@ static labse_status drain_slot(run *r, int k, labse_error *err) {
     if (!all_finite(r->out[k], (size_t)r->batch_n[k] * r->dim))
         return lb_err(err, LABSE_E_INVALID,
                       "the encoder produced a non-finite value (a backend fault)");
-    for (int j = 0; j < r->batch_n[k]; j++)
-        memcpy(r->wrows + (size_t)r->batch_lines[k][j] * r->dim, r->out[k] + (size_t)j * r->dim,
-               r->dim * sizeof(float));
     return LABSE_OK;
 }
 
-/* Encode one window into r->wrows: order by length, cut and pack batches (pack.h), keep up to
- * depth of them in flight. Returns LABSE_OK, or an error; r->stopped when should_stop fired. */
+/* Put the encoded rows of the window in input order into r->wrows (the passes that need
+ * them in place); lines without tokens (duplicates under --dedup) are left for
+ * lb_dedup_apply. */
+static void rows_in_place(run *r, const lb_window *w) {
+    for (size_t i = 0; i < w->n; i++)
+        if (w->ntok[i] > 0)
+            memcpy(r->wrows + i * r->dim, r->stage + (size_t)r->pos[i] * r->dim,
+                   r->dim * sizeof(float));
+}
+
+/* Encode one window into r->stage (r->pos says where each line's row is; r->wrows too, in
+ * input order, under --dedup): order by length, cut and pack batches (pack.h), keep up to
+ * depth of them in flight. Rows are not moved into input order here: the writer takes them
+ * from where they are (lb_npys_append_gather), which spared a copy of every row (10% of the
+ * host's CPU in a --device null run, bench/RESULTS.md). Returns LABSE_OK, or an error;
+ * r->stopped when should_stop fired. */
 static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
                                   labse_error *err) {
     const lb_pipe_options *o = r->o;
@@ -231,7 +247,7 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
         int k = j % depth;
         if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
         lb_pack_ids(w->ids, w->ntok, r->order + at, nb, r->ids[k], r->cu[k]);
-        memcpy(r->batch_lines[k], r->order + at, nb * sizeof *r->order);
+        r->out[k] = r->stage + at * r->dim;
         r->batch_n[k] = (int)nb;
         s = r->be->submit(r->be->ctx, k, r->ids[k], r->cu[k], (int)nb, r->out[k], err);
         if (s != LABSE_OK) return s;
@@ -242,7 +258,12 @@ static labse_status encode_window(run *r, const lb_window *w, lb_pipe_stats *st,
     }
     for (int k = 0; k < depth; k++)
         if ((s = drain_slot(r, k, err)) != LABSE_OK) return s;
-    if (w->dedup && !r->stopped) lb_dedup_apply(w->dedup, w->n, r->dim, r->wrows, r->dedup_rows);
+    if (r->stopped) return LABSE_OK;
+    for (size_t i = 0; i < w->n; i++) r->pos[r->order[i]] = (uint32_t)i;
+    if (w->dedup) {
+        rows_in_place(r, w);
+        lb_dedup_apply(w->dedup, w->n, r->dim, r->wrows, r->dedup_rows);
+    }
     return LABSE_OK;
 }
 
@@ -450,16 +471,17 @@ static labse_status run_alloc_ring(run *r, labse_error *err) {
     const size_t W = r->window, bt = (size_t)r->budget.tokens;
     r->cap_seq = W < bt ? W : bt;
     r->cap_ids = bt > (size_t)r->max_len ? bt : (size_t)r->max_len;
-    r->wrows = malloc(W * r->dim * sizeof *r->wrows);
+    const int in_place = r->o->dedup_slots || (r->o->format == LB_Q_INT8 && !r->man.calib.dim);
+    r->stage = be->host_alloc(be->ctx, W * r->dim * sizeof *r->stage);
+    r->pos = malloc(W * sizeof *r->pos);
+    r->wrows = in_place ? malloc(W * r->dim * sizeof *r->wrows) : NULL;
     r->order = malloc(W * sizeof *r->order);
-    if (!r->wrows || !r->order)
+    if (!r->stage || !r->pos || (in_place && !r->wrows) || !r->order)
         return lb_err(err, LABSE_E_NOMEM, "out of memory for a window of %zu rows", W);
     for (int k = 0; k < be->depth; k++) {
         r->ids[k] = be->host_alloc(be->ctx, r->cap_ids * sizeof(int32_t));
         r->cu[k] = be->host_alloc(be->ctx, (r->cap_seq + 1) * sizeof(int32_t));
-        r->out[k] = be->host_alloc(be->ctx, r->cap_seq * r->dim * sizeof(float));
-        r->batch_lines[k] = malloc(r->cap_seq * sizeof(uint32_t));
-        if (!r->ids[k] || !r->cu[k] || !r->out[k] || !r->batch_lines[k])
+        if (!r->ids[k] || !r->cu[k])
             return lb_err(err, LABSE_E_NOMEM, "out of memory for batch buffers");
     }
     if (r->o->dedup_slots) {
@@ -498,19 +520,28 @@ static labse_status run_start_pool(run *r, const lb_engine *e, lb_pipe_stats *st
     return lb_tokpool_start(&pc, rd, &r->pool, err);
 }
 
-/* Append the window's rows to the open part or file in the run's format; int8 without ranges
+/* Append the window's rows to the open part or file in the run's format, in input order:
+ * from r->wrows when a pass put them there, else gathered from r->stage; int8 without ranges
  * yet takes them from this (the first) window. */
 static labse_status append_rows(run *r, const lb_window *w, labse_error *err) {
     const lb_pipe_options *o = r->o;
     labse_status s;
-    if (o->format == LB_Q_INT8 && !r->man.calib.dim &&
-        (s = lb_qcalib_from_rows(r->wrows, w->n, r->dim, "first-window", &r->man.calib, err)) !=
-            LABSE_OK)
-        return s;
-    return lb_npys_append_q(r->part, (int)o->format, &r->man.calib, r->wrows, w->n, r->dim, err);
+    int in_place = w->dedup != NULL;
+    if (o->format == LB_Q_INT8 && !r->man.calib.dim) {
+        if (!in_place) rows_in_place(r, w);
+        in_place = 1;
+        if ((s = lb_qcalib_from_rows(r->wrows, w->n, r->dim, "first-window", &r->man.calib,
+                                     err)) != LABSE_OK)
+            return s;
+    }
+    if (in_place)
+        return lb_npys_append_q(r->part, (int)o->format, &r->man.calib, r->wrows, w->n, r->dim,
+                                err);
+    return lb_npys_append_gather(r->part, (int)o->format, &r->man.calib, r->stage, r->pos, w->n,
+                                 r->dim, err);
 }
 
-/* Write one encoded window (r->wrows): append to the part or file; commit a full or last
+/* Write one encoded window (r->stage or r->wrows): append to the part or file; commit a full or last
  * part (folder mode); the manifest of an empty tail. */
 static labse_status write_window(run *r, const lb_window *w, lb_pipe_stats *st,
                                  labse_error *err) {
@@ -623,9 +654,9 @@ static void run_free(run *r, lb_pipe_stats *st) {
     for (int k = 0; k < LB_BACKEND_MAX_DEPTH; k++) {
         if (r->ids[k]) be->host_free(be->ctx, r->ids[k]);
         if (r->cu[k]) be->host_free(be->ctx, r->cu[k]);
-        if (r->out[k]) be->host_free(be->ctx, r->out[k]);
-        free(r->batch_lines[k]);
     }
+    if (r->stage) be->host_free(be->ctx, r->stage);
+    free(r->pos);
     free(r->wrows);
     free(r->order);
     lb_recx_free(r->recx);
