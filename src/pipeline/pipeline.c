@@ -189,7 +189,11 @@ typedef struct run {
 
 /* 1 when the n floats x[n] are all finite. One branch-free pass over the exponent bits
  * (the compiler vectorises it; a per-value isfinite with an early exit was 8% of a
- * `--device null` run, bench/RESULTS.md). Reentrant. */
+ * `--device null` run, bench/RESULTS.md), built for AVX-512 and AVX2 besides the baseline
+ * and chosen at load time (its SSE2 form was still 8% of such a run). Reentrant. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static int all_finite(const float *x, size_t n) {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
