@@ -6,7 +6,8 @@
  *
  * Streaming use: the caller keeps up to `depth` batches in flight in a ring of host buffers
  * obtained from host_alloc (cudaHostAlloc'ed, pinned memory on the GPU; 64-byte aligned malloc
- * on the CPU):
+ * on the CPU); `out` may point anywhere inside such a buffer (the pipeline gives each batch its
+ * place in one window-sized buffer, so that rows are never copied into input order):
  *
  *   for batch j:  slot = j % depth
  *                 if j >= depth: wait(slot) → the rows of batch j-depth are in its out buffer
