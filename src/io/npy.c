@@ -184,12 +184,18 @@ labse_status lb_npys_append_raw(lb_npys *w, const void *data, size_t n, labse_er
     return LABSE_OK;
 }
 
+/* 1 when float32 rows of dim floats converted to format f (calib: its int8 ranges) fit w's
+ * dtype and columns. */
+static int rows_fit(const lb_npys *w, lb_qformat f, const struct lb_qcalib *calib, size_t dim) {
+    return lb_qformat_name(f) && lb_qformat_npy(f) == w->dtype && lb_qformat_cols(f, dim) == w->cols &&
+           (f != LB_Q_INT8 || (calib && calib->dim == dim));
+}
+
 labse_status lb_npys_append_q(lb_npys *w, int format, const struct lb_qcalib *calib,
                               const float *rows, size_t n, size_t dim, labse_error *err) {
     if (!w || (!rows && n)) return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
     lb_qformat f = (lb_qformat)format;
-    if (!lb_qformat_name(f) || lb_qformat_npy(f) != w->dtype || lb_qformat_cols(f, dim) != w->cols ||
-        (f == LB_Q_INT8 && (!calib || calib->dim != dim)))
+    if (!rows_fit(w, f, calib, dim))
         return lb_err(err, LABSE_E_INVALID, "npy writer: rows of format %d do not fit the file",
                       format);
     if (f == LB_Q_F32) return lb_npys_append_raw(w, rows, n, err);
@@ -214,8 +220,7 @@ labse_status lb_npys_append_gather(lb_npys *w, int format, const struct lb_qcali
     if (!w || (n && (!base || !pos)))
         return lb_err(err, LABSE_E_INVALID, "npy writer: NULL argument");
     lb_qformat f = (lb_qformat)format;
-    if (!lb_qformat_name(f) || lb_qformat_npy(f) != w->dtype || lb_qformat_cols(f, dim) != w->cols ||
-        (f == LB_Q_INT8 && (!calib || calib->dim != dim)))
+    if (!rows_fit(w, f, calib, dim))
         return lb_err(err, LABSE_E_INVALID, "npy writer: rows of format %d do not fit the file",
                       format);
     enum { CHUNK = 256 }; /* rows a system call (f32) or a conversion buffer (others) */
