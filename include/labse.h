@@ -69,16 +69,21 @@ typedef enum labse_device {
 /* Arithmetic precision of the encoder. Each device does some of them; asking a device for one
  * it cannot do is LABSE_E_UNSUPPORTED at load, naming the values it can do.
  *   CPU:  fp32 (default), bf16 (GEMM inputs rounded to bfloat16, fp32 accumulation, through
- *         oneDNN; needs a CPU with AVX512-BF16 or AMX, and a build with oneDNN)
+ *         oneDNN; needs a CPU with AVX512-BF16 or AMX, and a build with oneDNN), fp8-model
+ *         (CUDA's fp8 arithmetic modelled exactly on the CPU, at fp32 speed or a little less:
+ *         to measure what fp8 costs in accuracy, and mining quality, without a GPU)
  *   CUDA: fp16 (default), fp8 (the encoder layers' four GEMMs in FP8 E4M3 with fp32
- *         accumulation: weights scaled per output channel at load, activations per token;
- *         attention, LayerNorm, the head stay fp16/fp32; README "Precision") */
+ *         accumulation: weights scaled per output channel at load; activations per token
+ *         (LayerNorm outputs) or by a static per-layer bound derived from the weights
+ *         (attention context, FFN activation); attention, LayerNorm, the head stay fp16/fp32;
+ *         README "Precision") */
 typedef enum labse_precision {
     LABSE_PRECISION_DEFAULT = 0, /* the device's default: fp32 on the CPU, fp16 on the GPU */
     LABSE_PRECISION_FP32 = 1,
     LABSE_PRECISION_BF16 = 2,
     LABSE_PRECISION_FP16 = 3,
-    LABSE_PRECISION_FP8 = 4
+    LABSE_PRECISION_FP8 = 4,
+    LABSE_PRECISION_FP8_MODEL = 5 /* CPU only: see above */
 } labse_precision;
 
 /* Options for loading a model and for its sessions. Get defaults with

@@ -10,7 +10,12 @@
 #   precision_bf16_labse    the same with labse-random, 1 line of every file + the 2 longest
 #                           (no eval: random weights): the LaBSE-shaped model encodes ~1-2k
 #                           tokens/s on 2 cores (model)
-# The parity tests skip (77) where bf16 is not available (no oneDNN, no AVX512-BF16).
+#   precision_fp8model_tiny, _minilm, _labse  the same three with precision fp8-model (the
+#                           GPU's fp8 arithmetic on the CPU) vs fp32: the worst cosine held to
+#                           a regression guard (0.985, the reason in test_precision.c) and, for
+#                           MiniLM, the eval averages within 0.3 points (the issue's mining
+#                           criterion for fp8)
+# The bf16 parity tests skip (77) where bf16 is not available (no oneDNN, no AVX512-BF16).
 # LABSE_PARITY_FULL=1 ctest -R precision_bf16 runs every line of every file (hours for
 # labse-random on 2 cores).
 add_executable(test_precision test_precision.c)
@@ -26,3 +31,9 @@ add_test(NAME precision_bf16_minilm COMMAND test_precision parity ${LABSE_MODELS
 add_test(NAME precision_bf16_labse COMMAND test_precision parity ${LABSE_MODELS_DIR}/labse-random ${_bt} 1 2)
 set_tests_properties(precision_bf16_minilm precision_bf16_labse PROPERTIES LABELS model SKIP_RETURN_CODE 77
   TIMEOUT 1800)
+add_test(NAME precision_fp8model_tiny COMMAND test_precision parity-fp8 ${CMAKE_SOURCE_DIR}/tests/data/tiny-bert ${_bt} 5 8)
+set_tests_properties(precision_fp8model_tiny PROPERTIES LABELS unit SKIP_RETURN_CODE 77)
+add_test(NAME precision_fp8model_minilm COMMAND test_precision parity-fp8 ${LABSE_MODELS_DIR}/all-MiniLM-L6-v2 ${_bt} 20 20 eval)
+add_test(NAME precision_fp8model_labse COMMAND test_precision parity-fp8 ${LABSE_MODELS_DIR}/labse-random ${_bt} 1 2)
+set_tests_properties(precision_fp8model_minilm precision_fp8model_labse PROPERTIES LABELS model
+  SKIP_RETURN_CODE 77 TIMEOUT 1800)

@@ -5,7 +5,10 @@
  *   test_precision noisa MODEL           run with ONEDNN_MAX_CPU_ISA=AVX512_CORE: bf16 must be
  *                                        refused with a clear error (a CPU without AVX512-BF16)
  *   test_precision parity MODEL BITEXT_DIR PER_FILE LONGEST [eval]
- *                                        bf16 vs fp32, the minimum cosine per sentence over: the
+ *   test_precision parity-fp8 MODEL BITEXT_DIR PER_FILE LONGEST [eval]
+ *                                        bf16 (parity) or fp8-model (parity-fp8, the GPU's fp8
+ *                                        arithmetic on the CPU: src/cpu/cpu_fp8.h) vs fp32, the
+ *                                        minimum cosine per sentence over: the
  *                                        first PER_FILE lines of every *.tsv, both columns, plus
  *                                        the LONGEST longest sentences (bytes) of the corpus.
  *                                        LABSE_PARITY_FULL=1: every line of every file.
@@ -34,7 +37,19 @@
  * sample, 11 accuracies of 11 files moved by one decision (5 points), 8 up and 3 down, the
  * averages by +0.00 to +0.14 points. fp32 alone does the same: `labse eval` on the same files
  * (each file its own batches, so fp32 rows differ by ~1e-6 from this test's) gave gu.tsv
- * margin src->tgt 35% where this test's fp32 gives 40%. */
+ * margin src->tgt 35% where this test's fp32 gives 40%.
+ *
+ * fp8-model (MIN_COSINE_FP8 0.985, a regression guard, not the issue's 0.998): E4M3 keeps 4
+ * significant bits, each GEMM operand is off by up to 2^-4 relative (~2.7% rms), each GEMM's
+ * output by ~3-4%, and 24 (MiniLM) or 48 (LaBSE) such GEMMs in series leave 1 - cos ~ 3e-3 on
+ * average: measured mean 0.9972 and worst 0.9870 (ko.tsv) over the 4,380 sentences of the
+ * MiniLM sample; on every line of the bitext see README "Precision". No scaling of E4M3 does
+ * better (the noise is the mantissa's: bench/quant_sim.py compares per-token, per-tensor and
+ * static scales, and int8 with and without smoothing), so 0.998 is out of E4M3's reach on this
+ * model. The guard sits below the measured worst by the spread of worst cases between samples
+ * (~0.002) so that it fails on a real regression (a wrong scale or a lost rounding costs
+ * 0.01-0.5), not on the sample. The mining criterion is the issue's own: the eval averages
+ * within 0.3 points (measured -0.09 to +0.23 on the sample). */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -252,6 +267,7 @@ static float *encode_all(labse_model *m, const texts *t, double *sec) {
 }
 
 #define MIN_COSINE 0.9995 /* see the head of this file */
+#define MIN_COSINE_FP8 0.985 /* fp8-model: see the head of this file */
 #define EVAL_TOL 0.003    /* accuracy, as a fraction (0.3 points): see the head of this file */
 
 typedef struct {
@@ -297,7 +313,7 @@ static int eval_file(const texts *t, int f, const float *y, size_t dim, acc4 *ou
 /* The eval accuracies of fp32 and bf16 per file and on average; 0 when the averages are
  * within EVAL_TOL, 1 otherwise (per-file differences are printed, not judged: see the head). */
 static int compare_eval(const texts *t, char **names, int nfiles, const float *y32,
-                        const float *y16, size_t dim) {
+                        const float *y16, size_t dim, const char *pname) {
     static const char *const key[4] = {"P@1 cos src->tgt", "P@1 cos tgt->src", "margin src->tgt",
                                        "margin tgt->src"};
     acc4 m32 = {{0}}, m16 = {{0}};
@@ -313,7 +329,7 @@ static int compare_eval(const texts *t, char **names, int nfiles, const float *y
             double d = fabs(r32.a[k] - r16.a[k]);
             if (d > worst) worst = d;
             if (d > EVAL_TOL + 1e-12) {
-                printf("  %s %s: fp32 %.2f bf16 %.2f\n", names[f], key[k], 100 * r32.a[k],
+                printf("  %s %s: fp32 %.2f %s %.2f\n", names[f], key[k], 100 * r32.a[k], pname,
                        100 * r16.a[k]);
                 bad = 1;
                 over++;
@@ -323,8 +339,8 @@ static int compare_eval(const texts *t, char **names, int nfiles, const float *y
     }
     int rc = 0;
     for (int k = 0; k < 4; k++) {
-        printf("eval average %s: fp32 %.2f bf16 %.2f (%+.2f points)\n", key[k], 100 * m32.a[k],
-               100 * m16.a[k], 100 * (m16.a[k] - m32.a[k]));
+        printf("eval average %s: fp32 %.2f %s %.2f (%+.2f points)\n", key[k], 100 * m32.a[k],
+               pname, 100 * m16.a[k], 100 * (m16.a[k] - m32.a[k]));
         if (fabs(m32.a[k] - m16.a[k]) > EVAL_TOL + 1e-12) rc = 1;
     }
     printf("eval per file: %d of %d files, %d accuracies, differ by more than %.1f points "
@@ -333,19 +349,22 @@ static int compare_eval(const texts *t, char **names, int nfiles, const float *y
     return rc;
 }
 
-static int run_parity(const char *dir, const char *bitext, int per_file, int longest, int eval) {
+/* Precision p (bf16 or fp8-model) against fp32: the minimum cosine must be >= min_cos. */
+static int run_parity(const char *dir, const char *bitext, int per_file, int longest, int eval,
+                      labse_precision p, double min_cos) {
     const char *fe = getenv("LABSE_PARITY_FULL");
     const int full = fe && strcmp(fe, "1") == 0;
+    const char *pname = p == LABSE_PRECISION_BF16 ? "bf16" : "fp8-model";
     labse_error err;
     labse_model *m32 = NULL, *m16 = NULL;
-    labse_status st = load(dir, LABSE_DEVICE_CPU, LABSE_PRECISION_BF16, &m16, &err);
+    labse_status st = load(dir, LABSE_DEVICE_CPU, p, &m16, &err);
     if (st == LABSE_E_UNSUPPORTED) {
         printf("skip: %s\n", err.message);
         return 77;
     }
     if (st != LABSE_OK) {
         if (st == LABSE_E_IO) { printf("skip: no model: %s\n", err.message); return 77; }
-        fprintf(stderr, "load bf16: %s\n", err.message);
+        fprintf(stderr, "load %s: %s\n", pname, err.message);
         return 1;
     }
     if (load(dir, LABSE_DEVICE_CPU, LABSE_PRECISION_FP32, &m32, &err) != LABSE_OK) {
@@ -379,14 +398,14 @@ static int run_parity(const char *dir, const char *bitext, int per_file, int lon
         if (c < file_min[t.file[i]]) file_min[t.file[i]] = c;
     }
     int bad_files = 0;
-    for (int f = 0; f < nfiles; f++) bad_files += file_min[f] < MIN_COSINE;
-    printf("%s: %zu sentences from %d files (%s), fp32 %.1f s, bf16 %.1f s (%.2fx); cosine bf16 vs "
+    for (int f = 0; f < nfiles; f++) bad_files += file_min[f] < min_cos;
+    printf("%s: %zu sentences from %d files (%s), fp32 %.1f s, %s %.1f s (%.2fx); cosine %s vs "
            "fp32: min %.6f (%s: \"%.60s\"), mean %.7f; files below %.4f: %d\n",
-           dir, t.n, nfiles, full ? "every line" : "sample", s32, s16, s32 / s16, worst,
-           names[t.file[wi]], t.s[wi], sum / (double)t.n, MIN_COSINE, bad_files);
-    int rc = worst >= MIN_COSINE ? 0 : 1;
-    if (rc) fprintf(stderr, "FAIL: min cosine %.6f < %.4f\n", worst, MIN_COSINE);
-    if (eval && compare_eval(&t, names, nfiles, y32, y16, dim)) rc = 1;
+           dir, t.n, nfiles, full ? "every line" : "sample", s32, pname, s16, s32 / s16, pname,
+           worst, names[t.file[wi]], t.s[wi], sum / (double)t.n, min_cos, bad_files);
+    int rc = worst >= min_cos ? 0 : 1;
+    if (rc) fprintf(stderr, "FAIL: min cosine %.6f < %.4f\n", worst, min_cos);
+    if (eval && compare_eval(&t, names, nfiles, y32, y16, dim, pname)) rc = 1;
     for (size_t i = 0; i < t.n; i++) free(t.s[i]);
     free(t.s);
     free(t.file);
@@ -403,9 +422,13 @@ static int run_parity(const char *dir, const char *bitext, int per_file, int lon
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "errors") == 0) return run_errors(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "noisa") == 0) return run_noisa(argv[2]);
-    if (argc >= 6 && strcmp(argv[1], "parity") == 0)
+    if (argc >= 6 && (strcmp(argv[1], "parity") == 0 || strcmp(argv[1], "parity-fp8") == 0)) {
+        const int fp8 = strcmp(argv[1], "parity-fp8") == 0;
         return run_parity(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]),
-                          argc >= 7 && strcmp(argv[6], "eval") == 0);
-    fprintf(stderr, "usage: test_precision errors|noisa MODEL | parity MODEL BITEXT PER_FILE LONGEST [eval]\n");
+                          argc >= 7 && strcmp(argv[6], "eval") == 0,
+                          fp8 ? LABSE_PRECISION_FP8_MODEL : LABSE_PRECISION_BF16,
+                          fp8 ? MIN_COSINE_FP8 : MIN_COSINE);
+    }
+    fprintf(stderr, "usage: test_precision errors|noisa MODEL | parity|parity-fp8 MODEL BITEXT PER_FILE LONGEST [eval]\n");
     return 2;
 }

@@ -44,7 +44,7 @@ class Options(Structure):
 
 
 # labse_precision
-PRECISIONS = {"default": 0, "fp32": 1, "bf16": 2, "fp16": 3, "fp8": 4}
+PRECISIONS = {"default": 0, "fp32": 1, "bf16": 2, "fp16": 3, "fp8": 4, "fp8-model": 5}
 
 
 class Error(Structure):

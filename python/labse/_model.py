@@ -86,9 +86,9 @@ class Model:
             --window``; default 32768).
         precision: ``"default"`` (the device's: fp32 on the CPU, fp16 on the GPU),
             ``"fp32"`` or ``"bf16"`` on the CPU (bf16: GEMM inputs in bfloat16, fp32
-            accumulation; needs AVX512-BF16), ``"fp16"`` or ``"fp8"`` on the GPU (fp8: the
-            encoder's four GEMMs in FP8 E4M3, per-channel weight and per-token activation
-            scales; as ``--precision``).
+            accumulation; needs AVX512-BF16) or ``"fp8-model"`` (the GPU's fp8 arithmetic on
+            the CPU, for accuracy studies; no speed-up), ``"fp16"`` or ``"fp8"`` on the GPU
+            (fp8: the encoder's four GEMMs in FP8 E4M3; as ``--precision``).
 
     Raises:
         LabseError: the folder is missing, a file is malformed or inconsistent, the device

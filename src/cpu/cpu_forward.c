@@ -1,6 +1,8 @@
 /* cpu_forward.c — the fast CPU encoder: fp32, padding-free, OpenBLAS GEMMs + OpenMP loops;
  * with bf16 weights attached (lb_cpu_ws_set_bf16) the linear layers' GEMMs run in bf16 through
- * cpu_bf16.h instead (inputs rounded to bf16, fp32 accumulation), everything else as in fp32.
+ * cpu_bf16.h instead (inputs rounded to bf16, fp32 accumulation), everything else as in fp32;
+ * with the fp8 model attached (lb_cpu_ws_set_fp8) the layers' four GEMMs run as the GPU's fp8
+ * path computes them (cpu_fp8.h).
  *
  * The batch is T = cu_seqlens[n] tokens back to back. GEMMs run on all T rows at once
  * (no FLOP on padding); attention runs per (sequence, head) pair; pooling reads each
@@ -11,7 +13,8 @@
  *   x [T, H]   hidden states          qkv [T, 3H]  fused projections (also FFN [T, FF])
  *   ctx [T, H] attention output        tmp [T, H]   projection outputs
  *   per thread: kt [d, Lmax] (K of one head, transposed), p [Lmax] (one score row)
- *   xb [T, max(FF, 3H)] bf16 copy of a GEMM's input (bf16 only)
+ *   xb [T, max(FF, 3H)] bf16 copy of a GEMM's input (bf16 only); the fp8 model's input codes
+ *      [T, max(FF, 3H)] and per-token scales [T] (fp8 model only)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 #include <omp.h>
 
 #include "cpu/cpu_bf16.h"
+#include "cpu/cpu_fp8.h"
 #include "cpu/encoder.h"
 
 struct lb_cpu_ws {
@@ -29,18 +33,22 @@ struct lb_cpu_ws {
     float *xb;                    /* storage of the bf16 GEMM input (bf16 only), 2 per float */
     size_t cap_xb;                /* in floats */
     const lb_cpu_bf16 *bf16;      /* not owned; NULL = fp32 */
+    const lb_cpu_fp8 *fp8;        /* not owned; NULL = fp32 (the fp8 model: cpu_fp8.h) */
 };
 
 lb_cpu_ws *lb_cpu_ws_new(void) { return calloc(1, sizeof(lb_cpu_ws)); }
 
 void lb_cpu_ws_set_bf16(lb_cpu_ws *ws, const lb_cpu_bf16 *w) { ws->bf16 = w; }
+void lb_cpu_ws_set_fp8(lb_cpu_ws *ws, const lb_cpu_fp8 *w) { ws->fp8 = w; }
 
-/* Free the buffers and leave ws empty (its bf16 weights stay attached). */
+/* Free the buffers and leave ws empty (its bf16 / fp8 weights stay attached). */
 static void ws_release(lb_cpu_ws *ws) {
     const lb_cpu_bf16 *w = ws->bf16;
+    const lb_cpu_fp8 *w8 = ws->fp8;
     free(ws->x); free(ws->qkv); free(ws->ctx); free(ws->tmp); free(ws->scratch); free(ws->xb);
     memset(ws, 0, sizeof *ws);
     ws->bf16 = w;
+    ws->fp8 = w8;
 }
 
 void lb_cpu_ws_free(lb_cpu_ws *ws) {
@@ -62,10 +70,14 @@ static int grow(float **p, size_t *cap, size_t n) {
 }
 
 /* y[T, out] = x[T, in] W^T (+ b, then act), W [out, in] row-major; in bf16 when ws has bf16
- * weights (then ws->xb holds at least T * in elements). Fails only in bf16 (oneDNN). */
+ * weights (then ws->xb holds at least T * in elements), as the GPU's fp8 when ws has the fp8
+ * model and lin is one of its GEMMs (ws->xb: T * in codes + T scales). Fails only in bf16
+ * (oneDNN). */
 static labse_status linear(const lb_cpu_ws *ws, const float *x, int T, const lb_linear *lin,
                            float *y, lb_act act, labse_error *err) {
-    if (ws->bf16) {
+    if (ws->fp8 && lb_cpu_fp8_gemm(ws->fp8, lin, x, T, ws->xb, ws->xb + (size_t)T * lin->in, y)) {
+        /* done: the fp8 model's GEMM */
+    } else if (ws->bf16) {
         labse_status st = lb_cpu_bf16_gemm(ws->bf16, lin, x, T, (uint16_t *)ws->xb, y, err);
         if (st != LABSE_OK) return st;
     } else {
@@ -187,7 +199,8 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
     if (grow(&ws->x, &ws->cap_x, nx) || grow(&ws->qkv, &ws->cap_qkv, nq) ||
         grow(&ws->ctx, &ws->cap_ctx, nx) || grow(&ws->tmp, &ws->cap_tmp, nx) ||
         grow(&ws->scratch, &ws->cap_scratch, ns) ||
-        (ws->bf16 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) / 2 + 1))) {
+        (ws->bf16 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) / 2 + 1)) ||
+        (ws->fp8 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) + T))) {
         ws_release(ws); /* leave the workspace empty and consistent */
         return lb_err(err, LABSE_E_NOMEM,
                       "cpu forward: cannot allocate activations for %d tokens (lower the batch token budget, option batch_tokens)", T);
@@ -218,7 +231,8 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         if ((st = linear(ws, ws->ctx, T, &ly->attn_out, ws->tmp, LB_ACT_IDENTITY, err)) != LABSE_OK)
             break;
         add_layernorm(x, ws->tmp, T, H, ly->ln1_g, ly->ln1_b, c->ln_eps);
-        if ((st = linear(ws, x, T, &ly->ffn_up, ws->qkv, c->hidden_act, err)) != LABSE_OK ||
+        const lb_act up_act = ws->fp8 ? lb_cpu_fp8_act(c->hidden_act) : c->hidden_act;
+        if ((st = linear(ws, x, T, &ly->ffn_up, ws->qkv, up_act, err)) != LABSE_OK ||
             (st = linear(ws, ws->qkv, T, &ly->ffn_down, ws->tmp, LB_ACT_IDENTITY, err)) != LABSE_OK)
             break;
         add_layernorm(x, ws->tmp, T, H, ly->ln2_g, ly->ln2_b, c->ln_eps);

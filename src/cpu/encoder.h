@@ -31,6 +31,10 @@ void lb_cpu_ws_free(lb_cpu_ws *ws);
  * fp32 with NULL (the default). Not owned: w must outlive ws's use. Not thread-safe on ws. */
 struct lb_cpu_bf16;
 void lb_cpu_ws_set_bf16(lb_cpu_ws *ws, const struct lb_cpu_bf16 *w);
+/* Run ws's forwards as the GPU's precision fp8 computes them (cpu_fp8.h, made from the same
+ * model), or in fp32 (NULL). Not owned; must outlive the forwards. */
+struct lb_cpu_fp8;
+void lb_cpu_ws_set_fp8(lb_cpu_ws *ws, const struct lb_cpu_fp8 *w);
 
 /* Fast forward, fp32 (or bf16 GEMMs: lb_cpu_ws_set_bf16). out: [n, cfg.dim] final embeddings (pooled, Dense, normalised).
  * hidden_out: optional [total, hidden] last-layer hidden states (NULL to skip).

@@ -62,6 +62,7 @@ labse_status lb_backend_cpu(const lb_engine *e, lb_backend *be, labse_error *err
     c->m = lb_engine_model(e);
     c->threads = lb_engine_options(e)->threads;
     lb_cpu_ws_set_bf16(c->ws, lb_engine_cpu_bf16(e)); /* NULL: fp32 */
+    lb_cpu_ws_set_fp8(c->ws, lb_engine_cpu_fp8(e));   /* NULL: fp32 */
     be->ctx = c;
     be->depth = 1;
     be->name = "cpu";

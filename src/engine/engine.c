@@ -11,6 +11,7 @@
 #include "base/common.h"
 #include "cpu/blas_core.h"
 #include "cpu/cpu_bf16.h"
+#include "cpu/cpu_fp8.h"
 #include "engine/device.h"
 #ifdef LABSE_HAVE_GPU
 #include "gpu/gpu.h"
@@ -24,6 +25,7 @@ struct lb_engine {
     char *model_id;        /* realpath of the folder (or the path as given): manifests */
     char device_name[128]; /* "cpu" or "cuda:N (name)" */
     lb_cpu_bf16 *bf16;     /* the bf16 weights (device CPU, precision bf16), else NULL */
+    lb_cpu_fp8 *fp8;       /* the fp8 model's weights (device CPU, precision fp8-model), else NULL */
 #ifdef LABSE_HAVE_GPU
     lb_gpu_weights *gw[LB_MAX_GPUS]; /* the weights on each GPU used (device CUDA only) */
     int n_gpus;
@@ -39,7 +41,7 @@ labse_status lb_engine_check_options(const labse_options *o, labse_error *err) {
         return lb_err(err, LABSE_E_INVALID, "max_length must be >= 0 (got %d)", o->max_length);
     if (o->window < 1)
         return lb_err(err, LABSE_E_INVALID, "window must be >= 1 (got %d)", o->window);
-    if (o->precision < LABSE_PRECISION_DEFAULT || o->precision > LABSE_PRECISION_FP8)
+    if (o->precision < LABSE_PRECISION_DEFAULT || o->precision > LABSE_PRECISION_FP8_MODEL)
         return lb_err(err, LABSE_E_INVALID, "precision: unknown value %d", (int)o->precision);
     return LABSE_OK;
 }
@@ -50,6 +52,7 @@ const char *lb_precision_name(labse_precision p) {
     case LABSE_PRECISION_BF16: return "bf16";
     case LABSE_PRECISION_FP16: return "fp16";
     case LABSE_PRECISION_FP8: return "fp8";
+    case LABSE_PRECISION_FP8_MODEL: return "fp8-model";
     case LABSE_PRECISION_DEFAULT: break;
     }
     return "default";
@@ -61,12 +64,13 @@ static labse_status resolve_precision(labse_options *o, labse_device dev, labse_
     const int cpu = dev != LABSE_DEVICE_CUDA; /* the null device takes the CPU's */
     if (o->precision == LABSE_PRECISION_DEFAULT)
         o->precision = cpu ? LABSE_PRECISION_FP32 : LABSE_PRECISION_FP16;
-    const int ok = cpu ? o->precision == LABSE_PRECISION_FP32 || o->precision == LABSE_PRECISION_BF16
+    const int ok = cpu ? o->precision == LABSE_PRECISION_FP32 || o->precision == LABSE_PRECISION_BF16 ||
+                             o->precision == LABSE_PRECISION_FP8_MODEL
                        : o->precision == LABSE_PRECISION_FP16 || o->precision == LABSE_PRECISION_FP8;
     if (!ok)
         return lb_err(err, LABSE_E_UNSUPPORTED, "precision %s is not available on device %s (%s)",
                       lb_precision_name(o->precision), cpu ? "cpu" : "cuda",
-                      cpu ? "it does fp32, bf16" : "it does fp16, fp8");
+                      cpu ? "it does fp32, bf16, fp8-model" : "it does fp16, fp8");
     return LABSE_OK;
 }
 
@@ -130,7 +134,8 @@ labse_status lb_engine_open(const char *dir, const labse_options *opt, lb_engine
     e->opt.max_length = m->cfg.max_seq_length;
     e->device = dev;
     snprintf(e->device_name, sizeof e->device_name, "%s", devname);
-    if (o.precision == LABSE_PRECISION_BF16 && (st = lb_cpu_bf16_new(m, &e->bf16, err)) != LABSE_OK) {
+    if ((o.precision == LABSE_PRECISION_BF16 && (st = lb_cpu_bf16_new(m, &e->bf16, err)) != LABSE_OK) ||
+        (o.precision == LABSE_PRECISION_FP8_MODEL && (st = lb_cpu_fp8_new(m, &e->fp8, err)) != LABSE_OK)) {
         lb_engine_free(e);
         return st;
     }
@@ -161,6 +166,7 @@ void lb_engine_free(lb_engine *e) {
     for (int g = 0; g < e->n_gpus; g++) lb_gpu_weights_free(e->gw[g]);
 #endif
     lb_cpu_bf16_free(e->bf16);
+    lb_cpu_fp8_free(e->fp8);
     lb_model_free(e->m);
     free(e->model_id);
     free(e);
@@ -171,6 +177,7 @@ const labse_options *lb_engine_options(const lb_engine *e) { return &e->opt; }
 labse_device lb_engine_device(const lb_engine *e) { return e->device; }
 const char *lb_engine_device_name(const lb_engine *e) { return e->device_name; }
 const struct lb_cpu_bf16 *lb_engine_cpu_bf16(const lb_engine *e) { return e->bf16; }
+const struct lb_cpu_fp8 *lb_engine_cpu_fp8(const lb_engine *e) { return e->fp8; }
 const char *lb_engine_id(const lb_engine *e) { return e->model_id; }
 int lb_engine_dim(const lb_engine *e) { return e->m->cfg.dim; }
 int lb_engine_max_length(const lb_engine *e) { return e->opt.max_length; }

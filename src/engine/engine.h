@@ -44,7 +44,11 @@ const char *lb_engine_device_name(const lb_engine *e);    /* "cpu", "cuda:N (NAM
 /* The bf16 weights of the CPU encoder (precision bf16 on device CPU; made once at load,
  * immutable, shared by every session), else NULL. */
 const struct lb_cpu_bf16 *lb_engine_cpu_bf16(const lb_engine *e);
-/* "fp32", "bf16", "fp16" or "default": the API's names of the precisions. Static storage. */
+/* The fp8 model's weights (precision fp8-model on device CPU; made once at load, cpu_fp8.h),
+ * else NULL. Immutable; thread-safe. */
+struct lb_cpu_fp8;
+const struct lb_cpu_fp8 *lb_engine_cpu_fp8(const lb_engine *e);
+/* "fp32", "bf16", "fp16", "fp8", "fp8-model" or "default": the API's names of the precisions. Static storage. */
 const char *lb_precision_name(labse_precision p);
 const char *lb_engine_id(const lb_engine *e);  /* realpath of the folder: for manifests */
 int lb_engine_dim(const lb_engine *e);

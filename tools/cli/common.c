@@ -102,13 +102,14 @@ const char *bad_opt_name(char **argv, int optind_now, int optopt_now, char *buf,
 int parse_precision(const char *s, labse_options *o) {
     static const struct { const char *name; labse_precision p; } names[] = {
         {"default", LABSE_PRECISION_DEFAULT}, {"fp32", LABSE_PRECISION_FP32},
-        {"bf16", LABSE_PRECISION_BF16}, {"fp16", LABSE_PRECISION_FP16}, {"fp8", LABSE_PRECISION_FP8}};
+        {"bf16", LABSE_PRECISION_BF16}, {"fp16", LABSE_PRECISION_FP16}, {"fp8", LABSE_PRECISION_FP8},
+        {"fp8-model", LABSE_PRECISION_FP8_MODEL}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i].name) == 0) {
             o->precision = names[i].p;
             return 1;
         }
-    errorf("--precision: '%s' is not one of fp32, bf16, fp16, fp8, default", s);
+    errorf("--precision: '%s' is not one of fp32, bf16, fp8-model, fp16, fp8, default", s);
     return 0;
 }
 
@@ -196,7 +197,8 @@ const cli_option CLI_SHARED_OPTIONS[] = {
     {CLI_OPT_MAX_LENGTH, "max-length", required_argument, OPT_MAX_LENGTH,
      "      --max-length N      max tokens per line incl. [CLS]/[SEP] (default: the model's)"},
     {CLI_OPT_PRECISION, "precision", required_argument, OPT_PRECISION,
-     "      --precision P       cpu: fp32 (default) | bf16; cuda: fp16 (default) | fp8"},
+     "      --precision P       cpu: fp32 (default) | bf16 | fp8-model (cuda's fp8 maths, for\n"
+     "                          accuracy studies); cuda: fp16 (default) | fp8"},
     {CLI_OPT_QUIET, "quiet", no_argument, 'q',
      "  -q, --quiet             no summary on stderr"},
     {CLI_OPT_HELP, "help", no_argument, 'h',

@@ -1,0 +1,149 @@
+/* cpu_fp8.c — precision fp8-model: the GPU's fp8 arithmetic on the CPU (cpu_fp8.h). */
+#include "cpu/cpu_fp8.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <cblas.h>
+
+#include "base/common.h"
+#include "base/fp8.h"
+#include "base/half.h"
+#include "model/act_bound.h"
+
+/* How a GEMM's input is quantised. */
+enum { IN_TOKEN = 0, IN_CTX = 1, IN_BIG = 2 };
+
+typedef struct fp8_lin {
+    const lb_linear *lin; /* the fp32 linear it models (the lookup key) */
+    float *w;             /* [out, in] E4M3 values of the codes (unscaled) */
+    float *sw;            /* [out] per output channel */
+    int input;            /* IN_* */
+    float bound;          /* IN_CTX, IN_BIG: the static bound (act_bound.h) */
+} fp8_lin;
+
+struct lb_cpu_fp8 {
+    int n;
+    fp8_lin *lins;  /* [4 * layers] */
+    float dec[256]; /* every E4M3 code's value (lb_e4m3_to_f32, tabled: it calls ldexpf) */
+};
+
+/* W's rows to codes (as float values) and scales: gpu_model.c's put_fp8 rule. */
+static int quant_weight(const lb_linear *l, fp8_lin *q) {
+    const size_t K = (size_t)l->in, N = (size_t)l->out;
+    q->w = malloc(sizeof(float) * N * K);
+    q->sw = malloc(sizeof(float) * N);
+    if (!q->w || !q->sw) return -1;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < N; r++) {
+        const float *w = l->w + r * K;
+        float amax = 0.0f;
+        for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(w[k]));
+        const float inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
+        for (size_t k = 0; k < K; k++) q->w[r * K + k] = lb_e4m3_to_f32(lb_f32_to_e4m3(w[k] * inv));
+        q->sw[r] = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+    }
+    return 0;
+}
+
+void lb_cpu_fp8_free(lb_cpu_fp8 *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) {
+        free(p->lins[i].w);
+        free(p->lins[i].sw);
+    }
+    free(p->lins);
+    free(p);
+}
+
+labse_status lb_cpu_fp8_new(const lb_model *m, lb_cpu_fp8 **out, labse_error *err) {
+    *out = NULL;
+    lb_cpu_fp8 *p = calloc(1, sizeof *p);
+    if (p) p->lins = calloc((size_t)m->cfg.layers * 4, sizeof *p->lins);
+    if (!p || !p->lins) {
+        free(p);
+        return lb_err(err, LABSE_E_NOMEM, "precision fp8-model: out of memory");
+    }
+    for (int c = 0; c < 256; c++) p->dec[c] = lb_e4m3_to_f32((uint8_t)c);
+    for (int l = 0; l < m->cfg.layers; l++) {
+        float bctx, bbig;
+        if (lb_act_bounds(m, l, &bctx, &bbig)) {
+            lb_cpu_fp8_free(p);
+            return lb_err(err, LABSE_E_INVALID,
+                          "precision fp8-model: layer %d's weights give no finite activation "
+                          "bound (inf/NaN or huge weights)", l);
+        }
+        const lb_layer *ly = &m->layer[l];
+        const lb_linear *lins[4] = {&ly->qkv, &ly->attn_out, &ly->ffn_up, &ly->ffn_down};
+        const int input[4] = {IN_TOKEN, IN_CTX, IN_TOKEN, IN_BIG};
+        for (int k = 0; k < 4; k++) {
+            fp8_lin *q = &p->lins[p->n++];
+            q->lin = lins[k];
+            q->input = input[k];
+            q->bound = k == 1 ? bctx : bbig;
+            if (quant_weight(lins[k], q)) {
+                lb_cpu_fp8_free(p);
+                return lb_err(err, LABSE_E_NOMEM, "precision fp8-model: out of memory");
+            }
+        }
+    }
+    *out = p;
+    return LABSE_OK;
+}
+
+lb_act lb_cpu_fp8_act(lb_act act) { return act == LB_ACT_GELU ? LB_ACT_GELU_TANH : act; }
+
+/* The input's codes (as floats) and per-token scales, by q->input (cpu_fp8.h). Rows rounded
+ * to fp16 first go through lb_f32_to_f16_array (F16C) into a per-thread buffer. */
+static void quant_input(const lb_cpu_fp8 *p, const fp8_lin *q, const float *x, int T, int K,
+                        float *xq, float *sx) {
+    const int f16 = q->input != IN_BIG; /* the GELU output is converted from fp32 */
+#pragma omp parallel
+    {
+        uint16_t *h = f16 ? malloc(sizeof(uint16_t) * (size_t)K) : NULL;
+#pragma omp for schedule(static)
+        for (int t = 0; t < T; t++) {
+            const float *r = x + (size_t)t * K;
+            float *o = xq + (size_t)t * K;
+            if (f16) { /* o holds the fp16-rounded row first */
+                if (h) {
+                    lb_f32_to_f16_array(r, h, (size_t)K);
+                    for (int i = 0; i < K; i++) o[i] = lb_f16_to_f32(h[i]);
+                } else {
+                    for (int i = 0; i < K; i++) o[i] = lb_f16_to_f32(lb_f32_to_f16(r[i]));
+                }
+                r = o;
+            }
+            float inv, s;
+            if (q->input == IN_TOKEN) {
+                float amax = 0.0f;
+                for (int i = 0; i < K; i++) amax = fmaxf(amax, fabsf(r[i]));
+                inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
+                s = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+            } else {
+                inv = LB_E4M3_MAX / q->bound;
+                s = q->bound / LB_E4M3_MAX;
+            }
+            for (int i = 0; i < K; i++) o[i] = p->dec[lb_f32_to_e4m3(r[i] * inv)];
+            sx[t] = s;
+        }
+        free(h);
+    }
+}
+
+int lb_cpu_fp8_gemm(const lb_cpu_fp8 *p, const lb_linear *lin, const float *x, int T, float *xq,
+                    float *sx, float *y) {
+    const fp8_lin *q = NULL;
+    for (int i = 0; i < p->n && !q; i++)
+        if (p->lins[i].lin == lin) q = &p->lins[i];
+    if (!q) return 0;
+    const int K = lin->in, N = lin->out;
+    quant_input(p, q, x, T, K, xq, sx);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, xq, K, q->w, K, 0.0f, y, N);
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *r = y + (size_t)t * N;
+        for (int n = 0; n < N; n++) r[n] = r[n] * q->sw[n] * sx[t];
+    }
+    return 1;
+}
