@@ -36,7 +36,9 @@ static __global__ void quant_rows_kernel(const __half *__restrict__ x, int H,
 static __device__ inline float dq_old(const __half *y, size_t i) { return __half2float(y[i]); }
 static __device__ inline float dq_old(const __nv_fp8_e4m3 *, size_t) { return 0.0f; } /* no residual */
 static __device__ inline void dq_put(__half *y, size_t i, float v, float) { y[i] = __float2half_rn(v); }
-static __device__ inline void dq_put(__nv_fp8_e4m3 *y, size_t i, float v, float inv) { y[i] = __nv_fp8_e4m3(v * inv); }
+static __device__ inline void dq_put(__nv_fp8_e4m3 *y, size_t i, float v, float inv) {
+    y[i] = __nv_fp8_e4m3(v * inv);
+}
 
 /* One body for both outputs (quant_fp8.cuh's maths); inv: *d_inv, or 1 without it (fp16). */
 template <class Out>

@@ -26,15 +26,16 @@
  * later one of that shape: have_algo 0 is cached) takes the kernel route: a plain fp8 GEMM
  * into fp32 and lb_fp8_dequant (kernels/quant_fp8.cuh).
  * FP8 output (lb_gemm_fp8_q): D CUDA_R_8F_E4M3 with CUBLASLT_MATMUL_DESC_D_SCALE_POINTER = the
- * static inverse scale. What the sources say: CUDA 13's cublasLt.h calls it the scale "to convert
- * data in matrix D", one compute-type (fp32) value, NULL = 1, and sends the details (the FP8
- * formula, the type table) to the cuBLAS documentation's cublasLtMatmul section, which the search
- * corpus used here does not hold: as recalled from it (not re-read), D = scale_D · Epilogue(alpha
- * · scale_A · scale_B · op(A) op(B) + beta · scale_C · C), the amax taken before scale_D, so the
- * scale multiplies after bias and GELU, as lb_fp8_dequant_q does, and an E4M3 D pairs with C
- * fp16 (or bf16) and a bias of C's type; NVIDIA's LtFp8Matmul sample (read) pairs its E4M3 D
- * with a bf16 C. test_fp8's fp8-output case checks that formula against cuBLASLt on a GPU. So C is an fp16 layout of its own (e->c), never read (beta 0; D's
- * pointer is passed), and the bias type is set to fp16. An fp8 D takes no residual.
+ * static inverse scale. Sources: CUDA 13's cublasLt.h (read) calls it the scale "to convert data
+ * in matrix D", one compute-type (fp32) value in device memory, NULL = 1, and refers the details
+ * (the FP8 formula, the type table) to the cuBLAS documentation's cublasLtMatmul section, which
+ * the search corpus used here does not hold. As recalled from that section (not re-read):
+ * D = scale_D · Epilogue(alpha · scale_A · scale_B · op(A) op(B) + beta · scale_C · C), the amax
+ * taken before scale_D, so the scale multiplies after bias and GELU (as lb_fp8_dequant_q does),
+ * and an E4M3 D pairs with a C of fp16 (or bf16) and a bias of C's type. NVIDIA's LtFp8Matmul
+ * sample (read) pairs its E4M3 D with a bf16 C. On a GPU, test_fp8's fp8-output case checks the
+ * formula against cuBLASLt. So C has an fp16 layout of its own (e->c) and is never read (beta 0;
+ * D's pointer is passed), and the bias type is set to fp16 explicitly. No residual with fp8 D.
  * Per-tensor activation scales stay an outer vector filled with one value: cublasLt.h documents
  * OUTER_VEC_32F for A and B and says nothing of mixing it with SCALAR_32F, so A outer / B scalar
  * is not relied on (the emulator refuses mixed modes).
@@ -197,7 +198,9 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         const cudaDataType_t ab = key->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16F;
-        const cudaDataType_t cd = key->fp8 == FP8_PLAIN ? CUDA_R_32F : key->fp8 == FP8_OUTER_Q ? CUDA_R_8F_E4M3 : CUDA_R_16F;
+        const cudaDataType_t cd = key->fp8 == FP8_PLAIN     ? CUDA_R_32F
+                                  : key->fp8 == FP8_OUTER_Q ? CUDA_R_8F_E4M3
+                                                            : CUDA_R_16F;
         if (key->fp8 == FP8_OUTER || key->fp8 == FP8_OUTER_Q) {
             const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
@@ -207,9 +210,8 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatrixLayoutCreate(&e->b, ab, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
         LB_BL(cublasLtMatrixLayoutCreate(&e->d, cd, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
         if (key->fp8 == FP8_OUTER_Q) {
-            /* An E4M3 D: cuBLASLt's FP8 type table (docs.nvidia.com/cuda/cublas, cublasLtMatmul)
-             * pairs it with C fp16 (or bf16) and a bias of C's type; cublasLt.h: the default
-             * bias type is D's "with exceptions" for fp8 outputs, so it is set explicitly. */
+            /* An E4M3 D: C fp16 and a bias of C's type (the head comment); cublasLt.h: the
+             * default bias type is D's "with exceptions" for fp8 outputs, so it is set. */
             const int32_t bt = CUDA_R_16F;
             LB_BL(cublasLtMatrixLayoutCreate(&e->c, CUDA_R_16F, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
