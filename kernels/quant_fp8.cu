@@ -4,7 +4,9 @@
  * lb_quant_rows_fp8: one block per row, threads striding over it: pass 1 the row's amax (block
  * max through warp shuffles and one shared float per warp), pass 2 the E4M3 codes
  * (__nv_fp8_e4m3's constructor: round to nearest even, SATFINITE) and, by thread 0, the scale.
- * lb_fp8_dequant: element-wise, a grid-stride loop over T x N.
+ * lb_fp8_dequant / lb_fp8_dequant_q: one element-wise kernel body, a grid-stride loop over T x N,
+ * templated on the output (fp16, or E4M3 codes of v times the static inverse scale).
+ * lb_fp8_fill_scale: a grid-stride fill.
  * No state: thread-safe; enqueued on the given stream. */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,20 +31,39 @@ static __global__ void quant_rows_kernel(const __half *__restrict__ x, int H,
     if (threadIdx.x == 0) scale[blockIdx.x] = amax > 0.0f ? amax / E4M3_MAX : 1.0f;
 }
 
+/* The output of the dequantising epilogue: fp16 (the residual's old value readable), or E4M3
+ * codes of v * inv (one fp32 product, then the constructor's round to nearest even, SATFINITE). */
+static __device__ inline float dq_old(const __half *y, size_t i) { return __half2float(y[i]); }
+static __device__ inline float dq_old(const __nv_fp8_e4m3 *, size_t) { return 0.0f; } /* no residual */
+static __device__ inline void dq_put(__half *y, size_t i, float v, float) { y[i] = __float2half_rn(v); }
+static __device__ inline void dq_put(__nv_fp8_e4m3 *y, size_t i, float v, float inv) {
+    y[i] = __nv_fp8_e4m3(v * inv);
+}
+
+/* One body for both outputs (quant_fp8.cuh's maths); inv: *d_inv, or 1 without it (fp16). */
+template <class Out>
 static __global__ void dequant_kernel(const float *__restrict__ acc, int T, int N,
                                       const float *__restrict__ sw, const float *__restrict__ sx,
                                       const __half *__restrict__ bias, int gelu, int resid,
-                                      __half *__restrict__ y) {
+                                      const float *__restrict__ d_inv, Out *__restrict__ y) {
     const size_t total = (size_t)T * (size_t)N;
+    const float inv = d_inv ? *d_inv : 1.0f;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         const size_t t = i / (size_t)N, n = i % (size_t)N;
         float v = acc[i] * sw[n] * sx[t];
-        if (resid) v = v + __half2float(y[i]);
+        if (resid) v = v + dq_old(y, i);
         if (bias) v = v + __half2float(bias[n]);
         if (gelu) v = 0.5f * v * (1.0f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v)));
-        y[i] = __float2half_rn(v);
+        dq_put(y, i, v, inv);
     }
+}
+
+/* The grid of the epilogue over T x N elements: one thread each, at most 65535 blocks (the
+ * grid-stride loop covers the rest). */
+static unsigned dq_blocks(int T, int N) {
+    const size_t blocks = ((size_t)T * (size_t)N + DQ_THREADS - 1) / DQ_THREADS;
+    return blocks > 65535 ? 65535u : (unsigned)blocks;
 }
 
 LB_EXTERN_C_BEGIN
@@ -65,11 +86,32 @@ cudaError_t lb_fp8_dequant(const float *acc, int T, int N, const float *sw, cons
     if (T < 0 || N <= 0) return cudaErrorInvalidValue;
     if (T == 0) return cudaSuccess;
     if (!acc || !sw || !sx || !y) return cudaErrorInvalidValue;
-    const size_t total = (size_t)T * (size_t)N;
-    size_t blocks = (total + DQ_THREADS - 1) / DQ_THREADS;
-    if (blocks > 65535) blocks = 65535;
-    LB_LAUNCH(dequant_kernel, dim3((unsigned)blocks), dim3(DQ_THREADS), 0, stream, acc, T, N, sw, sx,
-              reinterpret_cast<const __half *>(bias), gelu, resid, reinterpret_cast<__half *>(y));
+    LB_LAUNCH(dequant_kernel<__half>, dim3(dq_blocks(T, N)), dim3(DQ_THREADS), 0, stream, acc, T, N, sw, sx,
+              reinterpret_cast<const __half *>(bias), gelu, resid, (const float *)NULL,
+              reinterpret_cast<__half *>(y));
+    return cudaGetLastError();
+}
+
+cudaError_t lb_fp8_dequant_q(const float *acc, int T, int N, const float *sw, const float *sx,
+                             const lb_half *bias, int gelu, const float *d_inv, uint8_t *y8,
+                             cudaStream_t stream) {
+    if (T < 0 || N <= 0) return cudaErrorInvalidValue;
+    if (T == 0) return cudaSuccess;
+    if (!acc || !sw || !sx || !d_inv || !y8) return cudaErrorInvalidValue;
+    LB_LAUNCH(dequant_kernel<__nv_fp8_e4m3>, dim3(dq_blocks(T, N)), dim3(DQ_THREADS), 0, stream, acc, T, N, sw,
+              sx, reinterpret_cast<const __half *>(bias), gelu, 0, d_inv, reinterpret_cast<__nv_fp8_e4m3 *>(y8));
+    return cudaGetLastError();
+}
+
+static __global__ void fill_kernel(float *__restrict__ x, int n, float v) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) x[i] = v;
+}
+
+cudaError_t lb_fp8_fill_scale(float *s, int n, float v, cudaStream_t stream) {
+    if (n < 0) return cudaErrorInvalidValue;
+    if (n == 0) return cudaSuccess;
+    if (!s) return cudaErrorInvalidValue;
+    LB_LAUNCH(fill_kernel, dim3(dq_blocks(1, n)), dim3(DQ_THREADS), 0, stream, s, n, v);
     return cudaGetLastError();
 }
 

@@ -1,5 +1,6 @@
 /* quant_fp8.cuh — launchers of the FP8 E4M3 kernels (quant_fp8.cu): the row-wise activation
- * quantiser and the fallback dequantising epilogue of the fp8 GEMMs (src/gpu/gpu_gemm.c).
+ * quantiser, the fallback dequantising epilogue of the fp8 GEMMs (src/gpu/gpu_gemm.c; fp16 or
+ * E4M3 output) and the fill of a per-tensor scale vector.
  *
  * The row scale, one definition everywhere (this file, the fused LayerNorm in layernorm.cu, the
  * weights at load in src/gpu/gpu_model.c, and the tests' references through src/base/fp8.h):
@@ -37,6 +38,24 @@ cudaError_t lb_quant_rows_fp8(const lb_half *x, int T, int H, uint8_t *q, float 
 cudaError_t lb_fp8_dequant(const float *acc, int T, int N, const float *sw, const float *sx,
                            const lb_half *bias, int gelu, int resid, lb_half *y,
                            cudaStream_t stream);
+
+/* lb_fp8_dequant with E4M3 output and a static scale (the FFN-up GEMM's GELU output written as
+ * the next GEMM's operand): the same v as above (no residual), then
+ *     y8[t, n] = E4M3(v * d_inv[0])          (one fp32 product, round to nearest even,
+ *                                              SATFINITE: beyond ±448 → ±448)
+ * so y8 · (1 / d_inv) ≈ v, every token with the one scale.
+ *   acc [T, N] fp32;  sw [N], sx [T] fp32;  bias [N] fp16 or NULL;  d_inv [1] fp32;
+ *   y8 [T, N] E4M3 codes (out).
+ * Device pointers; any T >= 0, N >= 1. Enqueued on `stream`; returns the launch's error.
+ * Thread-safe. */
+cudaError_t lb_fp8_dequant_q(const float *acc, int T, int N, const float *sw, const float *sx,
+                             const lb_half *bias, int gelu, const float *d_inv, uint8_t *y8,
+                             cudaStream_t stream);
+
+/* s[0..n-1] = v: a per-tensor activation scale as the fp8 GEMMs' per-token vector (lb_gemm_fp8's
+ * sx, cuBLASLt's B outer vector: every token with the one scale). s: device, n >= 0 floats.
+ * Enqueued on `stream`; returns the launch's error. Thread-safe. */
+cudaError_t lb_fp8_fill_scale(float *s, int n, float v, cudaStream_t stream);
 
 LB_EXTERN_C_END
 

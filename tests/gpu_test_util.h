@@ -7,6 +7,7 @@
  *   gt_dev_alloc/upload/download   device buffers (checked)
  *   gt_rng / gt_uniform / gt_normal   a seeded generator (splitmix64): fresh inputs per case
  *   gt_h / gt_f            float <-> fp16 bits (src/base/half.h)
+ *   gt_e4m3_rank / gt_e4m3_out / gt_e4m3_within   E4M3 outputs against an interval of values
  *   gt_fork_stderr / gt_wait_stderr   a child process whose stderr the parent reads (tests that
  *                          expect an abort)
  */
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "cuda_compat.h"
+#include "base/fp8.h"
 #include "base/half.h"
 
 #define GT_CUDA(call)                                                                        \
@@ -124,5 +126,21 @@ static inline float gt_normal(gt_rng *r) {
 
 static inline lb_half gt_h(float f) { return lb_f32_to_f16(f); }
 static inline float gt_f(lb_half h) { return lb_f16_to_f32(h); }
+
+/* E4M3 outputs checked against an interval [lo, hi] of exact values (the oracle ± its error
+ * bound, times the output's scale): gt_e4m3_rank is a code's place on the number line (-0 and +0
+ * both 0); gt_e4m3_out the code of x (src/base/fp8.h: nearest even, SATFINITE) after moving x
+ * outward by 2^-22 relative in direction dir (-1, 0, +1), so that binary32's own rounding of x
+ * cannot pull an end back across a code boundary; gt_e4m3_within: whether code c lies between
+ * the codes of the two ends, and in *spread how many codes apart those are. */
+static inline int gt_e4m3_rank(uint8_t c) { return (c & 0x80) ? -(int)(c & 0x7f) : (int)c; }
+static inline uint8_t gt_e4m3_out(double x, int dir) {
+    return lb_f32_to_e4m3((float)(x + dir * fabs(x) * 0x1p-22));
+}
+static inline int gt_e4m3_within(uint8_t c, double lo, double hi, int *spread) {
+    const int rlo = gt_e4m3_rank(gt_e4m3_out(lo, -1)), rhi = gt_e4m3_rank(gt_e4m3_out(hi, 1)), r = gt_e4m3_rank(c);
+    *spread = rhi - rlo;
+    return rlo <= r && r <= rhi;
+}
 
 #endif

@@ -1,10 +1,12 @@
 /* test_fp8.cu — FP8 E4M3: the conversions (the emulator's cuda_fp8.h model, device code, and the
  * host's src/base/fp8.c) against a nearest-value search over the 254 finite codes, and the
  * emulated cuBLASLt FP8 matmul (TN, per-tensor and outer-vector scales, fp16/fp32 output, bias,
- * GELU, beta·C) against a double-precision reference; the kernels of kernels/quant_fp8.cu and
- * the LayerNorm's fp8 output (kernels/layernorm.cu) against the row-scale definition computed
- * on the host with src/base/fp8.c (bit for bit: one fp32 product, then one rounding). Compiled as C++ over the emulator (label
- * emu) and by nvcc (label gpu: the same checks then compare the model with the hardware).
+ * GELU, beta·C; E4M3 output with D_SCALE_POINTER, checked in codes) against a double-precision
+ * reference; the kernels of kernels/quant_fp8.cu (lb_fp8_dequant and its E4M3 form
+ * lb_fp8_dequant_q, lb_fp8_fill_scale) and the LayerNorm's fp8 output (kernels/layernorm.cu)
+ * against the row-scale definition computed on the host with src/base/fp8.c (bit for bit: one
+ * fp32 product, then one rounding). Compiled as C++ over the emulator (label emu) and by nvcc
+ * (label gpu: the same checks then compare the model with the hardware).
  * Checks marked EMU ONLY cover what only the emulator defines (its switch for "no outer-vector
  * algorithm", its refusals). Tolerances are derived next to each check. */
 #include <math.h>
@@ -168,6 +170,19 @@ static uint8_t rand_code(void) {
     return c;
 }
 
+/* sum_p a[p] b[p] over k E4M3 codes each, in double (exact: each product has <= 8 significant
+ * bits, the sum stays far inside 53); *mag = sum_p |a[p] b[p]|. */
+static double dot_ref(const uint8_t *a, const uint8_t *b, int k, double *mag) {
+    double sum = 0.0;
+    *mag = 0.0;
+    for (int p = 0; p < k; p++) {
+        const double t = ref_value(a[p]) * ref_value(b[p]);
+        sum += t;
+        *mag += fabs(t);
+    }
+    return sum;
+}
+
 static double gelu_tanh_d(double x) { return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
 
 /* D (m x n, fp16 or fp32) = alpha · sa ⊗ sb · (Aᵀ B) + beta · C (+ bias, GELU), A: k x m E4M3
@@ -231,12 +246,8 @@ static void fp8_case(cublasLtHandle_t h, int m, int n, int k, int outer, cudaDat
         gt_download(D, dD, (size_t)ldd * n * es);
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) {
-                double sum = 0.0, mag = 0.0;
-                for (int p = 0; p < k; p++) {
-                    const double t = ref_value(A[(size_t)i * lda + p]) * ref_value(B[(size_t)j * ldb + p]);
-                    sum += t;
-                    mag += fabs(t);
-                }
+                double mag;
+                const double sum = dot_ref(A + (size_t)i * lda, B + (size_t)j * ldb, k, &mag);
                 const double f = (double)alpha * sa[outer ? i : 0] * sb[outer ? j : 0];
                 const double c = cd == CUDA_R_32F ? ((float *)C)[(size_t)j * ldd + i] : gt_f(((lb_half *)C)[(size_t)j * ldd + i]);
                 const double b = !has_bias ? 0.0 : cd == CUDA_R_32F ? ((float *)bias)[i] : gt_f(((lb_half *)bias)[i]);
@@ -265,6 +276,95 @@ static void fp8_case(cublasLtHandle_t h, int m, int n, int k, int outer, cudaDat
     free(A), free(B), free(sa), free(sb), free(C), free(D), free(bias);
 }
 
+/* The FP8 matmul with an E4M3 D (C fp16, never read: beta 0), outer-vector scales, bias (fp16,
+ * BIAS_DATA_TYPE set as for an fp8 D) and GELU, D_SCALE_POINTER = dscale:
+ *     D[i][j] = E4M3_satfinite(GELU(sa[i] sb[j] (Aᵀ B)[i][j] + bias[i]) · dscale),
+ * dscale chosen so every value above half the largest saturates. The code must lie between the
+ * codes of [v - tol, v + tol] · dscale, v the double reference and tol the fp32 bound of
+ * fp8_case (without D's rounding) plus GELU's own fp32 evaluation (<= 8 2^-24 |v| + 2^-60) and
+ * the product by dscale (2^-24 relative): the reference's code, or its neighbour where a rounding
+ * boundary lies within tol; the bound is absolute in the sum, so near-zero results of a
+ * cancelling sum may span two codes (rare: <= 2% + 1 of the elements). */
+static void fp8_case_q(cublasLtHandle_t h, int m, int n, int k) {
+    const int lda = k, ldb = k, ldd = m;
+    uint8_t *A = (uint8_t *)malloc((size_t)lda * m), *B = (uint8_t *)malloc((size_t)ldb * n);
+    for (int i = 0; i < lda * m; i++) A[i] = rand_code();
+    for (int i = 0; i < ldb * n; i++) B[i] = rand_code();
+    float *sa = (float *)malloc(m * 4), *sb = (float *)malloc(n * 4);
+    for (int i = 0; i < m; i++) sa[i] = ldexpf(gt_uniform(&g_rng, 0.5f, 1.0f), -12);
+    for (int i = 0; i < n; i++) sb[i] = ldexpf(gt_uniform(&g_rng, 0.5f, 1.0f), -8);
+    lb_half *bias = (lb_half *)malloc(m * 2);
+    for (int i = 0; i < m; i++) bias[i] = gt_h(gt_uniform(&g_rng, -1.0f, 1.0f));
+    double *ref = (double *)malloc(sizeof(double) * m * n), *tol = (double *)malloc(sizeof(double) * m * n);
+    double amax = 0.0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double mag;
+            const double sum = dot_ref(A + (size_t)i * lda, B + (size_t)j * ldb, k, &mag);
+            const double f = (double)sa[i] * sb[j], b = gt_f(bias[i]), v = gelu_tanh_d(f * sum + b);
+            ref[(size_t)j * m + i] = v;
+            tol[(size_t)j * m + i] = 1.13 * (4.0 * (k + 5) * 0x1p-24 * f * mag + 4 * 0x1p-24 * fabs(b)) +
+                                     8 * 0x1p-24 * fabs(v) + 0x1p-60;
+            amax = fmax(amax, fabs(v));
+        }
+    const float dscale = (float)(448.0 / (0.5 * amax));
+    void *dA = gt_upload(A, (size_t)lda * m), *dB = gt_upload(B, (size_t)ldb * n);
+    void *dsa = gt_upload(sa, m * 4), *dsb = gt_upload(sb, n * 4), *dbias = gt_upload(bias, m * 2);
+    void *dds = gt_upload(&dscale, 4), *dD = gt_dev_alloc((size_t)ldd * n);
+    GT_CUDA(cudaMemset(dD, 0x7f, (size_t)ldd * n)); /* NaN codes: an unwritten element shows */
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, lc, ld8;
+    assert_int_equal(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), 0);
+    const cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_GELU_BIAS;
+    const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F, bt = CUDA_R_16F;
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &dbias, sizeof dbias), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &dsa, sizeof dsa), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &dsb, sizeof dsb), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &dds, sizeof dds), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode), 0);
+    assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode), 0);
+    assert_int_equal(cublasLtMatrixLayoutCreate(&la, CUDA_R_8F_E4M3, k, m, lda), 0);
+    assert_int_equal(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8F_E4M3, k, n, ldb), 0);
+    assert_int_equal(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, m, n, ldd), 0);
+    assert_int_equal(cublasLtMatrixLayoutCreate(&ld8, CUDA_R_8F_E4M3, m, n, ldd), 0);
+    const float alpha = 1.0f, beta = 0.0f;
+    const cublasStatus_t ms = cublasLtMatmul(h, desc, &alpha, dA, la, dB, lb, &beta, dD, lc, dD, ld8, NULL, NULL, 0, 0);
+    if (gt_is_emu()) assert_int_equal(ms, CUBLAS_STATUS_SUCCESS); /* EMU ONLY: always an algorithm */
+    if (ms != CUBLAS_STATUS_SUCCESS) {
+        printf("  fp8 output m=%d n=%d k=%d: %s (skipped)\n", m, n, k, cublasLtGetStatusName(ms));
+    } else {
+        uint8_t *D = (uint8_t *)malloc((size_t)ldd * n);
+        gt_download(D, dD, (size_t)ldd * n);
+        int sat = 0, wide = 0;
+        for (int i = 0; i < m * n; i++) {
+            const double lo = (ref[i] - tol[i]) * dscale * (1 - 0x1p-24), hi = (ref[i] + tol[i]) * dscale * (1 + 0x1p-24);
+            int spread;
+            if (!gt_e4m3_within(D[i], lo, hi, &spread))
+                fprintf(stderr, "fp8 output m=%d n=%d k=%d D[%d] = 0x%02x, ref E4M3(%.9g) = 0x%02x\n", m, n, k, i, D[i],
+                        ref[i] * dscale, gt_e4m3_out(ref[i] * dscale, 0));
+            assert_true(gt_e4m3_within(D[i], lo, hi, &spread));
+            wide += spread > 1;
+            sat += (D[i] & 0x7f) == 0x7e;
+        }
+        assert_true(sat > 0);
+        assert_true(wide <= m * n / 50 + 1);
+        free(D);
+    }
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(lc);
+    cublasLtMatrixLayoutDestroy(ld8);
+    cublasLtMatmulDescDestroy(desc);
+    void *bufs[] = {dA, dB, dsa, dsb, dbias, dds, dD};
+    for (void *p : bufs) GT_CUDA(cudaFree(p));
+    free(A), free(B), free(sa), free(sb), free(bias), free(ref), free(tol);
+}
+
 static void test_fp8_matmul(void **state) {
     (void)state;
     cublasLtHandle_t h;
@@ -276,6 +376,8 @@ static void test_fp8_matmul(void **state) {
     fp8_case(h, 32, 16, 128, 0, CUDA_R_16F, CUBLASLT_EPILOGUE_BIAS, 0.5f, 0.0f);
     fp8_case(h, 64, 32, 48, 0, CUDA_R_32F, CUBLASLT_EPILOGUE_DEFAULT, 1.0f, 0.0f);
     fp8_case(h, 64, 32, 48, 1, CUDA_R_32F, CUBLASLT_EPILOGUE_DEFAULT, 1.0f, 0.0f);
+    fp8_case_q(h, 48, 32, 64); /* E4M3 output */
+    fp8_case_q(h, 96, 80, 128);
     cublasLtDestroy(h);
 }
 
@@ -315,6 +417,31 @@ static void test_fp8_refusals(void **state) {
                      CUBLAS_STATUS_NOT_SUPPORTED);
     assert_int_equal(got, 0);
     unsetenv("LABSE_EMU_LT_NO_OUTER_VEC");
+    /* an E4M3 D: C must be fp16 or bf16; beta·C into it is not emulated; with a D scale */
+    {
+        cublasLtMatrixLayout_t l8, l32;
+        assert_int_equal(cublasLtMatrixLayoutCreate(&l8, CUDA_R_8F_E4M3, 16, 16, 16), 0);
+        assert_int_equal(cublasLtMatrixLayoutCreate(&l32, CUDA_R_32F, 16, 16, 16), 0);
+        assert_int_equal(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, l8, pref, 1, &r, &got), 0);
+        assert_int_equal(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, l8, l8, pref, 1, &r, &got),
+                         CUBLAS_STATUS_NOT_SUPPORTED);
+        assert_int_equal(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, l32, l8, pref, 1, &r, &got),
+                         CUBLAS_STATUS_NOT_SUPPORTED);
+        void *buf = gt_dev_alloc(16 * 32 * 2);
+        const float one = 1.0f;
+        assert_int_equal(cublasLtMatmul(h, desc, &one, buf, la, buf, lb, &one, buf, lc, buf, l8, NULL, NULL, 0, 0),
+                         CUBLAS_STATUS_NOT_SUPPORTED);
+        /* a D scale on an fp16 D (FP8 A/B): INVALID_VALUE */
+        assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &buf, sizeof buf), 0);
+        assert_int_equal(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 1, &r, &got),
+                         CUBLAS_STATUS_INVALID_VALUE);
+        assert_int_equal(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, l8, pref, 1, &r, &got), 0);
+        const void *none = NULL;
+        assert_int_equal(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &none, sizeof none), 0);
+        GT_CUDA(cudaFree(buf));
+        cublasLtMatrixLayoutDestroy(l8);
+        cublasLtMatrixLayoutDestroy(l32);
+    }
     /* scale pointers on an fp16 matmul: INVALID_VALUE */
     cublasLtMatmulDesc_t d16;
     cublasLtMatrixLayout_t l16;
@@ -472,6 +599,65 @@ static void test_dequant(void **state) {
     }
 }
 
+/* lb_fp8_dequant_q: the same v as lb_fp8_dequant (bias, GELU; no residual), then E4M3(v · d_inv)
+ * with d_inv making every |v| above half the largest saturate; sx one value for all tokens,
+ * filled by lb_fp8_fill_scale. Against the host's fp32 evaluation in the documented order and
+ * src/base/fp8.c's rounding: bit for bit on the emulator; on a GPU (FMA contraction, tanhf's few
+ * ulps: <= 8 2^-24 of the magnitudes involved) the code must lie between the codes of that
+ * interval's ends. */
+static void test_dequant_q(void **state) {
+    (void)state;
+    const int T = 23, N = 72;
+    for (int gelu = 0; gelu < 2; gelu++) {
+        float *acc = (float *)malloc((size_t)T * N * 4), *sw = (float *)malloc(N * 4), *sx = (float *)malloc(T * 4);
+        lb_half *bias = (lb_half *)malloc(N * 2);
+        for (int i = 0; i < T * N; i++) acc[i] = gt_uniform(&g_rng, -3e5f, 3e5f);
+        for (int n = 0; n < N; n++) sw[n] = ldexpf(gt_uniform(&g_rng, 0.5f, 1.0f), -10), bias[n] = gt_h(gt_normal(&g_rng));
+        const float sx1 = ldexpf(gt_uniform(&g_rng, 0.5f, 1.0f), -9);
+        float *v = (float *)malloc((size_t)T * N * 4), *p = (float *)malloc((size_t)T * N * 4), vmax = 0.0f;
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) {
+                const size_t i = (size_t)t * N + n;
+                float x = p[i] = acc[i] * sw[n] * sx1;
+                x = x + gt_f(bias[n]);
+                if (gelu) x = 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+                v[i] = x;
+                vmax = fmaxf(vmax, fabsf(x));
+            }
+        const float inv = 448.0f / (0.5f * vmax);
+        void *dacc = gt_upload(acc, (size_t)T * N * 4), *dsw = gt_upload(sw, N * 4), *db = gt_upload(bias, N * 2);
+        float *dsx = (float *)gt_dev_alloc(T * 4), *dinv = (float *)gt_upload(&inv, 4);
+        uint8_t *dy = (uint8_t *)gt_dev_alloc((size_t)T * N);
+        GT_CUDA(lb_fp8_fill_scale(dsx, T, sx1, 0));
+        gt_download(sx, dsx, T * 4);
+        for (int t = 0; t < T; t++) assert_true(sx[t] == sx1);
+        GT_CUDA(lb_fp8_dequant_q((const float *)dacc, T, N, (const float *)dsw, dsx, (const lb_half *)db, gelu, dinv, dy, 0));
+        uint8_t *got = (uint8_t *)malloc((size_t)T * N);
+        gt_download(got, dy, (size_t)T * N);
+        int sat = 0;
+        for (size_t i = 0; i < (size_t)T * N; i++) {
+            const uint8_t want = lb_f32_to_e4m3(v[i] * inv);
+            sat += (want & 0x7f) == 0x7e;
+            if (gt_is_emu()) {
+                if (got[i] != want) fprintf(stderr, "dequant_q gelu %d [%zu]: 0x%02x, want 0x%02x\n", gelu, i, got[i], want);
+                assert_int_equal(got[i], want);
+            } else {
+                const double d = 8 * 0x1p-24 * (fabs(p[i]) + fabs(gt_f(bias[i % N])) + fabs(v[i])) + 1e-30;
+                int spread;
+                assert_true(gt_e4m3_within(got[i], (v[i] - d) * inv, (v[i] + d) * inv, &spread));
+            }
+        }
+        assert_true(sat > 0);
+        assert_int_equal(lb_fp8_dequant_q((const float *)dacc, T, N, (const float *)dsw, dsx, NULL, 0, NULL, dy, 0),
+                         cudaErrorInvalidValue);
+        void *bufs[] = {dacc, dsw, db, dsx, dinv, dy};
+        for (void *b : bufs) GT_CUDA(cudaFree(b));
+        free(acc), free(sw), free(sx), free(bias), free(v), free(p), free(got);
+    }
+    assert_int_equal(lb_fp8_fill_scale(NULL, 3, 1.0f, 0), cudaErrorInvalidValue);
+    assert_int_equal(lb_fp8_fill_scale(NULL, 0, 1.0f, 0), cudaSuccess);
+}
+
 int main(void) {
     gt_require_device();
     const struct CMUnitTest tests[] = {
@@ -481,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_quant_rows),
         cmocka_unit_test(test_layernorm_fp8),
         cmocka_unit_test(test_dequant),
+        cmocka_unit_test(test_dequant_q),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

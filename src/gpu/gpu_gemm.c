@@ -25,6 +25,20 @@
  * heuristic finds no algorithm for outer-vector scaling with this epilogue, the call (and every
  * later one of that shape: have_algo 0 is cached) takes the kernel route: a plain fp8 GEMM
  * into fp32 and lb_fp8_dequant (kernels/quant_fp8.cuh).
+ * FP8 output (lb_gemm_fp8_q): D CUDA_R_8F_E4M3 with CUBLASLT_MATMUL_DESC_D_SCALE_POINTER = the
+ * static inverse scale. Sources: CUDA 13's cublasLt.h (read) calls it the scale "to convert data
+ * in matrix D", one compute-type (fp32) value in device memory, NULL = 1, and refers the details
+ * (the FP8 formula, the type table) to the cuBLAS documentation's cublasLtMatmul section, which
+ * the search corpus used here does not hold. As recalled from that section (not re-read):
+ * D = scale_D · Epilogue(alpha · scale_A · scale_B · op(A) op(B) + beta · scale_C · C), the amax
+ * taken before scale_D, so the scale multiplies after bias and GELU (as lb_fp8_dequant_q does),
+ * and an E4M3 D pairs with a C of fp16 (or bf16) and a bias of C's type. NVIDIA's LtFp8Matmul
+ * sample (read) pairs its E4M3 D with a bf16 C. On a GPU, test_fp8's fp8-output case checks the
+ * formula against cuBLASLt. So C has an fp16 layout of its own (e->c) and is never read (beta 0;
+ * D's pointer is passed), and the bias type is set to fp16 explicitly. No residual with fp8 D.
+ * Per-tensor activation scales stay an outer vector filled with one value: cublasLt.h documents
+ * OUTER_VEC_32F for A and B and says nothing of mixing it with SCALAR_32F, so A outer / B scalar
+ * is not relied on (the emulator refuses mixed modes).
  * Thread-safety: one lb_gemm per context, used by one thread at a time. */
 #include <stdlib.h>
 #include <string.h>
@@ -38,14 +52,16 @@
 #define BUCKETS_PER_OCTAVE 8
 #define FP8_OUTER 1
 #define FP8_PLAIN 2
+#define FP8_OUTER_Q 3 /* outer-vector scales, E4M3 D with D_SCALE_POINTER, fp16 C (not read) */
 
 typedef struct entry {
     int used, Tb, N, K, epi, resid; /* key: bucket, shape, epilogue, residual (beta 1) */
-    int fp8;                        /* key: 0 fp16; FP8_OUTER; FP8_PLAIN (fp32 D, no scales) */
+    int fp8;                        /* key: 0 fp16; FP8_OUTER; FP8_PLAIN (fp32 D, no scales); FP8_OUTER_Q */
     uint32_t al[4];                 /* key: alignment of W, x, C, y in bytes */
     int T;                          /* the column count the layouts hold now */
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, d;
+    cublasLtMatrixLayout_t c; /* C's own layout where its type is not D's (FP8_OUTER_Q), else NULL */
     cublasLtMatmulAlgo_t algo;
     int have_algo;
 } entry;
@@ -95,6 +111,7 @@ static void entry_clear(entry *e) {
     if (e->a) cublasLtMatrixLayoutDestroy(e->a);
     if (e->b) cublasLtMatrixLayoutDestroy(e->b);
     if (e->d) cublasLtMatrixLayoutDestroy(e->d);
+    if (e->c) cublasLtMatrixLayoutDestroy(e->c);
     memset(e, 0, sizeof *e);
 }
 
@@ -181,8 +198,10 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
         LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         const cudaDataType_t ab = key->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16F;
-        const cudaDataType_t cd = key->fp8 == FP8_PLAIN ? CUDA_R_32F : CUDA_R_16F;
-        if (key->fp8 == FP8_OUTER) {
+        const cudaDataType_t cd = key->fp8 == FP8_PLAIN     ? CUDA_R_32F
+                                  : key->fp8 == FP8_OUTER_Q ? CUDA_R_8F_E4M3
+                                                            : CUDA_R_16F;
+        if (key->fp8 == FP8_OUTER || key->fp8 == FP8_OUTER_Q) {
             const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
@@ -190,9 +209,16 @@ static labse_status lookup(lb_gemm *g, const entry *key, entry **out, labse_erro
         LB_BL(cublasLtMatrixLayoutCreate(&e->a, ab, (uint64_t)K, (uint64_t)N, (int64_t)K));
         LB_BL(cublasLtMatrixLayoutCreate(&e->b, ab, (uint64_t)K, (uint64_t)Tb, (int64_t)K));
         LB_BL(cublasLtMatrixLayoutCreate(&e->d, cd, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
+        if (key->fp8 == FP8_OUTER_Q) {
+            /* An E4M3 D: C fp16 and a bias of C's type (the head comment); cublasLt.h: the
+             * default bias type is D's "with exceptions" for fp8 outputs, so it is set. */
+            const int32_t bt = CUDA_R_16F;
+            LB_BL(cublasLtMatrixLayoutCreate(&e->c, CUDA_R_16F, (uint64_t)N, (uint64_t)Tb, (int64_t)N));
+            LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+        }
         g->queries++;
-        e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->d, e->d, g->ws_bytes, e->al,
-                                  &e->algo);
+        e->have_algo = lb_lt_pick(g->h, e->desc, e->a, e->b, e->c ? e->c : e->d, e->d, g->ws_bytes,
+                                  e->al, &e->algo);
     }
     *out = e;
     return LABSE_OK;
@@ -271,6 +297,7 @@ static labse_status fp8_entry(lb_gemm *g, const lb_gpu_linear *lin, const void *
     if ((*out)->T != T) {
         LB_BL(set_cols((*out)->b, T));
         LB_BL(set_cols((*out)->d, T));
+        if ((*out)->c) LB_BL(set_cols((*out)->c, T));
         (*out)->T = T;
     }
     return LABSE_OK;
@@ -278,31 +305,48 @@ fail:
     return st;
 }
 
-labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
-                         int T, const lb_half *resid, int gelu, lb_half *y, float *acc,
-                         cudaStream_t stream, labse_error *err) {
+/* The output of an fp8 GEMM: fp16 y (with the residual when resid), or E4M3 codes y8 of the
+ * value times *d_inv (device fp32). */
+typedef struct fp8_out {
+    lb_half *y;
+    const lb_half *resid;
+    uint8_t *y8;
+    const float *d_inv;
+} fp8_out;
+
+/* lb_gemm_fp8 and lb_gemm_fp8_q: one body, the output described by o. */
+static labse_status fp8_gemm(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                             int T, int gelu, const fp8_out *o, float *acc, cudaStream_t stream,
+                             labse_error *err) {
     labse_status st = LABSE_OK;
     entry *e = NULL;
+    void *const y = o->y8 ? (void *)o->y8 : (void *)o->y;
     if (T <= 0) return LABSE_OK;
     if (!lin->w8 || !lin->s8)
         return lb_err(err, LABSE_E_CUDA, "fp8 GEMM without fp8 weights (internal error)");
     if (lin->b && (uintptr_t)lin->b % 16)
         return lb_err(err, LABSE_E_CUDA, "GEMM bias must be 16-byte aligned (internal error)");
-    if (resid && resid != y)
+    if (o->resid && o->resid != o->y)
         return lb_err(err, LABSE_E_CUDA, "GEMM: the residual must be the output (internal error)");
+    if (o->y8 && !o->d_inv)
+        return lb_err(err, LABSE_E_CUDA, "fp8-output GEMM without its scale (internal error)");
     if (!g->fp8_kernel) {
         const int epi = lin->b ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                                : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
-        if ((st = fp8_entry(g, lin, xq, y, T, epi, resid != NULL, FP8_OUTER, &e, err)) != LABSE_OK) return st;
+        if ((st = fp8_entry(g, lin, xq, y, T, epi, o->resid != NULL, o->y8 ? FP8_OUTER_Q : FP8_OUTER, &e,
+                            err)) != LABSE_OK)
+            return st;
         if (e->have_algo) {
-            const void *bp = lin->b, *sa = lin->s8, *sb = sx;
+            const void *bp = lin->b, *sa = lin->s8, *sb = sx, *sd = o->d_inv;
             if (lin->b)
                 LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp));
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa));
             LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb));
-            const float alpha = 1.0f, beta = resid ? 1.0f : 0.0f;
-            LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w8, e->a, xq, e->b, &beta, y, e->d, y, e->d,
-                                 &e->algo, g->ws, g->ws_bytes, stream));
+            if (o->y8)
+                LB_BL(cublasLtMatmulDescSetAttribute(e->desc, CUBLASLT_MATMUL_DESC_D_SCALE_POINTER, &sd, sizeof sd));
+            const float alpha = 1.0f, beta = o->resid ? 1.0f : 0.0f;
+            LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w8, e->a, xq, e->b, &beta, y, e->c ? e->c : e->d, y,
+                                 e->d, &e->algo, g->ws, g->ws_bytes, stream));
             return LABSE_OK;
         }
     }
@@ -315,9 +359,25 @@ labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq
         LB_BL(cublasLtMatmul(g->h, e->desc, &alpha, lin->w8, e->a, xq, e->b, &beta, acc, e->d, acc, e->d,
                              e->have_algo ? &e->algo : NULL, g->ws, g->ws_bytes, stream));
     }
-    LB_CU(lb_fp8_dequant(acc, T, lin->out, lin->s8, sx, lin->b, gelu, resid != NULL, y, stream));
+    if (o->y8) LB_CU(lb_fp8_dequant_q(acc, T, lin->out, lin->s8, sx, lin->b, gelu, o->d_inv, o->y8, stream));
+    else LB_CU(lb_fp8_dequant(acc, T, lin->out, lin->s8, sx, lin->b, gelu, o->resid != NULL, o->y, stream));
     g->fp8_fallbacks++;
     return LABSE_OK;
 fail:
     return st;
+}
+
+labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                         int T, const lb_half *resid, int gelu, lb_half *y, float *acc,
+                         cudaStream_t stream, labse_error *err) {
+    const fp8_out o = {.y = y, .resid = resid, .y8 = NULL, .d_inv = NULL};
+    return fp8_gemm(g, lin, xq, sx, T, gelu, &o, acc, stream, err);
+}
+
+labse_status lb_gemm_fp8_q(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                           int T, int gelu, uint8_t *y8, const float *d_inv, float *acc,
+                           cudaStream_t stream, labse_error *err) {
+    if (!y8) return lb_err(err, LABSE_E_CUDA, "fp8-output GEMM without an output (internal error)");
+    const fp8_out o = {.y = NULL, .resid = NULL, .y8 = y8, .d_inv = d_inv};
+    return fp8_gemm(g, lin, xq, sx, T, gelu, &o, acc, stream, err);
 }

@@ -78,6 +78,20 @@ labse_status lb_gemm_linear(lb_gemm *g, const lb_gpu_linear *lin, const lb_half 
 labse_status lb_gemm_fp8(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
                          int T, const lb_half *resid, int gelu, lb_half *y, float *acc,
                          cudaStream_t stream, labse_error *err);
+/* The fp8 form with E4M3 output and a static scale (the FFN-up GEMM writing the next GEMM's
+ * operand): v = act(sx ⊗ s8 · (xq · w8ᵀ) + b) as lb_gemm_fp8 computes it in fp32 (no residual),
+ * then y8[t, n] = E4M3_satfinite(v · d_inv[0]) (round to nearest even, beyond ±448 → ±448).
+ * y8 [T, N] E4M3 codes (out), d_inv: one fp32 in device memory (448 / the tensor's bound; the
+ * consumer's scale is its inverse). Routes as lb_gemm_fp8: cuBLASLt with an E4M3 D and
+ * CUBLASLT_MATMUL_DESC_D_SCALE_POINTER = d_inv (its D = scale_D · epilogue(...)), or the unscaled
+ * GEMM into acc and lb_fp8_dequant_q (kernels/quant_fp8.cuh); on the emulator the two agree bit
+ * for bit. Per-tensor activation scale (lb_gemm_fp8 or this): sx stays a [T] vector (cuBLASLt's
+ * B outer vector), holding the one value for every token: lb_fp8_fill_scale (quant_fp8.cuh)
+ * fills it, or the caller keeps a filled vector per layer of its largest T. Other rules as
+ * lb_gemm_fp8. */
+labse_status lb_gemm_fp8_q(lb_gemm *g, const lb_gpu_linear *lin, const uint8_t *xq, const float *sx,
+                           int T, int gelu, uint8_t *y8, const float *d_inv, float *acc,
+                           cudaStream_t stream, labse_error *err);
 /* The fp8 scaling route: set 1 = always the dequantising kernel, 0 = outer-vector scaling when
  * cuBLASLt has it (the default). Read: how many fp8 GEMMs ran through the kernel so far. */
 void lb_gemm_fp8_mode(lb_gemm *g, int kernel_scaling);

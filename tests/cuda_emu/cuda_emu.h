@@ -292,6 +292,7 @@ typedef enum {
     CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8,
     CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17,
     CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18,
+    CUBLASLT_MATMUL_DESC_D_SCALE_POINTER = 20,
     CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26,
     CUBLASLT_MATMUL_DESC_A_SCALE_MODE = 31,
     CUBLASLT_MATMUL_DESC_B_SCALE_MODE = 32
@@ -306,7 +307,16 @@ typedef enum {
  * memory, like the GPU). Scale pointers on a non-FP8 matmul: INVALID_VALUE.
  * LABSE_EMU_LT_NO_OUTER_VEC=1 (environment, read per call): the heuristic finds no algorithm
  * for OUTER_VEC_32F (NOT_SUPPORTED, as a cuBLASLt without one would), and so does a matmul
- * with a NULL algo — to test a caller's fallback. */
+ * with a NULL algo — to test a caller's fallback.
+ * FP8 output (D CUDA_R_8F_E4M3; C must then be fp16 or bf16, the type of a bias unless
+ * BIAS_DATA_TYPE says fp32): after the epilogue above (scales, alpha, bias, activation, in
+ * fp32), D_SCALE_POINTER (device fp32, one value; NULL = 1) multiplies the value, one fp32
+ * product, and the E4M3 code is that product rounded to nearest even with saturation to
+ * ±448 (emu_fp8.h's SATFINITE; NaN → 0x7F):
+ *     D[i][j] = E4M3_satfinite(fp32(epilogue(...)[i][j] · scale_D))
+ * (cuBLASLt's D = scale_D · Epilogue(...): the scale multiplies after bias and activation).
+ * Not emulated, so refused with NOT_SUPPORTED: beta != 0 with an fp8 D (no C input), an fp8
+ * D without FP8 A/B. D_SCALE_POINTER with a D that is not E4M3: INVALID_VALUE. */
 typedef enum {
     CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F = 0,
     CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F = 3

@@ -4,13 +4,14 @@
  * sgemm (fp32 sums), the epilogue runs in fp32 and D is rounded once to its type (round to
  * nearest even). FP8 (A and B E4M3; cuda_emu.h has the rules: TN only, A/B scale pointers,
  * scalar or outer-vector modes): the fp32 sum of exact products is scaled per element, then
- * alpha, beta·C, bias, activation. Hopper's FP8 tensor cores accumulate with fewer bits unless
+ * alpha, beta·C, bias, activation; an E4M3 D (C fp16/bf16, beta 0) then times D_SCALE_POINTER's
+ * value and rounded to E4M3 (nearest even, saturating at ±448). Hopper's FP8 tensor cores accumulate with fewer bits unless
  * cuBLASLt promotes the sums (its default, without CUBLASLT_MATMUL_DESC_FAST_ACCUM): the
  * emulator models the promoted, fp32 accumulation.
  * GELU is the tanh approximation, like cuBLASLt's (not erf).
  * Supported: compute type CUBLAS_COMPUTE_32F (and its _FAST_ variants, computed exactly in fp32),
  * scale type CUDA_R_32F, host alpha/beta, A and B of one type, C and D of one type (D fp32 or A's
- * type; FP8 A/B: D fp16, bf16 or fp32), no batching, column order. Anything else → CUBLAS_STATUS_NOT_SUPPORTED.
+ * type; FP8 A/B: D fp16, bf16 or fp32, or D E4M3 with C fp16/bf16), no batching, column order. Anything else → CUBLAS_STATUS_NOT_SUPPORTED.
  * Matrices and bias must lie inside device allocations (→ CUBLAS_STATUS_INVALID_VALUE).
  * Alignment: the heuristic's algo records the alignment it was picked for (the preference's
  * MIN_ALIGNMENT_*_BYTES, default 256, lowered to what each leading dimension allows); a matmul
@@ -41,6 +42,7 @@ struct cublasLtMatmulDescOpaque_emu {
     const void *bias;
     int32_t bias_type; /* -1: D's type */
     const void *a_scale, *b_scale; /* FP8: device fp32, NULL = 1 */
+    const void *d_scale;           /* FP8 D: device fp32, one value, NULL = 1 */
     int32_t a_mode, b_mode;        /* cublasLtMatmulMatrixScale_t */
 };
 struct cublasLtMatrixLayoutOpaque_emu {
@@ -93,6 +95,7 @@ void store(void *p, int t, size_t i, float v) {
     switch (t) {
     case CUDA_R_32F: ((float *)p)[i] = v; break;
     case CUDA_R_16F: ((uint16_t *)p)[i] = lb_emu::f2h(v); break;
+    case CUDA_R_8F_E4M3: ((uint8_t *)p)[i] = lb_emu::d_to_e4m3((double)v, __NV_SATFINITE); break;
     default: ((uint16_t *)p)[i] = f_to_bf16(v); break;
     }
 }
@@ -149,12 +152,14 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque_emu *d, const cublasLtMatrix
         d->compute != CUBLAS_COMPUTE_32F_FAST_16BF && d->compute != CUBLAS_COMPUTE_32F_FAST_TF32)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (d->scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
-    if (A->type != B->type || C->type != D->type) return CUBLAS_STATUS_NOT_SUPPORTED;
+    const bool d8 = D->type == CUDA_R_8F_E4M3; /* fp8 output: C fp16 or bf16 */
+    if (A->type != B->type) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (d8 ? C->type != CUDA_R_16F && C->type != CUDA_R_16BF : C->type != D->type) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (d->d_scale && !d8) return CUBLAS_STATUS_INVALID_VALUE;
     if (d->transa > 1 || d->transb > 1 || d->transa < 0 || d->transb < 0) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (A->type == CUDA_R_8F_E4M3) { /* FP8: see cuda_emu.h */
         if (d->compute != CUBLAS_COMPUTE_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
         if (d->transa != CUBLAS_OP_T || d->transb != CUBLAS_OP_N) return CUBLAS_STATUS_NOT_SUPPORTED;
-        if (D->type == CUDA_R_8F_E4M3) return CUBLAS_STATUS_NOT_SUPPORTED; /* fp8 output: not emulated */
         if (d->a_mode != d->b_mode) return CUBLAS_STATUS_NOT_SUPPORTED;
         if (d->a_mode != CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F &&
             d->a_mode != CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F)
@@ -170,8 +175,9 @@ cublasStatus_t check(const cublasLtMatmulDescOpaque_emu *d, const cublasLtMatrix
     case CUBLASLT_EPILOGUE_DEFAULT: case CUBLASLT_EPILOGUE_RELU: case CUBLASLT_EPILOGUE_GELU:
         break;
     case CUBLASLT_EPILOGUE_BIAS: case CUBLASLT_EPILOGUE_RELU_BIAS: case CUBLASLT_EPILOGUE_GELU_BIAS: {
-        int bt = d->bias_type < 0 ? D->type : d->bias_type;
-        if (bt != D->type && bt != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+        const int own = d8 ? C->type : D->type; /* an fp8 D's bias has C's type */
+        const int bt = d->bias_type < 0 ? own : d->bias_type;
+        if (bt != own && bt != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
         break;
     }
     default: return CUBLAS_STATUS_NOT_SUPPORTED;
@@ -244,7 +250,7 @@ extern "C" cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *d, cubl
                                                    cudaDataType_t st) {
     if (!d) return CUBLAS_STATUS_INVALID_VALUE;
     *d = new cublasLtMatmulDescOpaque_emu{ct, st, CUBLAS_OP_N, CUBLAS_OP_N, CUBLASLT_EPILOGUE_DEFAULT, nullptr, -1,
-                                          nullptr, nullptr, 0, 0};
+                                          nullptr, nullptr, nullptr, 0, 0};
     return CUBLAS_STATUS_SUCCESS;
 }
 extern "C" cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t d) {
@@ -269,6 +275,7 @@ extern "C" cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t d,
     case CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE: return get_attr(&d->bias_type, buf, size);
     case CUBLASLT_MATMUL_DESC_A_SCALE_POINTER: return get_attr(&d->a_scale, buf, size);
     case CUBLASLT_MATMUL_DESC_B_SCALE_POINTER: return get_attr(&d->b_scale, buf, size);
+    case CUBLASLT_MATMUL_DESC_D_SCALE_POINTER: return get_attr(&d->d_scale, buf, size);
     case CUBLASLT_MATMUL_DESC_A_SCALE_MODE: return get_attr(&d->a_mode, buf, size);
     case CUBLASLT_MATMUL_DESC_B_SCALE_MODE: return get_attr(&d->b_mode, buf, size);
     case CUBLASLT_MATMUL_DESC_COMPUTE_TYPE: return get_attr(&d->compute, buf, size);
@@ -399,18 +406,20 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
     if (pr.m == 0 || pr.n == 0) return CUBLAS_STATUS_SUCCESS;
     if (!dev_range(D, span(Dd))) return CUBLAS_STATUS_INVALID_VALUE;
     if (pr.k && (!dev_range(A, span(Ad)) || !dev_range(B, span(Bd)))) return CUBLAS_STATUS_INVALID_VALUE;
-    const bool use_c = be != 0.0f;
+    const bool use_c = be != 0.0f, d8 = Dd->type == CUDA_R_8F_E4M3;
+    if (d8 && use_c) return CUBLAS_STATUS_NOT_SUPPORTED; /* beta·C into an fp8 D: not emulated */
     if (use_c && !dev_range(C, span(Cd))) return CUBLAS_STATUS_INVALID_VALUE;
     if (C == D && use_c && (Cd->ld != Dd->ld || Cd->type != Dd->type)) return CUBLAS_STATUS_INVALID_VALUE;
     const uint32_t epi = d->epilogue;
     const bool has_bias = epi & CUBLASLT_EPILOGUE_BIAS;
-    const int bias_type = d->bias_type < 0 ? Dd->type : d->bias_type;
+    const int bias_type = d->bias_type < 0 ? (d8 ? Cd->type : Dd->type) : d->bias_type;
     if (has_bias && !dev_range(d->bias, pr.m * type_size(bias_type))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ws_size && !dev_range(workspace, ws_size)) return CUBLAS_STATUS_INVALID_VALUE;
     const bool fp8 = Ad->type == CUDA_R_8F_E4M3, outer = d->a_mode == CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
     if (fp8 && !algo && no_outer_vec(d)) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (d->a_scale && !dev_range(d->a_scale, (outer ? pr.m : 1) * sizeof(float))) return CUBLAS_STATUS_INVALID_VALUE;
     if (d->b_scale && !dev_range(d->b_scale, (outer ? pr.n : 1) * sizeof(float))) return CUBLAS_STATUS_INVALID_VALUE;
+    if (d->d_scale && !dev_range(d->d_scale, sizeof(float))) return CUBLAS_STATUS_INVALID_VALUE;
     if (!stream_valid(stream)) return CUBLAS_STATUS_INVALID_VALUE;
     {
         const void *const ptrs[4] = {A, B, C, D};
@@ -422,7 +431,7 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
     cublasLtMatrixLayoutOpaque_emu la = *Ad, lb = *Bd, lc = *Cd, ld = *Dd;
     const int ta = d->transa, tb = d->transb;
     const void *bias = d->bias;
-    const float *sa = (const float *)d->a_scale, *sb = (const float *)d->b_scale;
+    const float *sa = (const float *)d->a_scale, *sb = (const float *)d->b_scale, *sd = (const float *)d->d_scale;
     Problem p = pr;
     cudaError_t e = stream_submit(stream, [=] {
         const size_t m = p.m, n = p.n, k = p.k;
@@ -457,6 +466,7 @@ extern "C" cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_
                 if (has_bias) v += load(bias, bias_type, i);
                 if ((epi & ~(uint32_t)CUBLASLT_EPILOGUE_BIAS) == CUBLASLT_EPILOGUE_RELU) v = v > 0.0f ? v : 0.0f;
                 if ((epi & ~(uint32_t)CUBLASLT_EPILOGUE_BIAS) == CUBLASLT_EPILOGUE_GELU) v = gelu_tanh(v);
+                if (sd) v = v * *sd; /* fp8 D: scale_D after the epilogue, one fp32 product */
                 store(D, ld.type, j * (size_t)ld.ld + i, v);
             }
     });
