@@ -17,8 +17,10 @@
  *   4. O += P V on tensor cores; O lives in shared memory (fp32) and goes through accumulator
  *      fragments (load, mma, store), so nothing depends on a fragment's element-to-lane
  *      mapping (which the emulator does not reproduce).
- * At the end O / l is rounded to fp16 and written with 16-byte stores; query rows past the
- * sequence end are computed on zero inputs and never stored. exp is exp2f of a pre-scaled
+ * At the end O / l is rounded to fp16 into shared memory and written with 16-byte stores: as
+ * it is (8 fp16 values a store), or in the fp8 form (lb_attention_fp8) as E4M3 codes of the
+ * fp16 values times inv_scale (16 codes a store; the definition is in attn_out.cuh); query rows
+ * past the sequence end are computed on zero inputs and never stored. exp is exp2f of a pre-scaled
  * argument (the GPU's ex2 instruction; 2 ulp), the standard FlashAttention formulation.
  *
  * Tiles (all static shared memory, < 48 KiB):
@@ -37,6 +39,8 @@
 #include "attention.cuh"
 
 #include <math.h>
+
+#include "attn_out.cuh"
 
 using namespace nvcuda;
 
@@ -77,11 +81,12 @@ struct attn_cfg {
 };
 
 /* One block: sequence blockIdx.x, head blockIdx.y, query tiles blockIdx.z, blockIdx.z +
- * gridDim.z, ... (a stride, so any grid depth covers any length). Block = NW warps. */
-template <int D, int BQ, int BKV>
-__global__ void attn_kernel(__half *__restrict__ ctx, const __half *__restrict__ qkv,
+ * gridDim.z, ... (a stride, so any grid depth covers any length). Block = NW warps.
+ * OutT: __half (ctx fp16) or uint8_t (E4M3 codes, inv_scale; attn_out.cuh). */
+template <int D, int BQ, int BKV, typename OutT>
+__global__ void attn_kernel(OutT *__restrict__ ctx, const __half *__restrict__ qkv,
                             const int32_t *__restrict__ cu_seqlens, int heads,
-                            float scale_log2) {
+                            float scale_log2, float inv_scale) {
     using C = attn_cfg<D, BQ, BKV>;
     __align__(128) __shared__ uint4 smem[C::SMEM_BYTES / 16]; /* wmma wants 32-byte pointers */
     unsigned char *base = reinterpret_cast<unsigned char *>(smem);
@@ -91,6 +96,7 @@ __global__ void attn_kernel(__half *__restrict__ ctx, const __half *__restrict__
     __half *Ps = reinterpret_cast<__half *>(base + C::P_OFF);
     float *Os = reinterpret_cast<float *>(base + C::O_OFF);
     __half *Stage = reinterpret_cast<__half *>(base); /* Q in, fp16 O out; over K..P */
+    constexpr int EPS = 16 / (int)sizeof(OutT); /* output elements per 16-byte store */
 
     const int seq = blockIdx.x, h = blockIdx.y;
     const int t0 = cu_seqlens[seq];
@@ -100,7 +106,7 @@ __global__ void attn_kernel(__half *__restrict__ ctx, const __half *__restrict__
     const __half *qbase = qkv + (size_t)t0 * row_stride + (size_t)h * D;
     const __half *kbase = qbase + H;
     const __half *vbase = qbase + 2 * H;
-    __half *obase = ctx + (size_t)t0 * H + (size_t)h * D;
+    OutT *obase = ctx + (size_t)t0 * H + (size_t)h * D;
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     /* Softmax / output ownership: row (within the tile) r and half of the columns hc. Lanes
@@ -227,7 +233,7 @@ ATTN_UNROLL
             __syncwarp(); /* O stores before the next rescale / the final read */
         }
 
-        /* ---- O / l -> fp16 staging -> ctx (16-byte stores of valid rows) ---- */
+        /* ---- O / l -> fp16 staging -> ctx (16-byte stores of valid rows, as OutT) ---- */
         __syncthreads(); /* every warp is done with K, V, S, P (Stage overlaps them) */
         {
             /* l >= 1 (the max element contributes exp2(0)); 0 only for dead warps' rows */
@@ -238,29 +244,46 @@ ATTN_UNROLL
             for (int c = 0; c < D / 2; ++c) srow[c] = __float2half_rn(orow[c] * inv_l);
         }
         __syncthreads();
-        for (int i = tid; i < BQ * CPR; i += C::NT) {
-            const int row = i / CPR, c = i % CPR;
+        for (int i = tid; i < BQ * (D / EPS); i += C::NT) {
+            const int row = i / (D / EPS), c = i % (D / EPS);
             if (q0 + row < len)
-                *reinterpret_cast<uint4 *>(obase + (size_t)(q0 + row) * H + 8 * c) =
-                    *reinterpret_cast<const uint4 *>(Stage + row * C::LDH + 8 * c);
+                lb_attn_store16(obase + (size_t)(q0 + row) * H + EPS * c,
+                                Stage + row * C::LDH + EPS * c, inv_scale);
         }
     }
 }
 
 /* Launch one instantiation: grid (n, heads, query tiles of the longest sequence). */
-template <int D, int BQ, int BKV>
-cudaError_t attn_launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens, int n,
-                        int max_len, int heads, cudaStream_t stream) {
+template <int D, int BQ, int BKV, typename OutT>
+cudaError_t attn_launch(OutT *ctx, float inv_scale, const lb_half *qkv, const int32_t *cu_seqlens,
+                        int n, int max_len, int heads, cudaStream_t stream) {
     using C = attn_cfg<D, BQ, BKV>;
     int qtiles = (max_len + BQ - 1) / BQ;
     if (qtiles > 65535) qtiles = 65535; /* grid.z limit; the kernel strides over the rest */
     const dim3 grid((unsigned)n, (unsigned)heads, (unsigned)qtiles);
     const dim3 block(C::NT);
     const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)D)); /* log2(e)/sqrt(d) */
-    auto k = attn_kernel<D, BQ, BKV>;
-    LB_LAUNCH(k, grid, block, 0, stream, reinterpret_cast<__half *>(ctx),
-              reinterpret_cast<const __half *>(qkv), cu_seqlens, heads, scale_log2);
+    auto k = attn_kernel<D, BQ, BKV, OutT>;
+    LB_LAUNCH(k, grid, block, 0, stream, ctx, reinterpret_cast<const __half *>(qkv), cu_seqlens,
+              heads, scale_log2, inv_scale);
     return cudaGetLastError();
+}
+
+/* Both forms: checks the arguments (lb_attention_args; inv_scale by the caller), picks the
+ * head dim's tiles. */
+template <typename OutT>
+cudaError_t attn_dispatch(OutT *ctx, float inv_scale, const lb_half *qkv,
+                          const int32_t *cu_seqlens, int n, int max_len, int heads, int head_dim,
+                          cudaStream_t stream) {
+    const int a = lb_attention_args(ctx, qkv, cu_seqlens, n, heads, head_dim);
+    if (a < 0 || max_len < 1) return cudaErrorInvalidValue;
+    if (a == 0) return cudaSuccess;
+    switch (head_dim) {
+    case 16: return attn_launch<16, 64, 64>(ctx, inv_scale, qkv, cu_seqlens, n, max_len, heads, stream);
+    case 32: return attn_launch<32, 64, 64>(ctx, inv_scale, qkv, cu_seqlens, n, max_len, heads, stream);
+    case 64: return attn_launch<64, 64, 32>(ctx, inv_scale, qkv, cu_seqlens, n, max_len, heads, stream);
+    default: return attn_launch<128, 32, 32>(ctx, inv_scale, qkv, cu_seqlens, n, max_len, heads, stream);
+    }
 }
 
 } // namespace
@@ -268,13 +291,13 @@ cudaError_t attn_launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seql
 extern "C" cudaError_t lb_attention(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens,
                                     int n, int max_len, int heads, int head_dim,
                                     cudaStream_t stream) {
-    const int a = lb_attention_args(ctx, qkv, cu_seqlens, n, heads, head_dim);
-    if (a < 0 || max_len < 1) return cudaErrorInvalidValue;
-    if (a == 0) return cudaSuccess;
-    switch (head_dim) {
-    case 16: return attn_launch<16, 64, 64>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);
-    case 32: return attn_launch<32, 64, 64>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);
-    case 64: return attn_launch<64, 64, 32>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);
-    default: return attn_launch<128, 32, 32>(ctx, qkv, cu_seqlens, n, max_len, heads, stream);
-    }
+    return attn_dispatch(reinterpret_cast<__half *>(ctx), 1.0f, qkv, cu_seqlens, n, max_len, heads,
+                         head_dim, stream);
+}
+
+extern "C" cudaError_t lb_attention_fp8(uint8_t *ctx8, float inv_scale, const lb_half *qkv,
+                                        const int32_t *cu_seqlens, int n, int max_len, int heads,
+                                        int head_dim, cudaStream_t stream) {
+    if (!lb_attention_inv_scale_ok(inv_scale)) return cudaErrorInvalidValue;
+    return attn_dispatch(ctx8, inv_scale, qkv, cu_seqlens, n, max_len, heads, head_dim, stream);
 }

@@ -35,7 +35,9 @@
  *     lane's partial row sum l rescaled by exp2(m_old - m_new);
  *   - P: the two accumulator tiles packed to fp16 are P's A fragment (mma.cuh);
  *   - wait_group 2 (V of st), __syncwarp; O += P V with V's B fragments by ldmatrix.trans;
- *   - at kc == nt-1: l summed over the quad, O / l stored as half2 for rows < L.
+ *   - at kc == nt-1: l summed over the quad, O / l stored for rows < L: as half2, or in the fp8
+ *     form (lb_attention_short_fp8) as the two E4M3 codes of that half2's values times
+ *     inv_scale (one 2-byte store; the definition is in attn_out.cuh).
  * A Q tile buffer is rewritten only when step st+1 starts a query tile; its previous tile went
  * to registers at step (qt, 0) != st because nt >= 2 whenever there is a next tile (steps per
  * tile = nt). Rows and keys past the sequence end are zero-filled by cp.async (src_size 0), so
@@ -46,15 +48,17 @@
  * words, an odd multiple of 4 for D = 16, 32, 64, 128, so 8 consecutive rows start on the 8
  * distinct 4-bank groups and one 16-byte row each covers all 32 banks). D <= 64: 4 warps per block
  * (15, 25, 45 KiB); D = 128: 2 warps (43 KiB). Static, < 48 KiB.
- * Registers (d = 64): Q 16, O 32, S 8, P 4, B fragments 4: ptxas (sm_90) 122, no spills; 4 blocks
- * per SM (16 warps) by both shared memory and registers. Figures for every D: kernels/README.md.
+ * Registers (d = 64): Q 16, O 32, S 8, P 4, B fragments 4: ptxas (sm_90) 122 (fp8 form 124), no
+ * spills; 4 blocks per SM (16 warps) by both shared memory and registers. Figures for every D:
+ * kernels/README.md.
  *
  * Thread-safety: the launcher keeps no state. */
 #include "attention_short.cuh"
 
 #include <math.h>
 
-#include "attention.cuh" /* lb_attention_args */
+#include "attention.cuh" /* lb_attention_args, lb_attention_inv_scale_ok */
+#include "attn_out.cuh"
 
 #include "mma.cuh"
 
@@ -101,10 +105,12 @@ SHORT_UNROLL
     }
 }
 
-template <int D>
+/* OutT: __half (ctx fp16) or uint8_t (E4M3 codes, inv_scale; attn_out.cuh). */
+template <int D, typename OutT>
 __global__ void __launch_bounds__(short_cfg<D>::NT, short_cfg<D>::MIN_BLOCKS)
-attn_short_kernel(__half *__restrict__ ctx, const __half *__restrict__ qkv,
-                  const int32_t *__restrict__ cu_seqlens, int heads, float scale_log2) {
+attn_short_kernel(OutT *__restrict__ ctx, const __half *__restrict__ qkv,
+                  const int32_t *__restrict__ cu_seqlens, int heads, float scale_log2,
+                  float inv_scale) {
     using C = short_cfg<D>;
     __align__(128) __shared__ uint4 smem[C::SMEM_BYTES / 16];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -122,7 +128,7 @@ attn_short_kernel(__half *__restrict__ ctx, const __half *__restrict__ qkv,
     const __half *qbase = qkv + (size_t)t0 * stride + (size_t)h * D;
     const __half *kbase = qbase + H;
     const __half *vbase = qbase + 2 * H;
-    __half *obase = ctx + (size_t)t0 * H + (size_t)h * D;
+    OutT *obase = ctx + (size_t)t0 * H + (size_t)h * D;
 
     const int nt = (len + 15) >> 4, steps = nt * nt;
     const int g = lane >> 2, t = lane & 3;
@@ -234,39 +240,56 @@ SHORT_UNROLL
                 const float inv = 1.f / sum; /* sum >= 1: the max element contributes exp2(0) */
                 const int row = 16 * qt + g + 8 * r;
                 if (row < len) {
-                    __half *orow = obase + (size_t)row * H + 2 * t;
+                    OutT *orow = obase + (size_t)row * H + 2 * t;
 SHORT_UNROLL
                     for (int j = 0; j < D / 8; ++j)
-                        *reinterpret_cast<__half2 *>(orow + 8 * j) =
-                            __floats2half2_rn(o[j][2 * r] * inv, o[j][2 * r + 1] * inv);
+                        lb_attn_store2(orow + 8 * j, o[j][2 * r] * inv, o[j][2 * r + 1] * inv,
+                                       inv_scale);
                 }
             }
         }
     }
 }
 
-template <int D>
-cudaError_t short_launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens, int n, int heads,
-                         cudaStream_t stream) {
+template <int D, typename OutT>
+cudaError_t short_launch(OutT *ctx, float inv_scale, const lb_half *qkv, const int32_t *cu_seqlens,
+                         int n, int heads, cudaStream_t stream) {
     using C = short_cfg<D>;
     const dim3 grid((unsigned)n, (unsigned)((heads + C::NW - 1) / C::NW));
     const float scale_log2 = (float)(1.4426950408889634 / sqrt((double)D)); /* log2(e)/sqrt(d) */
-    auto k = attn_short_kernel<D>;
-    LB_LAUNCH(k, grid, dim3(C::NT), 0, stream, reinterpret_cast<__half *>(ctx),
-              reinterpret_cast<const __half *>(qkv), cu_seqlens, heads, scale_log2);
+    auto k = attn_short_kernel<D, OutT>;
+    LB_LAUNCH(k, grid, dim3(C::NT), 0, stream, ctx, reinterpret_cast<const __half *>(qkv),
+              cu_seqlens, heads, scale_log2, inv_scale);
     return cudaGetLastError();
+}
+
+/* Both forms: checks the arguments (lb_attention_args; inv_scale by the caller), picks the
+ * head dim's instantiation. */
+template <typename OutT>
+cudaError_t short_dispatch(OutT *ctx, float inv_scale, const lb_half *qkv,
+                           const int32_t *cu_seqlens, int n, int heads, int head_dim,
+                           cudaStream_t stream) {
+    const int a = lb_attention_args(ctx, qkv, cu_seqlens, n, heads, head_dim);
+    if (a <= 0) return a < 0 ? cudaErrorInvalidValue : cudaSuccess;
+    switch (head_dim) {
+    case 16: return short_launch<16>(ctx, inv_scale, qkv, cu_seqlens, n, heads, stream);
+    case 32: return short_launch<32>(ctx, inv_scale, qkv, cu_seqlens, n, heads, stream);
+    case 64: return short_launch<64>(ctx, inv_scale, qkv, cu_seqlens, n, heads, stream);
+    default: return short_launch<128>(ctx, inv_scale, qkv, cu_seqlens, n, heads, stream);
+    }
 }
 
 } // namespace
 
 extern "C" cudaError_t lb_attention_short(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens,
                                           int n, int heads, int head_dim, cudaStream_t stream) {
-    const int a = lb_attention_args(ctx, qkv, cu_seqlens, n, heads, head_dim);
-    if (a <= 0) return a < 0 ? cudaErrorInvalidValue : cudaSuccess;
-    switch (head_dim) {
-    case 16: return short_launch<16>(ctx, qkv, cu_seqlens, n, heads, stream);
-    case 32: return short_launch<32>(ctx, qkv, cu_seqlens, n, heads, stream);
-    case 64: return short_launch<64>(ctx, qkv, cu_seqlens, n, heads, stream);
-    default: return short_launch<128>(ctx, qkv, cu_seqlens, n, heads, stream);
-    }
+    return short_dispatch(reinterpret_cast<__half *>(ctx), 1.0f, qkv, cu_seqlens, n, heads, head_dim,
+                          stream);
+}
+
+extern "C" cudaError_t lb_attention_short_fp8(uint8_t *ctx8, float inv_scale, const lb_half *qkv,
+                                              const int32_t *cu_seqlens, int n, int heads,
+                                              int head_dim, cudaStream_t stream) {
+    if (!lb_attention_inv_scale_ok(inv_scale)) return cudaErrorInvalidValue;
+    return short_dispatch(ctx8, inv_scale, qkv, cu_seqlens, n, heads, head_dim, stream);
 }

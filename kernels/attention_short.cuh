@@ -1,6 +1,6 @@
-/* attention_short.cuh — launcher of the short-sequence attention kernel (attention_short.cu):
- * the same maths and interface as lb_attention (attention.cuh), one warp per (sequence, head).
- * Unproven on hardware (kernels/README.md). */
+/* attention_short.cuh — launchers of the short-sequence attention kernel (attention_short.cu):
+ * the same maths and interface as lb_attention and lb_attention_fp8 (attention.cuh), one warp
+ * per (sequence, head). Unproven on hardware (kernels/README.md). */
 #ifndef LB_ATTENTION_SHORT_CUH
 #define LB_ATTENTION_SHORT_CUH
 
@@ -32,6 +32,19 @@ LB_EXTERN_C_BEGIN
  * on the batch's longest sequence (src/gpu/gpu_attention.h): one graph per (bucket, kernel). */
 cudaError_t lb_attention_short(lb_half *ctx, const lb_half *qkv, const int32_t *cu_seqlens, int n,
                                int heads, int head_dim, cudaStream_t stream);
+
+/* The fp8 form, as lb_attention_fp8 (attention.cuh) is lb_attention's: in place of ctx the
+ * E4M3 codes ctx8[i, c] = E4M3_satfinite(float(fp16_rn(o[i, c])) * inv_scale) of exactly the
+ * fp16 values lb_attention_short writes (kernels/attn_out.cuh).
+ *   ctx8 [T, H] E4M3 codes out, 16-byte aligned;  inv_scale finite and > 0 (else, whatever n,
+ *   cudaErrorInvalidValue);  the other arguments as lb_attention_short's.
+ * The CUDA Graphs notes above hold as they are: inv_scale is one value per call (a layer's
+ * static scale, fixed at load), so a captured node keeps it across replays; it depends on no
+ * batch. Enqueued on `stream`; returns the launch's error. Thread-safe. Unproven on hardware:
+ * it passes on the emulator only (kernels/README.md). */
+cudaError_t lb_attention_short_fp8(uint8_t *ctx8, float inv_scale, const lb_half *qkv,
+                                   const int32_t *cu_seqlens, int n, int heads, int head_dim,
+                                   cudaStream_t stream);
 
 LB_EXTERN_C_END
 

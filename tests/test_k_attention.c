@@ -21,6 +21,15 @@
  * The short kernel runs its own families (every length 1..64 around its cut-off, ragged mixes,
  * head counts that leave warps without a head, zero-length padding sequences, lengths past the
  * cut-off) plus the tiled kernel's families; the tolerance is the same for both.
+ * The fp8 forms (lb_attention_fp8, lb_attention_short_fp8: E4M3 codes of the fp16 context times
+ * one static inv_scale, kernels/attn_out.cuh) have no tolerance: in the fp8 family every case
+ * runs the fp16 form (checked as above), then the fp8 form once per inv_scale into a buffer
+ * poisoned with 0xFF (E4M3 NaN, which no finite context produces), and every byte must equal
+ * lb_f32_to_e4m3(half_to_float(ctx16) * inv_scale) (src/base/fp8.h, written independently of
+ * the device conversion), guard rows still 0xFF. The inv_scales cover E4M3's subnormals, a
+ * non-power-of-two product, the static-bound use (no saturation) and saturation (asserted to
+ * happen). The dispatcher's fp8 form (lb_gpu_attention_fp8) and the fp8 argument rules are
+ * tested in the short group.
  *
  * Usage: test_k_attention [--small] [--short]
  *   --small: the emulator's few-second set (label emu); default: the full set (label gpu);
@@ -35,6 +44,7 @@
 
 #include "attention.cuh"
 #include "attention_short.cuh"
+#include "base/fp8.h"
 #include "gpu/gpu_attention.h"
 #include "gpu_test_util.h"
 
@@ -45,12 +55,23 @@ static int g_small = 0;
 static lb_attn_kernel g_kernel = LB_ATTN_TILED; /* the kernel run_case launches */
 #define KNAME (g_kernel == LB_ATTN_SHORT ? "short" : "tiled")
 static uint64_t g_seed = 0x5eed0a77e2024ull;
+/* The fp8 forms: run_case also runs them with each of these inv_scales (none when 0). */
+#define MAX_INV 3
+static int g_ninv = 0;
+static float g_inv[MAX_INV];
 
 /* The kernel under test (g_kernel) on the default stream; max_len is the tiled kernel's only. */
 static cudaError_t launch(lb_half *ctx, const lb_half *qkv, const int32_t *cu, int n, int max_len,
                           int heads, int d) {
     if (g_kernel == LB_ATTN_SHORT) return lb_attention_short(ctx, qkv, cu, n, heads, d, 0);
     return lb_attention(ctx, qkv, cu, n, max_len, heads, d, 0);
+}
+
+/* The fp8 form of the kernel under test. */
+static cudaError_t launch_fp8(uint8_t *ctx8, float inv, const lb_half *qkv, const int32_t *cu, int n,
+                              int max_len, int heads, int d) {
+    if (g_kernel == LB_ATTN_SHORT) return lb_attention_short_fp8(ctx8, inv, qkv, cu, n, heads, d, 0);
+    return lb_attention_fp8(ctx8, inv, qkv, cu, n, max_len, heads, d, 0);
 }
 
 /* ---- CPU attentions (one sequence, one head) ------------------------------------------ */
@@ -102,7 +123,44 @@ static void cpu_attention(const float *q, const float *k, const float *v, int le
 
 typedef struct {
     double err_gpu, err_naive, bound;
+    long sat[MAX_INV], sub[MAX_INV]; /* fp8 form: saturated (±448) and subnormal codes per g_inv */
 } case_result;
+
+/* The fp8 form with every g_inv on the case's device buffers: byte-exact against the fp16
+ * output hctx (T rows of H), guard rows untouched. Records the saturated and subnormal codes. */
+static void check_fp8(const char *name, const void *dqkv, const void *dcu, const lb_half *hctx,
+                      int T, int n, int max_len, int heads, int d, case_result *r) {
+    const int H = heads * d;
+    const size_t nctx = (size_t)T * H, nalloc = (size_t)(T + GUARD_ROWS) * H;
+    uint8_t *h8 = malloc(nalloc);
+    assert_non_null(h8);
+    void *d8 = gt_dev_alloc(nalloc);
+    for (int k = 0; k < g_ninv; ++k) {
+        const float inv = g_inv[k];
+        GT_CUDA(cudaMemset(d8, 0xFF, nalloc));
+        assert_int_equal(launch_fp8(d8, inv, dqkv, dcu, n, max_len, heads, d), cudaSuccess);
+        gt_download(h8, d8, nalloc);
+        r->sat[k] = r->sub[k] = 0;
+        for (size_t i = 0; i < nalloc; ++i) {
+            if (i >= nctx) {
+                if (h8[i] != 0xFF) fail_msg("%s %s fp8: write past the last token at %zu", KNAME, name, i);
+                continue;
+            }
+            const float x = gt_f(hctx[i]) * inv; /* one fp32 product, as the kernel */
+            const uint8_t want = lb_f32_to_e4m3(x);
+            if (h8[i] != want)
+                fail_msg("%s %s fp8 inv_scale %g: row %zu col %zu: code 0x%02x, want 0x%02x "
+                         "(fp16 ctx %g)", KNAME, name, (double)inv, i / (size_t)H, i % (size_t)H,
+                         h8[i], want, (double)gt_f(hctx[i]));
+            if ((h8[i] & 0x7f) == 0x7e) r->sat[k]++;
+            if ((h8[i] & 0x78) == 0 && (h8[i] & 7)) r->sub[k]++;
+        }
+        printf("        fp8 inv_scale %-8g: %zu codes equal; %ld saturated, %ld subnormal\n",
+               (double)inv, nctx, r->sat[k], r->sub[k]);
+    }
+    free(h8);
+    GT_CUDA(cudaFree(d8));
+}
 
 /* Run lb_attention on sequences of lengths lens[0..n-1] (one ragged batch), `heads` heads of
  * dimension d, inputs N(0, scale^2); launch with max_len (0: the true longest). Asserts the
@@ -201,7 +259,7 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
     }
     assert_false(alloc_fail);
 
-    case_result r = {0, 0, 0};
+    case_result r = {0, 0, 0, {0}, {0}};
     for (int pi = 0; pi < npairs; ++pi) {
         const int s = pi / heads, h = pi % heads;
         if (pbad[pi] >= 0) {
@@ -222,6 +280,7 @@ static case_result run_case(const char *name, const int *lens, int n, int heads,
     if (!(r.err_gpu <= r.bound))
         fail_msg("%s %s: d=%d heads=%d: max|gpu-ref64| %.3e > bound %.3e", KNAME, name, d, heads,
                  r.err_gpu, r.bound);
+    check_fp8(name, dqkv, dcu, hctx, T, n, max_len, heads, d, &r);
 
     free(hqkv); free(hctx); free(cu);
     GT_CUDA(cudaFree(dqkv));
@@ -368,6 +427,150 @@ static void test_arguments(void **state) {
     GT_CUDA(cudaFree(dcu));
 }
 
+/* ---- the fp8 forms ---------------------------------------------------------------------- */
+
+/* Every head dim, ragged batches with lengths 1 and past LB_ATTN_SHORT_MAX_LEN (65: also past
+ * the tiled kernel's first 64-row query tile; for the short kernel also zero-length padding
+ * sequences), heads that leave the short kernel's warps idle; inv_scales:
+ *   1      context values ~0.01-1: many E4M3 subnormals (< 2^-6, asserted), the 2^-9 grid;
+ *   37.7   the static-bound use, 448 / 37.7 = 11.9 > |ctx| (|ctx| <= max |v|, below 6 for these
+ *          N(0,1) inputs: asserted no saturation), and not a power of two: the fp32 product
+ *          rounds before the E4M3 rounding;
+ *   3000   |ctx| > 0.15 saturates to ±448 (asserted to occur), the rest rounds normally.
+ * The emulator's set is one batch per head dim (each fp8 launch costs as much as the fp16 one);
+ * the GPU's adds a realistic random batch. */
+static void test_fp8(void **state) {
+    (void)state;
+    static const float invs[MAX_INV] = {1.0f, 37.7f, 3000.0f};
+    memcpy(g_inv, invs, sizeof invs);
+    g_ninv = MAX_INV;
+    gt_rng rng = {g_seed ^ 0x8e4a3ull};
+    const int lens[] = {1, 65, 17, 40};
+    const int lens0[] = {0, 1, 65, 0, 17, 40, 0};
+    for (int di = 0; di < NDIMS; ++di) {
+        const int d = k_dims[di];
+        /* the emulator: 2 heads (1 for d = 128) still leave warps of the short kernel idle */
+        const int heads = g_small ? (d == 128 ? 1 : 2) : full_heads(d);
+        const case_result r = g_kernel == LB_ATTN_SHORT
+                                  ? run_case("fp8 ragged + zero-length", lens0, 7, heads, d, 1.0f, 0)
+                                  : run_case("fp8 ragged", lens, 4, heads, d, 1.0f, 0);
+        assert_true(r.sub[0] > 0); /* the subnormal range was exercised */
+        assert_int_equal(r.sat[1], 0); /* the static bound holds for these inputs */
+        assert_true(r.sat[2] > 0); /* saturation was exercised */
+        if (!g_small) { /* a realistic batch: random lengths 1..512, many short ones */
+            int rl[24];
+            for (int i = 0; i < 24; ++i) {
+                const uint64_t u = gt_next(&rng);
+                rl[i] = (i % 3 == 0) ? 1 + (int)(u % 512) : 1 + (int)(u % 48);
+            }
+            run_case("fp8 mix random lens", rl, 24, heads, d, 1.0f, 0);
+        }
+    }
+}
+
+/* test_fp8's teardown: the other families run the fp16 form only, even after a failure. */
+static int fp8_off(void **state) {
+    (void)state;
+    g_ninv = 0;
+    return 0;
+}
+
+/* The fp8 forms' argument rules (the kernel under test): inv_scale finite and > 0 whatever n;
+ * ctx8 non-NULL and 16-byte aligned; the rest as the fp16 form's (lb_attention_args). */
+static void test_fp8_arguments(void **state) {
+    (void)state;
+    int32_t cu[2] = {0, 4};
+    void *dqkv = gt_dev_alloc(sizeof(lb_half) * 4 * 3 * 64);
+    uint8_t *d8 = gt_dev_alloc(4 * 64 + 16);
+    void *dcu = gt_upload(cu, sizeof cu);
+    const lb_half *qkv = dqkv;
+    const int32_t *cup = dcu;
+    GT_CUDA(cudaMemset(d8, 0xFF, 4 * 64 + 16));
+    const float bad_inv[] = {0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof bad_inv / sizeof bad_inv[0]; ++i) {
+        assert_int_equal(launch_fp8(d8, bad_inv[i], qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+        assert_int_equal(launch_fp8(d8, bad_inv[i], qkv, cup, 0, 4, 1, 64), cudaErrorInvalidValue);
+    }
+    assert_int_equal(launch_fp8(d8 + 8, 1.0f, qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8 + 1, 1.0f, qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(NULL, 1.0f, qkv, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8, 1.0f, NULL, cup, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8, 1.0f, qkv, NULL, 1, 4, 1, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8, 1.0f, qkv, cup, 1, 4, 1, 48), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8, 1.0f, qkv, cup, 1, 4, 0, 64), cudaErrorInvalidValue);
+    assert_int_equal(launch_fp8(d8, 1.0f, qkv, cup, -1, 4, 1, 64), cudaErrorInvalidValue);
+    if (g_kernel == LB_ATTN_TILED) /* the short kernel takes no max_len */
+        assert_int_equal(launch_fp8(d8, 1.0f, qkv, cup, 1, 0, 1, 64), cudaErrorInvalidValue);
+    /* n == 0: nothing to do, nothing launched */
+    assert_int_equal(launch_fp8(d8, 1.0f, qkv, cup, 0, 4, 1, 64), cudaSuccess);
+    assert_int_equal(launch_fp8(NULL, 1.0f, NULL, NULL, 0, 1, 1, 64), cudaSuccess);
+    uint8_t out[4 * 64 + 16];
+    gt_download(out, d8, sizeof out);
+    for (size_t i = 0; i < sizeof out; ++i) assert_int_equal(out[i], 0xFF);
+    assert_int_equal(cudaGetLastError(), cudaSuccess);
+    GT_CUDA(cudaFree(dqkv));
+    GT_CUDA(cudaFree(d8));
+    GT_CUDA(cudaFree(dcu));
+}
+
+/* lb_gpu_attention_fp8 (src/gpu/gpu_attention.c): the fp8 form of the kernel the choice picks,
+ * byte for byte (its own output against the kernel's, both from the same inputs); forced
+ * choices reach their kernel (max_len 0 only the tiled kernel refuses); a bad inv_scale and a
+ * bad LABSE_GPU_ATTN fail with a message. The caller's LABSE_GPU_ATTN is restored. */
+static void test_fp8_dispatch(void **state) {
+    (void)state;
+    const char *old = getenv("LABSE_GPU_ATTN");
+    char *saved = old ? strdup(old) : NULL;
+    const int lens[] = {3, 70, 1};
+    const int n = 3, heads = 2, d = 32, H = heads * d, T = 74;
+    int32_t cu[4] = {0, 3, 73, 74};
+    gt_rng rng = {g_seed++};
+    const size_t nqkv = (size_t)T * 3 * H;
+    lb_half *hqkv = malloc(sizeof(lb_half) * nqkv);
+    uint8_t *want = malloc((size_t)T * H), *got = malloc((size_t)T * H);
+    assert_true(hqkv && want && got);
+    for (size_t i = 0; i < nqkv; ++i) hqkv[i] = gt_h(gt_normal(&rng));
+    void *dqkv = gt_upload(hqkv, sizeof(lb_half) * nqkv);
+    void *dcu = gt_upload(cu, sizeof cu);
+    uint8_t *d8 = gt_dev_alloc((size_t)T * H);
+    labse_error err;
+    /* auto: max_len 70 -> tiled, then the first sequence alone (max_len 3) -> short */
+    for (int c = 0; c < 2; ++c) {
+        const int nn = c ? 1 : n, ml = c ? lens[0] : 70;
+        const size_t bytes = (size_t)cu[nn] * H;
+        unsetenv("LABSE_GPU_ATTN");
+        GT_CUDA(c ? lb_attention_short_fp8(d8, 20.0f, dqkv, dcu, nn, heads, d, 0)
+                  : lb_attention_fp8(d8, 20.0f, dqkv, dcu, nn, ml, heads, d, 0));
+        gt_download(want, d8, bytes);
+        GT_CUDA(cudaMemset(d8, 0xFF, (size_t)T * H));
+        assert_int_equal(lb_gpu_attention_fp8(d8, 20.0f, dqkv, dcu, nn, ml, heads, d, 0, &err),
+                         LABSE_OK);
+        GT_CUDA(cudaDeviceSynchronize());
+        gt_download(got, d8, bytes);
+        assert_memory_equal(got, want, bytes);
+    }
+    setenv("LABSE_GPU_ATTN", "short", 1);
+    assert_int_equal(lb_gpu_attention_fp8(d8, 20.0f, dqkv, dcu, n, 0, heads, d, 0, &err), LABSE_OK);
+    setenv("LABSE_GPU_ATTN", "tiled", 1);
+    assert_int_equal(lb_gpu_attention_fp8(d8, 20.0f, dqkv, dcu, n, 0, heads, d, 0, &err),
+                     LABSE_E_CUDA);
+    assert_non_null(strstr(err.message, "lb_attention_fp8"));
+    unsetenv("LABSE_GPU_ATTN");
+    assert_int_equal(lb_gpu_attention_fp8(d8, 0.0f, dqkv, dcu, n, 70, heads, d, 0, &err),
+                     LABSE_E_CUDA);
+    assert_non_null(strstr(err.message, "lb_attention_fp8"));
+    setenv("LABSE_GPU_ATTN", "fp8", 1);
+    assert_int_equal(lb_gpu_attention_fp8(d8, 20.0f, dqkv, dcu, n, 70, heads, d, 0, &err),
+                     LABSE_E_INVALID);
+    assert_non_null(strstr(err.message, "LABSE_GPU_ATTN=fp8"));
+    GT_CUDA(cudaDeviceSynchronize());
+    if (saved) setenv("LABSE_GPU_ATTN", saved, 1); else unsetenv("LABSE_GPU_ATTN");
+    free(saved); free(hqkv); free(want); free(got);
+    GT_CUDA(cudaFree(dqkv));
+    GT_CUDA(cudaFree(dcu));
+    GT_CUDA(cudaFree(d8));
+}
+
 /* ---- the short-sequence kernel's own families (g_kernel = LB_ATTN_SHORT) ------------------- */
 
 /* Every length 1..64 alone (the emulator: both sides of each 16-row tile edge), every head
@@ -508,11 +711,16 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_large_scale),
         cmocka_unit_test(test_long),
         cmocka_unit_test(test_max_len),
+        cmocka_unit_test(test_fp8_arguments),
+        cmocka_unit_test_teardown(test_fp8, fp8_off),
     };
     /* the short kernel: its own families, then the tiled kernel's length and mix families */
     const struct CMUnitTest short_[] = {
         cmocka_unit_test(test_choice),
         cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_fp8_arguments),
+        cmocka_unit_test(test_fp8_dispatch),
+        cmocka_unit_test_teardown(test_fp8, fp8_off),
         cmocka_unit_test(test_short_each_length),
         cmocka_unit_test(test_short_mixes),
         cmocka_unit_test(test_short_large_scale),

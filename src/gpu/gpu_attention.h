@@ -23,4 +23,14 @@ labse_status lb_gpu_attention(lb_half *ctx, const lb_half *qkv, const int32_t *c
                               int max_len, int heads, int head_dim, cudaStream_t stream,
                               labse_error *err);
 
+/* The fp8 form (for the fp8 attention-output GEMM), with the same choice of kernel:
+ * ctx8 [T, H] = the E4M3 codes E4M3_satfinite(float(fp16_rn(ctx)) * inv_scale) of the fp16
+ * context lb_gpu_attention would write (lb_attention_fp8, kernels/attention.cuh; one static
+ * factor for the call, no per-token scale). ctx8: device, 16-byte aligned; inv_scale finite and
+ * > 0; the rest as lb_gpu_attention. LABSE_E_CUDA naming the launch on a launch error or an
+ * invalid argument (cudaErrorInvalidValue). Unproven on hardware (kernels/README.md). */
+labse_status lb_gpu_attention_fp8(uint8_t *ctx8, float inv_scale, const lb_half *qkv,
+                                  const int32_t *cu_seqlens, int n, int max_len, int heads,
+                                  int head_dim, cudaStream_t stream, labse_error *err);
+
 #endif
