@@ -40,17 +40,25 @@
  * rounding of the exact value.
  *
  * Precision fp8 (weights made by lb_gpu_weights_new_prec with fp8; the fused path only): the
- * layers' four GEMMs take E4M3 activations with one fp32 scale per token (layer_fp8):
- *   embed+LN → quantise x (lb_quant_rows_fp8)                 → q8, s8
- *   qkv = GEMM8(q8) + b → attention (fp16) → quantise ctx      → q8, s8
- *   x = x + GEMM8(q8) + b;  x = LN(x) with its fp8 copy        → q8, s8 (lb_add_layernorm_fp8)
- *   big = gelu(GEMM8(q8) + b) → quantise big                   → q8, s8
- *   x = x + GEMM8(q8) + b;  x = LN(x) with its fp8 copy        → q8, s8
- * (lb_gemm_fp8: outer-vector scales in cuBLASLt, or the dequantising kernel route through the
- * fp32 scratch acc8; LABSE_GPU_FP8_SCALE=outer (default) | kernel chooses, for tests and the
- * GPU suite.) One q8 [cap_tok, max(3H, FF)] buffer serves every quantised activation: each is
- * consumed by the next GEMM before the next is made, in stream order. Every scale is a row's:
- * a sentence's embedding does not depend on the batch it is packed in.
+ * layers' four GEMMs take E4M3 activations (layer_fp8). The LayerNorm outputs (the QKV and
+ * FFN-up inputs) get one fp32 scale per token, made in the LayerNorm; the attention context and
+ * the FFN activation get one static scale per layer, bound/448 with the bound derived from the
+ * weights at load (model/act_bound.h: no value can saturate), so their producers write E4M3
+ * elementwise and no quantise pass runs inside a layer:
+ *   embed+LN → quantise x (lb_quant_rows_fp8)                       → q8, s8 (per token)
+ *   qkv = GEMM8(q8) + b → attention writing E4M3 (lb_gpu_attention_fp8) → q8, sc8[l][0]
+ *   x = x + GEMM8(q8) + b;  x = LN(x) with its fp8 copy              → q8, s8 (lb_add_layernorm_fp8)
+ *   gelu(GEMM8(q8) + b) written as E4M3 (lb_gemm_fp8_q)              → q8b, sc8[l][1]
+ *   x = x + GEMM8(q8b) + b;  x = LN(x) with its fp8 copy             → q8, s8
+ * (lb_gemm_fp8 / _q: outer-vector scales in cuBLASLt, or the dequantising kernel route through
+ * the fp32 scratch acc8; LABSE_GPU_FP8_SCALE=outer (default) | kernel chooses, for tests and
+ * the GPU suite.) sc8 holds, per layer, the two static scales repeated over cap_tok (cuBLASLt's
+ * B scale is a vector; filled once per allocation). With LABSE_GPU_GELU=erf, or a subset of the
+ * GEMMs in fp8 (LABSE_GPU_FP8_GEMMS), the FFN activation is written fp16 and quantised per
+ * token by a row-wise pass as before. q8 serves the LayerNorm outputs and the context: each is
+ * consumed by the next GEMM before the next is made, in stream order. No scale depends on
+ * another sentence: a sentence's embedding does not depend on the batch it is packed in.
+ * src/cpu/cpu_fp8.c models this arithmetic on the CPU (precision fp8-model).
  * Storage fp16, accumulation and statistics fp32. Activations: x, ctx, tmp [cap_tok, H];
  * big [cap_tok, max(3H, FF)]; pooled ping-pong [cap_seq, widest Dense].
  *
@@ -78,6 +86,7 @@
 #include "bias_act.cuh"
 #include "embed.cuh"
 #include "cpu/encoder.h"
+#include "base/fp8.h"
 #include "gpu/gpu_attention.h"
 #include "gpu/gpu_internal.h"
 #include "layernorm.cuh"
@@ -125,7 +134,9 @@ struct lb_gpu_ctx {
     lb_half *x, *big, *ctx, *tmp, *pa, *pb;
     int fp8;                    /* the weights are fp8: layer_fp8 */
     uint8_t *q8;                /* fp8: device [cap_tok, max(3H, FF)] E4M3 activations */
+    uint8_t *q8b;               /* fp8: device [cap_tok, FF] the FFN activation's E4M3 codes */
     float *s8, *acc8;           /* fp8: device [cap_tok] row scales; [cap_tok, max(3H, FF)] fp32 */
+    float *sc8;                 /* fp8: device [layers][2][cap_tok] static scales (ctx, FFN act) */
     size_t cap_tok, cap_seq;
     int widest;                 /* widest pooled/Dense row */
     int nslots;
@@ -164,7 +175,8 @@ static void free_acts(lb_gpu_ctx *c) {
     clear_graphs(c);
     void **p[] = {(void **)&c->x,  (void **)&c->big, (void **)&c->ctx,  (void **)&c->tmp,
                   (void **)&c->pa, (void **)&c->pb,  (void **)&c->gids, (void **)&c->gcu,
-                  (void **)&c->grows, (void **)&c->q8, (void **)&c->s8, (void **)&c->acc8};
+                  (void **)&c->grows, (void **)&c->q8, (void **)&c->s8, (void **)&c->acc8,
+                  (void **)&c->q8b, (void **)&c->sc8};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) {
         if (*p[i]) cudaFree(*p[i]);
         *p[i] = NULL;
@@ -197,7 +209,10 @@ static size_t bufs_bytes(const lb_gpu_ctx *c, size_t tok, size_t seq, int acts) 
                       seq * (size_t)k->dim * sizeof(float); /* ids, cu, rows */
     if (!acts) return io;
     return 3 * tok * H * 2 + tok * wide * 2 + 2 * seq * (size_t)c->widest * 2 +
-           (c->use_graphs ? io : 0) + (c->fp8 ? tok * wide + tok * 4 + tok * wide * 4 : 0);
+           (c->use_graphs ? io : 0) +
+           (c->fp8 ? tok * wide + tok * 4 + tok * wide * 4 + tok * (size_t)k->intermediate +
+                         tok * 4 * 2 * (size_t)k->layers
+                   : 0);
 }
 
 /* (Re)allocate the activations for tok tokens and seq sequences (at least the current ones;
@@ -221,6 +236,15 @@ static labse_status grow_acts(lb_gpu_ctx *c, size_t tok, size_t seq, labse_error
         LB_CU(dev_alloc(c, (void **)&c->q8, tok * wide, tok));
         LB_CU(dev_alloc(c, (void **)&c->s8, tok * sizeof(float), tok));
         LB_CU(dev_alloc(c, (void **)&c->acc8, tok * wide * sizeof(float), tok));
+        LB_CU(dev_alloc(c, (void **)&c->q8b, tok * (size_t)k->intermediate, tok));
+        LB_CU(dev_alloc(c, (void **)&c->sc8, tok * sizeof(float) * 2 * (size_t)k->layers, tok));
+        for (int l = 0; l < k->layers; l++) { /* the static scales, repeated over the tokens */
+            const lb_gpu_layer *ly = &c->w->layer[l];
+            LB_CU(lb_fp8_fill_scale(c->sc8 + (size_t)(2 * l) * tok, (int)tok,
+                                    ly->ctx_bound / LB_E4M3_MAX, c->s_comp));
+            LB_CU(lb_fp8_fill_scale(c->sc8 + (size_t)(2 * l + 1) * tok, (int)tok,
+                                    ly->big_bound / LB_E4M3_MAX, c->s_comp));
+        }
     }
     if (c->use_graphs) {
         LB_CU(dev_alloc(c, (void **)&c->gids, tok * sizeof(int32_t), tok));
@@ -412,29 +436,49 @@ fail:
 }
 
 /* One encoder layer in fp8 (see the header): on entry x and its fp8 copy (q8, s8); on exit the
- * same for the layer's output. 9 launches (10 with erf GELU), more on the kernel route. */
-static labse_status layer_fp8(lb_gpu_ctx *c, const lb_gpu_layer *ly, const int32_t *cu, int n,
-                              int T, int maxlen, labse_error *err) {
+ * same for the layer's output. l: the layer's index (its static scales in sc8). 7 launches
+ * (more with erf GELU, a subset of fp8 GEMMs, or on the kernel route). */
+static labse_status layer_fp8(lb_gpu_ctx *c, const lb_gpu_layer *ly, int l, const int32_t *cu,
+                              int n, int T, int maxlen, labse_error *err) {
     labse_status st = LABSE_OK;
     const lb_config *k = &c->m->cfg;
     cudaStream_t cs = c->s_comp;
     const int H = k->hidden, FF = k->intermediate;
+    const float *s_ctx = c->sc8 + (size_t)(2 * l) * c->cap_tok;     /* the static scales */
+    const float *s_big = c->sc8 + (size_t)(2 * l + 1) * c->cap_tok;
     /* a GEMM left in fp16 (LABSE_GPU_FP8_GEMMS, gpu_model.c) reads the fp16 tensor instead;
      * an fp8 copy is made only for a GEMM that reads it */
     const int next_qkv = c->w->fp8_gemms & LB_FP8_QKV;
-#define GEMM(lin, x16, resid, gelu, y)                                                            \
-    ((lin)->w8 ? lb_gemm_fp8(c->gemm, (lin), c->q8, c->s8, T, (resid), (gelu), (y), c->acc8, cs, err) \
+    /* the FFN activation straight to E4M3 from the up GEMM's epilogue: both FFN GEMMs fp8 and
+     * GELU (tanh) in the epilogue; otherwise fp16 and a per-token quantise pass */
+    const int big8 = ly->ffn_up.w8 && ly->ffn_down.w8 && c->gelu_tanh;
+#define GEMM(lin, x16, q, s, resid, gelu, y)                                                       \
+    ((lin)->w8 ? lb_gemm_fp8(c->gemm, (lin), (q), (s), T, (resid), (gelu), (y), c->acc8, cs, err) \
                : lb_gemm_run(c->gemm, (lin), (x16), T, (resid), (gelu), (y), cs, err))
-    if ((st = GEMM(&ly->qkv, c->x, NULL, 0, c->big)) != LABSE_OK) goto fail;
-    if ((st = attend(c, cu, n, maxlen, cs, err)) != LABSE_OK) goto fail;
-    if (ly->attn_out.w8) LB_CU(lb_quant_rows_fp8(c->ctx, T, H, c->q8, c->s8, cs));
-    if ((st = GEMM(&ly->attn_out, c->ctx, c->x, 0, c->x)) != LABSE_OK) goto fail;
+    if ((st = GEMM(&ly->qkv, c->x, c->q8, c->s8, NULL, 0, c->big)) != LABSE_OK) goto fail;
+    if (ly->attn_out.w8)
+        st = lb_gpu_attention_fp8(c->q8, LB_E4M3_MAX / ly->ctx_bound, c->big, cu, n, maxlen,
+                                  k->heads, k->head_dim, cs, err);
+    else
+        st = attend(c, cu, n, maxlen, cs, err);
+    if (st != LABSE_OK) goto fail;
+    if ((st = GEMM(&ly->attn_out, c->ctx, c->q8, s_ctx, c->x, 0, c->x)) != LABSE_OK) goto fail;
     LB_CU(lb_add_layernorm_fp8(c->x, NULL, ly->ln1_g, ly->ln1_b, T, H, k->ln_eps,
                                ly->ffn_up.w8 ? c->q8 : NULL, ly->ffn_up.w8 ? c->s8 : NULL, cs));
-    if ((st = GEMM(&ly->ffn_up, c->x, NULL, c->gelu_tanh, c->big)) != LABSE_OK) goto fail;
-    if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, FF, (int)k->hidden_act, cs));
-    if (ly->ffn_down.w8) LB_CU(lb_quant_rows_fp8(c->big, T, FF, c->q8, c->s8, cs));
-    if ((st = GEMM(&ly->ffn_down, c->big, c->x, 0, c->x)) != LABSE_OK) goto fail;
+    if (big8) {
+        if ((st = lb_gemm_fp8_q(c->gemm, &ly->ffn_up, c->q8, c->s8, T, 1, c->q8b, ly->big_inv_dev,
+                                c->acc8, cs, err)) != LABSE_OK)
+            goto fail;
+        if ((st = lb_gemm_fp8(c->gemm, &ly->ffn_down, c->q8b, s_big, T, c->x, 0, c->x, c->acc8, cs,
+                              err)) != LABSE_OK)
+            goto fail;
+    } else {
+        if ((st = GEMM(&ly->ffn_up, c->x, c->q8, c->s8, NULL, c->gelu_tanh, c->big)) != LABSE_OK)
+            goto fail;
+        if (!c->gelu_tanh) LB_CU(lb_bias_act(c->big, NULL, T, FF, (int)k->hidden_act, cs));
+        if (ly->ffn_down.w8) LB_CU(lb_quant_rows_fp8(c->big, T, FF, c->q8, c->s8, cs));
+        if ((st = GEMM(&ly->ffn_down, c->big, c->q8, c->s8, c->x, 0, c->x)) != LABSE_OK) goto fail;
+    }
 #undef GEMM
     LB_CU(lb_add_layernorm_fp8(c->x, NULL, ly->ln2_g, ly->ln2_b, T, H, k->ln_eps,
                                next_qkv ? c->q8 : NULL, next_qkv ? c->s8 : NULL, cs));
@@ -456,7 +500,7 @@ static labse_status forward(lb_gpu_ctx *c, const int32_t *ids, const int32_t *cu
                             w->emb_b, H, k->ln_eps, cs));
     if (c->fp8 && (w->fp8_gemms & LB_FP8_QKV)) LB_CU(lb_quant_rows_fp8(c->x, T, H, c->q8, c->s8, cs));
     for (int l = 0; l < k->layers; l++) {
-        st = c->fp8 ? layer_fp8(c, &w->layer[l], cu, n, T, maxlen, err)
+        st = c->fp8 ? layer_fp8(c, &w->layer[l], l, cu, n, T, maxlen, err)
                     : layer(c, &w->layer[l], cu, n, T, maxlen, err);
         if (st != LABSE_OK) goto fail;
     }

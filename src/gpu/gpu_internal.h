@@ -21,6 +21,11 @@ typedef struct lb_gpu_linear {
 typedef struct lb_gpu_layer {
     lb_gpu_linear qkv, attn_out, ffn_up, ffn_down;
     const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;   /* [hidden] fp32 */
+    /* fp8: the static bounds of the attention context and of the FFN activation
+     * (model/act_bound.h; host values), 448 / big_bound on the host and on the device (the
+     * FFN-up GEMM's output scale, lb_gemm_fp8_q's d_inv) */
+    float ctx_bound, big_bound, big_inv;
+    const float *big_inv_dev;
 } lb_gpu_layer;
 
 struct lb_gpu_weights {

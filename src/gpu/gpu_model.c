@@ -12,6 +12,7 @@
 #include "gpu/gpu_internal.h"
 #include "base/fp8.h"
 #include "base/half.h"
+#include "model/act_bound.h"
 
 #define ALIGN 256
 #define CHUNK ((size_t)1 << 22) /* host staging: 4 Mi elements at a time */
@@ -114,6 +115,14 @@ static void walk(plan *p, const lb_model *m, lb_gpu_weights *w) {
         d->ln1_b = put(p, s->ln1_b, H, 4, "LayerNorm");
         d->ln2_g = put(p, s->ln2_g, H, 4, "LayerNorm");
         d->ln2_b = put(p, s->ln2_b, H, 4, "LayerNorm");
+        if (w->fp8) { /* the static scales of the context and the FFN activation */
+            if (lb_act_bounds(m, l, &d->ctx_bound, &d->big_bound) && p->e == cudaSuccess) {
+                p->e = cudaErrorInvalidValue;
+                p->what = "fp8 activation bounds (the layer's weights are not finite)";
+            }
+            d->big_inv = LB_E4M3_MAX / d->big_bound;
+            d->big_inv_dev = put(p, &d->big_inv, 1, 4, "fp8 scales");
+        }
     }
     for (int k = 0; k < m->n_dense; k++) {
         put_linear(p, &m->dense[k].lin, &w->dense[k], 0, "Dense");
