@@ -9,14 +9,18 @@
 # The script skips (77) when a model, python+numpy or the device is missing. The CPU side of
 # the comparison is bounded by LABSE_E2E_LINES_<MODEL> in the environment (tools/gpu_suite.sh).
 find_program(LABSE_BASH bash REQUIRED)
-# MiniLM in fp8 falls short of the issue's 0.998: measured on the emulator, per-sentence cosine vs
-# CPU fp32 0.9949-0.9975 (15 multilingual sentences and the empty line, the worst). The bound
-# below is that floor less a margin for other random picks (the script samples afresh each run),
-# a regression guard, not the target; the gap is open (README "Precision").
-set(MINILM_FP8_COS 0.99)
-# The LaBSE-shaped model (random weights) likewise: 0.9970-0.9972 on the emulator's micro sample
-# (6 sentences, 9.6 min: label model only, not emu); the same kind of bound.
-set(LABSE_RANDOM_FP8_COS 0.995)
+# MiniLM in fp8 falls short of the issue's 0.998 (no 8-bit scheme reaches it: README
+# "Precision", bench/quant_sim.py). Measured per-sentence cosine vs CPU fp32: 0.9937-0.9975 on
+# the emulator's micro samples; the same arithmetic on the CPU (precision fp8-model, the same
+# distribution of rows) 0.9870 worst over 4,380 sentences (20 of each bitext file, both
+# columns) and FP8_FULL_WORST on every line (bench/RESULTS.md). The GPU suite compares the
+# whole bitext, so the bound is the whole-corpus worst less a margin: a regression guard (a
+# wrong scale or a lost rounding costs 0.01-0.5), not the target.
+set(MINILM_FP8_COS 0.98)
+# The LaBSE-shaped model (random weights) likewise: 0.9969-0.9972 on the emulator's micro
+# sample (label model only, not emu), fp8-model 0.9964 worst over 220 sentences; the same kind
+# of bound.
+set(LABSE_RANDOM_FP8_COS 0.99)
 
 # labse_gpu_e2e(TESTNAME MODEL_DIR LINES LABELS...)
 function(labse_gpu_e2e tname model lines)
