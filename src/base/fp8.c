@@ -30,3 +30,11 @@ float lb_e4m3_to_f32(uint8_t c) {
     if (e == 0xf && m == 7) return NAN;
     return e ? s * ldexpf((float)(8 + m), e - 10) : s * ldexpf((float)m, -9);
 }
+
+float lb_e4m3_quant_row(const float *x, size_t n, uint8_t *codes) {
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+    const float inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
+    for (size_t i = 0; i < n; i++) codes[i] = lb_f32_to_e4m3(x[i] * inv);
+    return amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+}

@@ -4,6 +4,7 @@
 #ifndef LB_FP8_H
 #define LB_FP8_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -20,6 +21,11 @@ uint8_t lb_f32_to_e4m3(float f);
 
 /* E4M3 code -> binary32, exact (NaN for 0x7F and 0xFF). */
 float lb_e4m3_to_f32(uint8_t c);
+
+/* One row quantised with its own scale (the fp8 weights' rule, kernels/quant_fp8.cuh's row
+ * rule): amax = max |x|, codes[i] = lb_f32_to_e4m3(x[i] * (448 / amax)); returns the scale
+ * amax / 448 (1 for a row of zeros, whose codes are 0). x [n] in, codes [n] out. */
+float lb_e4m3_quant_row(const float *x, size_t n, uint8_t *codes);
 
 #ifdef __cplusplus
 }

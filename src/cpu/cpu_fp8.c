@@ -28,21 +28,23 @@ struct lb_cpu_fp8 {
     float dec[256]; /* every E4M3 code's value (lb_e4m3_to_f32, tabled: it calls ldexpf) */
 };
 
-/* W's rows to codes (as float values) and scales: gpu_model.c's put_fp8 rule. */
-static int quant_weight(const lb_linear *l, fp8_lin *q) {
+/* W's rows to codes (as float values, through the table dec) and scales: the GPU's rule
+ * (lb_e4m3_quant_row, as gpu_model.c's put_fp8). */
+static int quant_weight(const lb_linear *l, const float *dec, fp8_lin *q) {
     const size_t K = (size_t)l->in, N = (size_t)l->out;
     q->w = malloc(sizeof(float) * N * K);
     q->sw = malloc(sizeof(float) * N);
-    if (!q->w || !q->sw) return -1;
+    uint8_t *codes = malloc(N * K);
+    if (!q->w || !q->sw || !codes) {
+        free(codes);
+        return -1;
+    }
 #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < N; r++) {
-        const float *w = l->w + r * K;
-        float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(w[k]));
-        const float inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
-        for (size_t k = 0; k < K; k++) q->w[r * K + k] = lb_e4m3_to_f32(lb_f32_to_e4m3(w[k] * inv));
-        q->sw[r] = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+        q->sw[r] = lb_e4m3_quant_row(l->w + r * K, K, codes + r * K);
+        for (size_t k = 0; k < K; k++) q->w[r * K + k] = dec[codes[r * K + k]];
     }
+    free(codes);
     return 0;
 }
 
@@ -81,7 +83,7 @@ labse_status lb_cpu_fp8_new(const lb_model *m, lb_cpu_fp8 **out, labse_error *er
             q->lin = lins[k];
             q->input = input[k];
             q->bound = k == 1 ? bctx : bbig;
-            if (quant_weight(lins[k], q)) {
+            if (quant_weight(lins[k], p->dec, q)) {
                 lb_cpu_fp8_free(p);
                 return lb_err(err, LABSE_E_NOMEM, "precision fp8-model: out of memory");
             }

@@ -72,12 +72,7 @@ static void put_fp8(plan *p, const lb_linear *l, lb_gpu_linear *g, const char *w
         const size_t nr = N - r0 < rows ? N - r0 : rows;
         uint8_t *h = p->stage;
         for (size_t r = 0; r < nr; r++) {
-            const float *w = l->w + (r0 + r) * K;
-            float amax = 0.0f;
-            for (size_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(w[k]));
-            const float inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
-            for (size_t k = 0; k < K; k++) h[r * K + k] = lb_f32_to_e4m3(w[k] * inv);
-            sc[r0 + r] = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
+            sc[r0 + r] = lb_e4m3_quant_row(l->w + (r0 + r) * K, K, h + r * K);
         }
         p->e = cudaMemcpy(codes + r0 * K, h, nr * K, cudaMemcpyHostToDevice);
     }
