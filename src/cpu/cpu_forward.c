@@ -13,8 +13,8 @@
  *   x [T, H]   hidden states          qkv [T, 3H]  fused projections (also FFN [T, FF])
  *   ctx [T, H] attention output        tmp [T, H]   projection outputs
  *   per thread: kt [d, Lmax] (K of one head, transposed), p [Lmax] (one score row)
- *   xb [T, max(FF, 3H)] bf16 copy of a GEMM's input (bf16 only); the fp8 model's input codes
- *      [T, max(FF, 3H)] and per-token scales [T] (fp8 model only)
+ *   xb [T, max(FF, 3H)] bf16 copy of a GEMM's input (bf16 only); the fp8 model's scratch for
+ *      a GEMM's input of up to max(FF, 3H) wide (fp8 model only: lb_cpu_fp8_scratch_floats)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -71,11 +71,11 @@ static int grow(float **p, size_t *cap, size_t n) {
 
 /* y[T, out] = x[T, in] W^T (+ b, then act), W [out, in] row-major; in bf16 when ws has bf16
  * weights (then ws->xb holds at least T * in elements), as the GPU's fp8 when ws has the fp8
- * model and lin is one of its GEMMs (ws->xb: T * in codes + T scales). Fails only in bf16
+ * model and lin is one of its GEMMs (ws->xb: lb_cpu_fp8_scratch_floats). Fails only in bf16
  * (oneDNN). */
 static labse_status linear(const lb_cpu_ws *ws, const float *x, int T, const lb_linear *lin,
                            float *y, lb_act act, labse_error *err) {
-    if (ws->fp8 && lb_cpu_fp8_gemm(ws->fp8, lin, x, T, ws->xb, ws->xb + (size_t)T * lin->in, y)) {
+    if (ws->fp8 && lb_cpu_fp8_gemm(ws->fp8, lin, x, T, ws->xb, y)) {
         /* done: the fp8 model's GEMM */
     } else if (ws->bf16) {
         labse_status st = lb_cpu_bf16_gemm(ws->bf16, lin, x, T, (uint16_t *)ws->xb, y, err);
@@ -200,7 +200,7 @@ labse_status lb_cpu_forward(const lb_model *m, lb_cpu_ws *ws, const lb_batch *b,
         grow(&ws->ctx, &ws->cap_ctx, nx) || grow(&ws->tmp, &ws->cap_tmp, nx) ||
         grow(&ws->scratch, &ws->cap_scratch, ns) ||
         (ws->bf16 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) / 2 + 1)) ||
-        (ws->fp8 && grow(&ws->xb, &ws->cap_xb, (nq > nx ? nq : nx) + T))) {
+        (ws->fp8 && grow(&ws->xb, &ws->cap_xb, lb_cpu_fp8_scratch_floats(T, (int)wide)))) {
         ws_release(ws); /* leave the workspace empty and consistent */
         return lb_err(err, LABSE_E_NOMEM,
                       "cpu forward: cannot allocate activations for %d tokens (lower the batch token budget, option batch_tokens)", T);

@@ -95,52 +95,51 @@ labse_status lb_cpu_fp8_new(const lb_model *m, lb_cpu_fp8 **out, labse_error *er
 
 lb_act lb_cpu_fp8_act(lb_act act) { return act == LB_ACT_GELU ? LB_ACT_GELU_TANH : act; }
 
-/* The input's codes (as floats) and per-token scales, by q->input (cpu_fp8.h). Rows rounded
- * to fp16 first go through lb_f32_to_f16_array (F16C) into a per-thread buffer. */
+size_t lb_cpu_fp8_scratch_floats(int T, int K) {
+    const size_t n = (size_t)T * (size_t)K;
+    return n + (size_t)T + (n * 3 + 3) / 4; /* xq, sx, then n fp16 and n codes in bytes */
+}
+
+/* The input's codes (as floats) into xq and per-token scales into sx, by q->input (cpu_fp8.h);
+ * h [T, K] fp16 and c8 [T, K] codes are scratch. The per-token rows take the GPU's row rule
+ * (lb_e4m3_quant_row). */
 static void quant_input(const lb_cpu_fp8 *p, const fp8_lin *q, const float *x, int T, int K,
-                        float *xq, float *sx) {
+                        float *xq, float *sx, uint16_t *h, uint8_t *c8) {
     const int f16 = q->input != IN_BIG; /* the GELU output is converted from fp32 */
-#pragma omp parallel
-    {
-        uint16_t *h = f16 ? malloc(sizeof(uint16_t) * (size_t)K) : NULL;
-#pragma omp for schedule(static)
-        for (int t = 0; t < T; t++) {
-            const float *r = x + (size_t)t * K;
-            float *o = xq + (size_t)t * K;
-            if (f16) { /* o holds the fp16-rounded row first */
-                if (h) {
-                    lb_f32_to_f16_array(r, h, (size_t)K);
-                    for (int i = 0; i < K; i++) o[i] = lb_f16_to_f32(h[i]);
-                } else {
-                    for (int i = 0; i < K; i++) o[i] = lb_f16_to_f32(lb_f32_to_f16(r[i]));
-                }
-                r = o;
-            }
-            float inv, s;
-            if (q->input == IN_TOKEN) {
-                float amax = 0.0f;
-                for (int i = 0; i < K; i++) amax = fmaxf(amax, fabsf(r[i]));
-                inv = amax > 0.0f ? LB_E4M3_MAX / amax : 0.0f;
-                s = amax > 0.0f ? amax / LB_E4M3_MAX : 1.0f;
-            } else {
-                inv = LB_E4M3_MAX / q->bound;
-                s = q->bound / LB_E4M3_MAX;
-            }
-            for (int i = 0; i < K; i++) o[i] = p->dec[lb_f32_to_e4m3(r[i] * inv)];
-            sx[t] = s;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *r = x + (size_t)t * K;
+        float *o = xq + (size_t)t * K;
+        uint8_t *c = c8 + (size_t)t * K;
+        if (f16) { /* o holds the fp16-rounded row first */
+            uint16_t *hr = h + (size_t)t * K;
+            lb_f32_to_f16_array(r, hr, (size_t)K);
+            for (int i = 0; i < K; i++) o[i] = lb_f16_to_f32(hr[i]);
+            r = o;
         }
-        free(h);
+        if (q->input == IN_TOKEN) {
+            sx[t] = lb_e4m3_quant_row(r, (size_t)K, c);
+        } else {
+            const float inv = LB_E4M3_MAX / q->bound;
+            for (int i = 0; i < K; i++) c[i] = lb_f32_to_e4m3(r[i] * inv);
+            sx[t] = q->bound / LB_E4M3_MAX;
+        }
+        for (int i = 0; i < K; i++) o[i] = p->dec[c[i]];
     }
 }
 
-int lb_cpu_fp8_gemm(const lb_cpu_fp8 *p, const lb_linear *lin, const float *x, int T, float *xq,
-                    float *sx, float *y) {
+int lb_cpu_fp8_gemm(const lb_cpu_fp8 *p, const lb_linear *lin, const float *x, int T,
+                    float *scratch, float *y) {
     const fp8_lin *q = NULL;
     for (int i = 0; i < p->n && !q; i++)
         if (p->lins[i].lin == lin) q = &p->lins[i];
     if (!q) return 0;
     const int K = lin->in, N = lin->out;
-    quant_input(p, q, x, T, K, xq, sx);
+    const size_t n = (size_t)T * (size_t)K;
+    float *xq = scratch, *sx = scratch + n;
+    uint16_t *h = (uint16_t *)(sx + T);
+    uint8_t *c8 = (uint8_t *)(h + n);
+    quant_input(p, q, x, T, K, xq, sx, h, c8);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, xq, K, q->w, K, 0.0f, y, N);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {

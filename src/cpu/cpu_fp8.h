@@ -17,6 +17,8 @@
 #ifndef LB_CPU_FP8_H
 #define LB_CPU_FP8_H
 
+#include <stddef.h>
+
 #include "model/model.h"
 
 typedef struct lb_cpu_fp8 lb_cpu_fp8;
@@ -29,12 +31,17 @@ typedef struct lb_cpu_fp8 lb_cpu_fp8;
 labse_status lb_cpu_fp8_new(const lb_model *m, lb_cpu_fp8 **out, labse_error *err);
 void lb_cpu_fp8_free(lb_cpu_fp8 *p);
 
+/* Floats of scratch lb_cpu_fp8_gemm needs for T tokens of K inputs (the input's codes as
+ * floats, its scales, and its fp16 copy and E4M3 codes). Pure. */
+size_t lb_cpu_fp8_scratch_floats(int T, int K);
+
 /* If lin is one of the layers' four GEMMs: y[T, lin->out] = the fp8 GEMM above (without bias
- * or activation) of x[T, lin->in], returning 1; xq: caller's scratch of T * lin->in floats (the
- * input's codes), sx: of T floats. Returns 0 (nothing done) for any other linear (the Dense
- * head stays fp32). Threads: the caller's OpenMP team and OpenBLAS's. Thread-safe. */
-int lb_cpu_fp8_gemm(const lb_cpu_fp8 *p, const lb_linear *lin, const float *x, int T, float *xq,
-                    float *sx, float *y);
+ * or activation) of x[T, lin->in], returning 1; scratch: the caller's, at least
+ * lb_cpu_fp8_scratch_floats(T, lin->in) floats, 4-byte aligned. Returns 0 (nothing done) for
+ * any other linear (the Dense head stays fp32). Threads: the caller's OpenMP team and
+ * OpenBLAS's. Thread-safe. */
+int lb_cpu_fp8_gemm(const lb_cpu_fp8 *p, const lb_linear *lin, const float *x, int T,
+                    float *scratch, float *y);
 
 /* The activation the fp8 model runs after the up GEMM for a model whose activation is act. */
 lb_act lb_cpu_fp8_act(lb_act act);

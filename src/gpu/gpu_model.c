@@ -110,12 +110,16 @@ static void walk(plan *p, const lb_model *m, lb_gpu_weights *w) {
         d->ln1_b = put(p, s->ln1_b, H, 4, "LayerNorm");
         d->ln2_g = put(p, s->ln2_g, H, 4, "LayerNorm");
         d->ln2_b = put(p, s->ln2_b, H, 4, "LayerNorm");
-        if (w->fp8) { /* the static scales of the context and the FFN activation */
-            if (lb_act_bounds(m, l, &d->ctx_bound, &d->big_bound) && p->e == cudaSuccess) {
-                p->e = cudaErrorInvalidValue;
-                p->what = "fp8 activation bounds (the layer's weights are not finite)";
+        if (w->fp8) { /* the static scales of the context and the FFN activation (computed
+                         * once, on the upload pass: the sizing pass needs only their place) */
+            if (p->base && p->e == cudaSuccess) {
+                if (lb_act_bounds(m, l, &d->ctx_bound, &d->big_bound)) {
+                    p->e = cudaErrorInvalidValue;
+                    p->what = "fp8 activation bounds (the layer's weights are not finite)";
+                } else {
+                    d->big_inv = LB_E4M3_MAX / d->big_bound;
+                }
             }
-            d->big_inv = LB_E4M3_MAX / d->big_bound;
             d->big_inv_dev = put(p, &d->big_inv, 1, 4, "fp8 scales");
         }
     }
