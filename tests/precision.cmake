@@ -14,7 +14,10 @@
 #                           GPU's fp8 arithmetic on the CPU) vs fp32: the worst cosine held to
 #                           a regression guard (0.985, the reason in test_precision.c) and, for
 #                           MiniLM, the eval averages within 0.3 points (the issue's mining
-#                           criterion for fp8)
+#                           criterion for fp8). The tiny model's fp8 loss is ~1e-6, so its test
+#                           is the plumbing's (load, the scratch, no NaN; under ASan in CI), not
+#                           the accuracy's: a planted x1.5 on one token's GEMM outputs passes
+#                           there (worst 0.99996) and fails precision_fp8model_minilm (0.58)
 # The bf16 parity tests skip (77) where bf16 is not available (no oneDNN, no AVX512-BF16).
 # LABSE_PARITY_FULL=1 ctest -R precision_bf16 runs every line of every file (hours for
 # labse-random on 2 cores).
